@@ -1,0 +1,96 @@
+# kupgrade: one Makefile, pkg-config for every library.
+
+PKGS      := criu libprotobuf-c mount libsystemd
+CC        ?= cc
+CFLAGS    ?= -O2 -g
+CFLAGS    += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
+             -D_GNU_SOURCE -Ikupgrade -Ikupgrade/basic -Ibuild/images \
+             $(shell pkg-config --cflags $(PKGS))
+LDLIBS    += $(shell pkg-config --libs $(PKGS))
+
+PREFIX    ?= /usr
+SBINDIR   ?= $(PREFIX)/sbin
+UNITDIR   ?= /lib/systemd/system
+GENDIR    ?= /lib/systemd/system-generators
+SHUTDIR   ?= /lib/systemd/system-shutdown
+MANDIR    ?= $(PREFIX)/share/man
+DOCDIR    ?= $(PREFIX)/share/doc/kupgrade
+LIBEXEC   ?= $(PREFIX)/lib/kupgrade
+
+PROTOS    := $(wildcard images/*.proto)
+PROTO_C   := $(patsubst images/%.proto,build/images/%.pb-c.c,$(PROTOS))
+PROTO_H   := $(PROTO_C:.c=.h)
+SRCS      := $(wildcard kupgrade/*.c kupgrade/basic/*.c)
+OBJS      := $(patsubst %.c,build/obj/%.o,$(SRCS)) $(PROTO_C:.c=.o)
+LIB_OBJS  := $(filter-out build/obj/kupgrade/main.o,$(OBJS))
+TEST_SRCS := $(wildcard tests/unit/*.c)
+TEST_OBJS := $(patsubst %.c,build/obj/%.o,$(TEST_SRCS))
+
+.PHONY: all clean install deps check check-unit check-vm bench demo format
+all: build/kupgrade
+
+build/kupgrade: $(OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+build/images/%.pb-c.c build/images/%.pb-c.h: images/%.proto
+	@mkdir -p build/images
+	protoc-c --proto_path=images --c_out=build/images $<
+
+build/obj/%.o: %.c $(PROTO_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+build/unit-tests: $(TEST_OBJS) $(LIB_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+check-unit: build/unit-tests
+	build/unit-tests
+
+check-vm: all
+	tests/vm/run.sh
+
+check: check-unit check-vm
+
+bench: all
+	tests/vm/bench.sh
+
+demo: all
+	tests/vm/demo.sh
+
+deps:
+	tests/deps.sh
+
+build/kupgrade.8: docs/kupgrade.8.scd
+	scdoc < $< > $@
+build/kupgrade.conf.5: docs/kupgrade.conf.5.scd
+	scdoc < $< > $@
+
+MANPAGES := $(patsubst docs/%.scd,build/%,$(wildcard docs/*.scd))
+
+install: all $(MANPAGES)
+	install -D -m 0755 build/kupgrade $(DESTDIR)$(SBINDIR)/kupgrade
+	for f in $(wildcard units/*.service units/*.target units/*.socket); do \
+		install -D -m 0644 $$f $(DESTDIR)$(UNITDIR)/$$(basename $$f); done
+	for f in $(wildcard units/*-generator); do \
+		install -D -m 0755 $$f $(DESTDIR)$(GENDIR)/$$(basename $$f); done
+	for f in $(wildcard hooks/kernel/postinst.d/*); do \
+		install -D -m 0755 $$f $(DESTDIR)/etc/kernel/postinst.d/$$(basename $$f); done
+	for f in $(wildcard hooks/kernel-install/*.install); do \
+		install -D -m 0755 $$f $(DESTDIR)$(PREFIX)/lib/kernel/install.d/$$(basename $$f); done
+	for d in hooks scripts/init-premount scripts/init-bottom scripts/local-bottom; do \
+		for f in $$(ls hooks/initramfs-tools/$$d/* 2>/dev/null); do \
+			install -D -m 0755 $$f $(DESTDIR)$(PREFIX)/share/initramfs-tools/$$d/$$(basename $$f); done; done
+	for f in $(wildcard hooks/dracut/90kupgrade/*); do \
+		install -D -m 0755 $$f $(DESTDIR)$(PREFIX)/lib/dracut/modules.d/90kupgrade/$$(basename $$f); done
+	for f in $(MANPAGES); do \
+		s=$${f##*.}; install -D -m 0644 $$f $(DESTDIR)$(MANDIR)/man$$s/$$(basename $$f); done
+	for f in $(wildcard docs/*.md) README.md; do \
+		install -D -m 0644 $$f $(DESTDIR)$(DOCDIR)/$$(basename $$f); done
+
+format:
+	clang-format -i $(SRCS) $(wildcard kupgrade/*.h kupgrade/basic/*.h) $(TEST_SRCS)
+
+clean:
+	rm -rf build
+
+-include $(OBJS:.o=.d) $(TEST_OBJS:.o=.d)
