@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/*
+ * The plan: every process on the machine exactly once, grouped by its owner
+ * (a systemd unit, found over D-Bus and in the cgroup tree), with a decision
+ * and a reason. Building it (plan_build) fetches; deciding
+ * (plan_decide) is pure and unit-tested.
+ */
+
+enum plan_decision {
+	DECISION_CHECKPOINT,
+	DECISION_RESTART,
+	DECISION_LEAVE,
+	_DECISION_MAX,
+};
+
+enum owner_kind {
+	OWNER_SERVICE,	 /* foo.service */
+	OWNER_SESSION,	 /* session-N.scope (logind, e.g. ssh logins) */
+	OWNER_CONTAINER, /* machine-*.scope, libpod-*, docker-*, lxc */
+	OWNER_SCOPE,	 /* any other scope */
+	OWNER_SLICE,	 /* processes directly in a slice or the root cgroup */
+	OWNER_INIT,	 /* PID 1 */
+	OWNER_KERNEL,	 /* kernel threads */
+	_OWNER_MAX,
+};
+
+struct plan_process {
+	pid_t pid;
+	pid_t ppid;
+	char comm[32];
+	unsigned threads;
+	uint64_t rss_bytes;
+	uint64_t est_image_bytes; /* private + anonymous memory CRIU would write */
+};
+
+struct plan_unit {
+	char *name;	      /* unit name, or the cgroup path when not a unit */
+	enum owner_kind kind;
+	char *cgroup;	      /* ControlGroup, relative to the cgroup2 root */
+	pid_t main_pid;	      /* services: MainPID, else 0 */
+	char *service_type;   /* services: Type= (simple, forking, notify...) */
+	enum plan_decision decision;
+	char *reason;	      /* why this decision, for people */
+	bool forced;	      /* decided by /etc/kupgrade.conf */
+
+	struct plan_process *procs;
+	size_t n_procs;
+	pid_t *roots;	      /* processes whose parent is outside the unit */
+	size_t n_roots;
+
+	char **blockers;      /* why CRIU cannot checkpoint it as it stands */
+	size_t n_blockers;
+
+	uint64_t est_image_bytes;
+};
+
+struct plan {
+	struct plan_unit *units;
+	size_t n_units;
+	unsigned n_processes, n_threads;
+	uint64_t rss_bytes, est_image_bytes;
+};
+
+/* Fetch everything and decide; config_path may be NULL for defaults. */
+int plan_build(const char *config_path, struct plan **ret);
+void plan_free(struct plan *p);
+struct plan_unit *plan_find_unit(struct plan *p, const char *name);
+
+const char *plan_decision_to_string(enum plan_decision d);
+const char *owner_kind_to_string(enum owner_kind k);
