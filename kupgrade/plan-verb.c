@@ -4,6 +4,7 @@
 #include <string.h>
 #include <sys/utsname.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "json.h"
 #include "log.h"
@@ -11,6 +12,7 @@
 #include "verbs.h"
 
 #define PLAN_JSON_VERSION 1
+#define DEFAULT_CONFIG "/etc/kupgrade.conf"
 
 static void json_pids(struct json_writer *w, const char *key, const pid_t *pids, size_t n)
 {
@@ -163,6 +165,9 @@ int verb_plan(int argc, char **argv)
 	struct plan *p = NULL;
 	int r;
 
+	/* The default file may be missing; a file named on the command line may not. */
+	if (!streq(arg_config, DEFAULT_CONFIG) && access(arg_config, F_OK) < 0)
+		return log_error_errno(negative_errno(), "Cannot use --config %s: %m", arg_config);
 	r = plan_build(arg_config, &p);
 	if (r < 0)
 		return r;
