@@ -17,6 +17,7 @@ static int verb_help(int argc, char **argv);
 
 static const struct verb verbs[] = {
 	{ "help", verb_help, "show this help" },
+	{ "plan", verb_plan, "show what happens to every process, and why" },
 };
 
 static int verb_help(int argc, char **argv)
