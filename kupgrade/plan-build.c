@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "blockers.h"
 #include "bus.h"
@@ -599,34 +600,73 @@ static int fetch_units(struct build *b)
 	return 0;
 }
 
-static int build_plan(struct build *b)
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* Each phase logs its duration at debug level (-v): the plan runs before
+ * anything is frozen, but it should stay quick. */
+#define PHASE(name, expr)                                                            \
+	({                                                                           \
+		double _t0 = now_ms();                                               \
+		int _r = (expr);                                                     \
+		log_debug("plan: %s took %.1f ms", name, now_ms() - _t0);            \
+		_r;                                                                  \
+	})
+
+static int scan_all(struct build *b)
 {
 	struct plan *p = b->plan;
 	int r;
 
-	r = fetch_units(b);
+	for (size_t i = 0; i < p->n_units; i++)
+		for (size_t j = 0; j < p->units[i].n_procs; j++) {
+			if (p->units[i].kind == OWNER_KERNEL)
+				continue;
+			r = scan_process(b, i, &p->units[i].procs[j]);
+			if (r < 0)
+				return r;
+		}
+	return 0;
+}
+
+static int finish_all(struct build *b)
+{
+	struct plan *p = b->plan;
+
+	for (size_t i = 0; i < p->n_units; i++) {
+		qsort(p->units[i].procs, p->units[i].n_procs, sizeof(struct plan_process), cmp_proc);
+		if (finish_unit(p, &p->units[i]) < 0)
+			return log_oom();
+	}
+	qsort(p->units, p->n_units, sizeof(*p->units), cmp_unit);
+	return 0;
+}
+
+static int build_plan(struct build *b)
+{
+	int r;
+
+	r = PHASE("listing units over D-Bus", fetch_units(b));
 	if (r >= 0)
-		r = collect_processes(b);
+		r = PHASE("collecting processes", collect_processes(b));
 	if (r >= 0)
 		r = mark_self(b);
 	/* A first decision says where blockers matter; the final one counts them. */
 	if (r >= 0)
 		r = decide_all(b);
-	for (size_t i = 0; r >= 0 && i < p->n_units; i++)
-		for (size_t j = 0; r >= 0 && j < p->units[i].n_procs; j++)
-			if (p->units[i].kind != OWNER_KERNEL)
-				r = scan_process(b, i, &p->units[i].procs[j]);
 	if (r >= 0)
-		r = check_unix_peers(b);
+		r = PHASE("reading memory and open files", scan_all(b));
+	if (r >= 0)
+		r = PHASE("checking unix socket peers", check_unix_peers(b));
 	if (r >= 0)
 		r = decide_all(b);
-	for (size_t i = 0; r >= 0 && i < p->n_units; i++) {
-		qsort(p->units[i].procs, p->units[i].n_procs, sizeof(struct plan_process), cmp_proc);
-		if (finish_unit(p, &p->units[i]) < 0)
-			r = log_oom();
-	}
 	if (r >= 0)
-		qsort(p->units, p->n_units, sizeof(*p->units), cmp_unit);
+		r = finish_all(b);
 	return r;
 }
 
