@@ -10,8 +10,8 @@
 # Two stages:
 #  1. the base rootfs (debootstrap of Debian bookworm + two kernel packages),
 #     cached under $KUP_CACHE/<key>/ (default /var/cache/kupgrade-tests),
-#     keyed by a hash of this script, the package list and the kernel
-#     versions, so a warm run never debootstraps again;
+#     keyed by a hash of the base-building code of this script, the package
+#     lists and the kernel versions, so a warm run never debootstraps again;
 #  2. per run (cheap): copy of the cached rootfs, `make install DESTDIR=` of
 #     the work tree this script lives in, update-initramfs for both kernels
 #     (so kupgrade's initramfs hooks are in every initrd), mkfs.ext4 -d.
@@ -289,9 +289,11 @@ main() {
 	out=$(cd "$out" && pwd)
 
 	pick_kernels
+	# The key covers what goes into the base (not the per-run stage).
 	KEY=$({
-		cat "${BASH_SOURCE[0]}"
-		echo "${GUEST_PKGS[*]} $KV_OLD $KV_NEW"
+		declare -f build_base configure_guest copy_host_apt_sources
+		declare -p SUITE GUEST_PKGS INITRD_MODULES MASK_UNITS
+		echo "$KV_OLD $KV_NEW"
 	} | sha256sum | cut -c1-16)
 	local base=$CACHE/$KEY t
 	t=$(now)
