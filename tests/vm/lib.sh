@@ -77,7 +77,7 @@ set -euo pipefail
 KUP_VM_LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 KUP_REPO=$(cd "$KUP_VM_LIB/../.." && pwd)
 KUP_CACHE=${KUP_CACHE:-/var/cache/kupgrade-tests}
-: "${KUP_VM_LIFETIME:=1800}" "${VM_SSH_TIMEOUT:=300}"
+: "${KUP_VM_LIFETIME:=2400}" "${VM_SSH_TIMEOUT:=300}"
 KUP_SCENARIO=${KUP_SCENARIO:-$(basename "$0" .sh)}
 
 kup_now() { echo "$EPOCHREALTIME"; }
@@ -383,11 +383,12 @@ vm_journal() { # [TAG]
 	[[ -f $VM_DIR/disk.qcow2 ]] || { echo "vm_journal: no disk left to read" >&2; return 1; }
 	raw=$VM_DIR/journal-disk.raw
 	jdir=$VM_DIR/journal-$tag
+	mkdir -p "$jdir"
 	qemu-img convert -O raw "$VM_DIR/disk.qcow2" "$raw" &&
 		debugfs -R "rdump /var/log/journal $jdir" "$raw" >/dev/null 2>&1 || true
-	mkdir -p "$jdir"
 	rm -f "$raw"
-	if journalctl -D "$jdir" --no-pager -o short-precise >"$out" 2>&1; then
+	if journalctl -D "$jdir/journal" --no-pager -o short-precise >"$out" 2>&1 &&
+		grep -q . "$out" && ! grep -q '^-- No entries --' "$out"; then
 		info "guest journal (read from the stopped disk) saved to $out"
 	else
 		echo "vm_journal: no journal readable from the disk" >&2
