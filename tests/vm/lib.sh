@@ -178,7 +178,7 @@ vm_boot() {
 		VM_BOOT_T0=$(kup_now)
 		vm__launch "$kv" "$cmdline" "$port"
 		# Up when qemu wrote its pid file and listens on the port.
-		for ((i = 0; i < 100; i++)); do
+		for ((i = 0; i < 300; i++)); do
 			if [[ -s $VM_DIR/qemu.pid ]] && vm__port_busy "$port"; then
 				VM_PORT=$port
 				echo "$port" >"$VM_DIR/port"
