@@ -24,6 +24,7 @@
 #   KUP_VM_LIFETIME qemu is killed after this many seconds whatever happens
 #                   (default 1800)
 #   KUP_VM_APPEND   extra kernel command line for every vm_boot
+#   KUP_QEMU_ACCEL  qemu -accel value (default tcg; e.g. tcg,tb-size=64)
 #   KUP_KEEP_DISKS=1  keep each VM's qcow2 overlay after vm_stop
 #   KUP_NO_IMAGE=1  do not prepare/load the image when sourced (dev.sh)
 #
@@ -77,7 +78,7 @@ set -euo pipefail
 KUP_VM_LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 KUP_REPO=$(cd "$KUP_VM_LIB/../.." && pwd)
 KUP_CACHE=${KUP_CACHE:-/var/cache/kupgrade-tests}
-: "${KUP_VM_LIFETIME:=2400}" "${VM_SSH_TIMEOUT:=300}"
+: "${KUP_VM_LIFETIME:=2400}" "${VM_SSH_TIMEOUT:=300}" "${KUP_QEMU_ACCEL:=tcg}"
 KUP_SCENARIO=${KUP_SCENARIO:-$(basename "$0" .sh)}
 
 kup_now() { echo "$EPOCHREALTIME"; }
@@ -150,7 +151,7 @@ vm__launch() {
 	rm -f "$VM_DIR/qemu.pid"
 	setsid bash -c '
 		exec timeout --foreground -s KILL '"$KUP_VM_LIFETIME"' qemu-system-x86_64 \
-			-name "kupgrade-$0" -accel tcg -m 4G -smp 2 -nographic -no-reboot \
+			-name "kupgrade-$0" -accel '"$KUP_QEMU_ACCEL"' -m 4G -smp 2 -nographic -no-reboot \
 			-kernel "$1" -initrd "$2" -append "$3" \
 			-drive file="$4",format=qcow2,if=virtio,cache=unsafe \
 			-netdev user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:"$5"-:22 \
