@@ -338,7 +338,7 @@ vm_session_open() { # NAME [REMOTE CMD]
 	# The client's local port identifies the TCP connection for later checks.
 	for ((i = 0; i < 300; i++)); do
 		lport=$(ss -Htnp state established "( dport = :$VM_PORT )" 2>/dev/null |
-			awk -v pid="pid=$(cat "$d/ssh.pid")," 'index($0, pid) { n = split($3, a, ":"); print a[n]; exit }')
+			awk -v pid="pid=$(cat "$d/ssh.pid")," 'index($0, pid) { n = split($3, a, ":"); print a[n]; exit }' || true)
 		[[ -n $lport ]] && break
 		vm_session_alive "$name" || break
 		sleep 0.1

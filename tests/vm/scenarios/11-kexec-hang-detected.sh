@@ -27,14 +27,15 @@ grep -q 'FAIL: the guest did not come back within' "$out" ||
 	fail "the baseline failed, but not because the guest did not come back (exit $rc)"
 grep -q -- '----- serial log tail' "$out" || fail "no serial log tail printed on failure"
 # The tail must be the guest's console output, not an empty log.
-sed -n '/----- serial log tail/,/----- end of serial log tail/p' "$out" | grep -qE '\| \[ *[0-9]+\.[0-9]+\] ' ||
+tail_text=$(sed -n '/----- serial log tail/,/----- end of serial log tail/p' "$out")
+grep -qE '\| \[ *[0-9]+\.[0-9]+\] ' <<<"$tail_text" ||
 	fail "the serial log tail shows no kernel output"
-if grep -qE 'kupgrade-missing-root|Gave up waiting for root|ALERT!' "$out"; then
+if grep -qE 'kupgrade-missing-root|Gave up waiting for root|ALERT!' <<<"$tail_text"; then
 	info "the serial tail shows the new kernel missing its root device"
 else
 	info "the limit struck before the new kernel reached its root device (slow host)"
 fi
-waited=$(sed -n 's/.*within [0-9]* s (waited \([0-9.]*\) s).*/\1/p; s/.*qemu exited while waiting for ssh (after \([0-9.]*\) s).*/\1/p' "$out" | head -n1)
+waited=$(sed -n 's/.*within [0-9]* s (waited \([0-9.]*\) s).*/\1/p; s/.*qemu exited while waiting for ssh (after \([0-9.]*\) s).*/\1/p' "$out" | head -n1 || true)
 [[ -n $waited ]] || fail "cannot read how long the baseline waited"
 awk -v w="$waited" -v l="$limit" 'BEGIN { exit !(w <= l + 20) }' ||
 	fail "waited ${waited} s for a hung guest, more than the ${limit} s limit"
