@@ -52,7 +52,15 @@ ssh | push | scp | log | stop)
 	push) vm_scp_to "$KUP_REPO/build/kupgrade" /usr/sbin/kupgrade ;;
 	scp) vm_scp_to "$@" ;;
 	log) vm_serial_tail "${1:-40}" ;;
-	stop) vm_stop ;;
+	stop)
+		vm_stop
+		# The run's disk goes once none of its VMs runs any more.
+		for d in "$KUP_LOG_DIR"/vm.*/; do
+			VM_DIR=${d%/}
+			vm_alive && exit 0
+		done
+		rm -f "$KUP_RUN_DIR/image/disk.img"
+		;;
 	esac
 	;;
 *)

@@ -30,8 +30,9 @@ export KUP_RUN_DIR=${KUP_RUN_DIR:-/var/tmp/kupgrade-tests/runs/$(date +%Y%m%d-%H
 mkdir -p "$KUP_RUN_DIR/logs"
 echo "run directory: $KUP_RUN_DIR"
 
-# Old runs: keep the logs of the last 20, no disks.
-ls -1dt /var/tmp/kupgrade-tests/runs/*/ 2>/dev/null | tail -n +21 | xargs -r rm -rf --one-file-system
+# Old runs: logs kept for 12 hours (runs of other users may still be going).
+find /var/tmp/kupgrade-tests/runs -mindepth 1 -maxdepth 1 -type d -mmin +720 \
+	-exec rm -rf --one-file-system {} + 2>/dev/null || true
 
 cleanup() {
 	# Whatever a scenario left running (killed with SIGKILL, trap skipped).
