@@ -96,23 +96,27 @@ unsigned phase_undo_all(struct phase_list *l, void *ctx)
 	return failures;
 }
 
-static int run_one(struct phase *p, void *ctx, const char *fault, struct phase_result *res)
+/* By index: a phase may append phases to the running list (the plan decides
+ * which dump phases exist), which may move the array. */
+static int run_one(struct phase_list *l, size_t i, void *ctx, const char *fault,
+		   struct phase_result *res)
 {
+	const char *name = l->phases[i].name; /* strdup'd: stable */
 	uint64_t t0;
 	int r;
 
-	if (phase_fault_matches(fault, p->name)) {
+	if (phase_fault_matches(fault, name)) {
 		res->injected = true;
-		return log_error_errno(-EIO, "Phase '%s' failed: fault injected by KUPGRADE_FAULT=%s.",
-				       p->name, fault);
+		return log_error_errno(-EIO, "Phase '%s' failed: fault injected by KUPGRADE_FAULT=%s.", name,
+				       fault);
 	}
-	log_debug("Phase %s...", p->name);
+	log_debug("Phase %s...", name);
 	t0 = now_usec();
-	r = p->run(ctx, p->arg);
-	p->usec = now_usec() - t0;
+	r = l->phases[i].run(ctx, l->phases[i].arg);
+	l->phases[i].usec = now_usec() - t0;
 	if (r < 0)
 		return r;
-	p->done = true;
+	l->phases[i].done = true;
 	return 0;
 }
 
@@ -127,18 +131,16 @@ int phase_run(struct phase_list *l, void *ctx, struct phase_result *ret)
 	sigprocmask(SIG_BLOCK, &held, &saved);
 
 	for (size_t i = 0; i < l->n && r == 0; i++) {
-		struct phase *p = &l->phases[i];
-
 		res.signal = pending_signal();
 		if (res.signal) {
 			r = log_error_errno(-EINTR, "Interrupted by SIG%s before phase '%s'.",
-					    sigabbrev_np(res.signal), p->name);
-			res.failed_phase = p->name;
+					    sigabbrev_np(res.signal), l->phases[i].name);
+			res.failed_phase = l->phases[i].name;
 			break;
 		}
-		r = run_one(p, ctx, fault, &res);
+		r = run_one(l, i, ctx, fault, &res);
 		if (r < 0)
-			res.failed_phase = p->name;
+			res.failed_phase = l->phases[i].name;
 	}
 	if (r == 0) {
 		res.signal = pending_signal();

@@ -48,7 +48,7 @@ void phase_list_free(struct phase_list *l);
 bool phase_fault_matches(const char *fault, const char *phase_name);
 
 /*
- * Run the list. Returns 0 when every phase succeeded, else the negative errno
+ * Run the list. A phase may append phases to l while it runs. Returns 0 when every phase succeeded, else the negative errno
  * of the failure after the undos ran; details in *ret.
  */
 int phase_run(struct phase_list *l, void *ctx, struct phase_result *ret);
