@@ -246,9 +246,10 @@ int criu_parse_dump_stats(const uint8_t *buf, size_t size, struct criu_dump_stat
 	return -ENOENT;
 }
 
-int criu_read_dump_stats(int images_fd, struct criu_dump_stats *ret)
+int criu_read_dump_stats(struct criu_dump_stats *ret)
 {
-	_cleanup_close_ int fd = openat(images_fd, "stats-dump", O_RDONLY | O_CLOEXEC);
+	/* CRIU writes it into the work dir, next to the logs. */
+	_cleanup_close_ int fd = open(CRIU_LOG_DIR "/stats-dump", O_RDONLY | O_CLOEXEC);
 	uint8_t buf[512];
 	ssize_t k;
 

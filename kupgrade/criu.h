@@ -56,7 +56,8 @@ int criu_restore_tree(const struct criu_restore_req *req, pid_t *ret_pid);
 int criu_check_kernel(void);
 /* "3.17.1" */
 int criu_version_string(char *buf, size_t size);
-/* CRIU's own timings from the stats-dump image of a finished dump. */
-int criu_read_dump_stats(int images_fd, struct criu_dump_stats *ret);
+/* CRIU's own timings from the stats-dump image of the last dump (CRIU
+ * writes it into its work dir, CRIU_LOG_DIR). */
+int criu_read_dump_stats(struct criu_dump_stats *ret);
 /* Parse a stats-dump image (pure). */
 int criu_parse_dump_stats(const uint8_t *buf, size_t size, struct criu_dump_stats *ret);

@@ -311,11 +311,11 @@ static int undo_dump_unit(void *ctx, void *arg)
 	return r;
 }
 
-static void record_stats(struct ckpt_unit *u, int images_fd)
+static void record_stats(struct ckpt_unit *u)
 {
 	struct criu_dump_stats s;
 
-	if (criu_read_dump_stats(images_fd, &s) < 0)
+	if (criu_read_dump_stats(&s) < 0)
 		return;
 	(void)manifest_unit_add_timing(u->mu, "criu-freezing", s.freezing_usec);
 	(void)manifest_unit_add_timing(u->mu, "criu-frozen", s.frozen_usec);
@@ -358,7 +358,7 @@ static int phase_dump_unit(void *ctx, void *arg)
 			break;
 		}
 		ct->dumped = true;
-		record_stats(u, fd);
+		record_stats(u);
 	}
 	if (r < 0) {
 		/* This phase's own undo will not run: put back what it did. */
