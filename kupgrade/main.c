@@ -107,7 +107,7 @@ static int parse_argv(int argc, char **argv)
 	};
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, "+vhy", options, NULL)) >= 0) {
+	while ((c = getopt_long(argc, argv, "vhy", options, NULL)) >= 0) {
 		switch (c) {
 		case ARG_KERNEL:
 			arg_kernel = optarg;
