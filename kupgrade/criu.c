@@ -94,12 +94,42 @@ static int criu_failed(int r, const char *what, int log_fd, const char *log_name
 			       err ? ": " : "", err ?: "");
 }
 
+/*
+ * "criu swrk" inherits our stderr, and libnftables inside it prints there
+ * (e.g. when its own lock table is already gone at restore, which is
+ * expected). Its stray output goes to <log_name>.out next to its log.
+ */
+static int stderr_to_log(int log_fd, const char *log_name)
+{
+	char name[320];
+	int saved, fd;
+
+	snprintf(name, sizeof(name), "%s.out", log_name);
+	fd = openat(log_fd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -EBADF;
+	fflush(stderr);
+	saved = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+	if (saved >= 0)
+		dup2(fd, STDERR_FILENO);
+	close(fd);
+	return saved;
+}
+
+static void stderr_restore(int saved)
+{
+	if (saved < 0)
+		return;
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+}
+
 int criu_dump_tree(const struct criu_dump_req *req)
 {
 	_cleanup_criu_opts_ criu_opts *o = NULL;
 	_cleanup_close_ int log_fd = -EBADF;
 	char what[64];
-	int r;
+	int r, saved;
 
 	log_fd = open_log_dir();
 	if (log_fd < 0)
@@ -118,7 +148,9 @@ int criu_dump_tree(const struct criu_dump_req *req)
 			return log_error_errno(r, "Cannot pass external %s to CRIU: %m", req->externals[i]);
 	}
 	snprintf(what, sizeof(what), "CRIU dump of PID %d", (int)req->pid);
+	saved = stderr_to_log(log_fd, req->log_name);
 	r = criu_local_dump(o);
+	stderr_restore(saved);
 	if (r < 0)
 		return criu_failed(r, what, log_fd, req->log_name);
 	return 0;
@@ -128,7 +160,7 @@ int criu_restore_tree(const struct criu_restore_req *req, pid_t *ret_pid)
 {
 	_cleanup_criu_opts_ criu_opts *o = NULL;
 	_cleanup_close_ int log_fd = -EBADF;
-	int r;
+	int r, saved;
 
 	log_fd = open_log_dir();
 	if (log_fd < 0)
@@ -143,7 +175,9 @@ int criu_restore_tree(const struct criu_restore_req *req, pid_t *ret_pid)
 			return log_error_errno(r, "Cannot pass inherited fd %s to CRIU: %m",
 					       req->inherit[i].key);
 	}
+	saved = stderr_to_log(log_fd, req->log_name);
 	r = criu_local_restore(o);
+	stderr_restore(saved);
 	if (r < 0)
 		return criu_failed(r, "CRIU restore", log_fd, req->log_name);
 	if (ret_pid)

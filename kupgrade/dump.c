@@ -359,6 +359,9 @@ static int phase_dump_unit(void *ctx, void *arg)
 		}
 		ct->dumped = true;
 		record_stats(u);
+		if (u->c->lock && netlock_drop_criu_table(ct->t.root) < 0)
+			log_warning("Unit %s: CRIU's own lock table for PID %d stays, ignoring.", u->mu->name,
+				    (int)ct->t.root);
 	}
 	if (r < 0) {
 		/* This phase's own undo will not run: put back what it did. */

@@ -244,3 +244,20 @@ const struct netlock_ops *netlock_get(const char *method)
 	}
 	return NULL;
 }
+
+int netlock_drop_criu_table(pid_t root)
+{
+	_cleanup_free_ char *err = NULL;
+	char name[32];
+	int r;
+
+	snprintf(name, sizeof(name), "CRIU-%d", (int)root);
+	r = run_nft(NULL, NULL, "list", "table", "inet", name, NULL);
+	if (r != 0)
+		return r < 0 ? r : 0; /* none (or no nft at all) */
+	r = run_nft(NULL, &err, "delete", "table", "inet", name, NULL);
+	if (r != 0)
+		return log_error_errno(r < 0 ? r : -EIO, "nft cannot delete CRIU's table inet %s: %s", name,
+				       err ?: "(no output)");
+	return 1;
+}

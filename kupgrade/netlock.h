@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "tcp.h"
 
@@ -30,6 +31,16 @@ struct netlock_ops {
 };
 
 const struct netlock_ops *netlock_get(const char *method);
+
+/*
+ * CRIU 3.17 cannot be told to skip its own lock: a killing dump leaves a
+ * table "inet CRIU-<root pid>" dropping the same connections. Once kupgrade's
+ * lock covers them, that table is redundant, and it is kernel state that a
+ * kexec loses anyway; deleting it leaves one lock, kupgrade's, which the
+ * manifest can recreate. (CRIU's restore tolerates the table being gone:
+ * its unlock failure is only logged.) Returns 0 if there was none.
+ */
+int netlock_drop_criu_table(pid_t root);
 
 /* The nft script that creates the lock table (pure, unit-tested). */
 int netlock_nft_script(const char *table, const struct tcp_conn *c, size_t n, char **ret);
