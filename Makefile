@@ -26,6 +26,7 @@ LIB_OBJS  := $(filter-out build/obj/kupgrade/main.o,$(OBJS))
 TEST_SRCS := $(wildcard tests/unit/*.c)
 TEST_OBJS := $(patsubst %.c,build/obj/%.o,$(TEST_SRCS))
 
+.SECONDARY: $(PROTO_C) $(PROTO_H)
 .PHONY: all clean install deps check check-unit check-vm bench demo format
 all: build/kupgrade
 

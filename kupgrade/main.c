@@ -17,6 +17,7 @@ static int verb_help(int argc, char **argv);
 
 static const struct verb verbs[] = {
 	{ "help", verb_help, "show this help" },
+	{ "plan", verb_plan, "show what happens to every process, and why" },
 	{ "checkpoint", verb_checkpoint, "dump units to --to DIR (all or nothing)" },
 	{ "restore", verb_restore, "restore every tree from --from DIR" },
 	{ "lock", verb_lock, "re-create the network lock of --from DIR" },

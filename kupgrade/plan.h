@@ -27,6 +27,7 @@ enum owner_kind {
 	OWNER_SLICE,	 /* processes directly in a slice or the root cgroup */
 	OWNER_INIT,	 /* PID 1 */
 	OWNER_KERNEL,	 /* kernel threads */
+	OWNER_SELF,	 /* kupgrade's own process, never checkpointed */
 	_OWNER_MAX,
 };
 
@@ -58,6 +59,25 @@ struct plan_unit {
 	size_t n_blockers;
 
 	uint64_t est_image_bytes;
+
+	/* Added by the plan verb (part 1 of issue 3). */
+	unsigned n_threads;
+	uint64_t rss_bytes;
+	bool contains_self;	      /* kupgrade itself runs inside this unit */
+	struct plan_external *externals; /* dumpable only if declared external */
+	size_t n_externals;
+};
+
+/*
+ * A file the dump must declare external and the restore must hand back
+ * (--external unix[ino] / file[mnt:ino] and --inherit-fd): journal streams,
+ * logind FIFOs.
+ */
+struct plan_external {
+	pid_t pid;
+	int fd;
+	uint64_t inode;
+	char *what;
 };
 
 struct plan {
@@ -74,3 +94,11 @@ struct plan_unit *plan_find_unit(struct plan *p, const char *name);
 
 const char *plan_decision_to_string(enum plan_decision d);
 const char *owner_kind_to_string(enum owner_kind k);
+
+/* Pure policy, unit-tested. */
+struct config;
+/* The kind of owner a unit is, from its name and cgroup (machine.slice => container). */
+enum owner_kind owner_kind_from_unit(const char *name, const char *cgroup);
+/* Sets u->decision, u->reason, u->forced from u->name, kind, contains_self,
+ * blockers and the config (may be NULL). -ENOMEM only. */
+int plan_decide(struct plan_unit *u, const struct config *c);

@@ -1,0 +1,170 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <fnmatch.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#include "blockers.h"
+#include "macro.h"
+
+#define CRIU "CRIU 3.17"
+
+static bool startswith(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* criu/tty.c: pty masters and slaves, consoles, VTs, serial lines. */
+static bool is_tty_major(unsigned maj)
+{
+	return maj == 4 || maj == 5 || (maj >= 136 && maj <= 143) || maj == 188 || maj == 204;
+}
+
+static enum fd_verdict check_chrdev(const struct proc_fd *fd, char *reason, size_t size)
+{
+	unsigned maj = major(fd->rdev), min = minor(fd->rdev);
+
+	/* criu/files.c dump_chrdev(): mem devices are reopened by path, misc only tun and autofs. */
+	if (maj == 1 || is_tty_major(maj))
+		return FD_OK;
+	if (maj == 10 && (min == 200 || min == 235))
+		return FD_OK;
+	if (maj == 10 && min == 232)
+		snprintf(reason, size, "has /dev/kvm open (a virtual machine), which " CRIU " cannot dump");
+	else if (maj == 226)
+		snprintf(reason, size, "has the GPU device %s (DRM) open, which " CRIU " cannot dump", fd->target);
+	else
+		snprintf(reason, size, "has the character device %s (%u:%u) open, which " CRIU " cannot dump",
+			 fd->target, maj, min);
+	return FD_BLOCKER;
+}
+
+static enum fd_verdict check_anon_inode(const char *kind, char *reason, size_t size)
+{
+	/* criu/files.c dump_one_file(): the anon inodes 3.17 knows. bpf-map needs a
+	 * libbpf build and pidfds came with CRIU 4.0, so neither counts here. */
+	static const char *const supported[] = {
+		"[eventfd]", "[eventpoll]", "inotify", "[fanotify]", "[signalfd]", "[timerfd]",
+	};
+
+	for (size_t i = 0; i < ELEMENTSOF(supported); i++)
+		if (streq(kind, supported[i]))
+			return FD_OK;
+	if (streq(kind, "[pidfd]"))
+		snprintf(reason, size, "holds a pidfd, which " CRIU " cannot dump (CRIU 4.0 can)");
+	else if (streq(kind, "[io_uring]"))
+		snprintf(reason, size, "uses io_uring, which " CRIU " cannot dump");
+	else if (streq(kind, "[userfaultfd]"))
+		snprintf(reason, size, "holds a userfaultfd, which " CRIU " cannot dump");
+	else if (streq(kind, "[perf_event]"))
+		snprintf(reason, size, "holds a perf event, which " CRIU " cannot dump");
+	else if (startswith(kind, "bpf"))
+		snprintf(reason, size, "holds a BPF object (%s), which " CRIU " cannot dump", kind);
+	else
+		snprintf(reason, size, "holds an anonymous inode of type %s, which " CRIU " cannot dump", kind);
+	return FD_BLOCKER;
+}
+
+static enum fd_verdict check_socket(const struct proc_fd *fd, char *reason, size_t size)
+{
+	/* Protocol names as the kernel reports them (struct proto .name). */
+	static const char *const supported[] = {
+		"UNIX", "UNIX-STREAM", "TCP", "TCPv6", "UDP", "UDPv6", "UDP-Lite", "UDPLITEv6", "NETLINK", "PACKET",
+	};
+
+	if (isempty(fd->proto))
+		return FD_OK; /* unknown: let the dump decide */
+	for (size_t i = 0; i < ELEMENTSOF(supported); i++)
+		if (streq(fd->proto, supported[i]))
+			return FD_OK;
+	snprintf(reason, size, "has a %s socket, which " CRIU " cannot dump", fd->proto);
+	return FD_BLOCKER;
+}
+
+enum fd_verdict fd_check_file(const struct proc_fd *fd, char *reason, size_t size)
+{
+	if (S_ISCHR(fd->mode))
+		return check_chrdev(fd, reason, size);
+	if (S_ISBLK(fd->mode)) {
+		snprintf(reason, size, "has the block device %s open, which " CRIU " cannot dump", fd->target);
+		return FD_BLOCKER;
+	}
+	if (S_ISSOCK(fd->mode))
+		return check_socket(fd, reason, size);
+	if (startswith(fd->target, "anon_inode:"))
+		return check_anon_inode(fd->target + STRLEN("anon_inode:"), reason, size);
+	if (S_ISFIFO(fd->mode)) {
+		/* pam_systemd's session FIFO, opened in logind's own mount namespace. */
+		if (fnmatch("/run/systemd/sessions/*.ref", fd->target, 0) == 0) {
+			snprintf(reason, size, "holds the logind session FIFO %s", fd->target);
+			return FD_EXTERNAL;
+		}
+		if (fnmatch("/run/systemd/inhibit/*.ref", fd->target, 0) == 0) {
+			snprintf(reason, size, "holds the logind inhibitor FIFO %s", fd->target);
+			return FD_EXTERNAL;
+		}
+	}
+	return FD_OK;
+}
+
+static bool is_system_bus(const char *name)
+{
+	return streq_ptr(name, "/run/dbus/system_bus_socket") || streq_ptr(name, "/var/run/dbus/system_bus_socket");
+}
+
+static const char *type_name(int type)
+{
+	switch (type) {
+	case SOCK_STREAM:
+		return "stream";
+	case SOCK_DGRAM:
+		return "datagram";
+	case SOCK_SEQPACKET:
+		return "seqpacket";
+	default:
+		return "unix";
+	}
+}
+
+enum fd_verdict fd_check_unix_peer(const struct unix_peer_facts *f, char *reason, size_t size)
+{
+	const char *what = f->peer_name ?: "an unnamed socket";
+
+	/* Both ends are in the same unit: the dump carries the pair. */
+	if (f->peer_same_unit)
+		return FD_OK;
+	if (is_system_bus(f->peer_name)) {
+		snprintf(reason, size, "connected to the D-Bus system bus, which restarts fresh");
+		return FD_BLOCKER;
+	}
+	/* --ext-unix-sk reconnects a datagram socket to its peer's address at restore. */
+	if (f->type == SOCK_DGRAM && f->peer_name)
+		return FD_OK;
+	if (streq_ptr(f->peer_name, "/run/systemd/journal/stdout")) {
+		snprintf(reason, size, "writes its output to a journal stream (/run/systemd/journal/stdout)");
+		return FD_EXTERNAL;
+	}
+	if (!f->peer_unit) {
+		snprintf(reason, size, "unix %s socket connected to %s that no process here holds", type_name(f->type),
+			 what);
+		return FD_BLOCKER;
+	}
+	switch (f->peer_decision) {
+	case DECISION_RESTART:
+		snprintf(reason, size, "unix %s socket connected to %s of %s, which restarts fresh", type_name(f->type),
+			 what, f->peer_unit);
+		break;
+	case DECISION_LEAVE:
+		snprintf(reason, size, "unix %s socket connected to %s of %s, which is not checkpointed",
+			 type_name(f->type), what, f->peer_unit);
+		break;
+	default:
+		snprintf(reason, size,
+			 "unix %s socket connected to %s of %s, checkpointed separately (a dump keeps only "
+			 "connections inside it)",
+			 type_name(f->type), what, f->peer_unit);
+		break;
+	}
+	return FD_BLOCKER;
+}

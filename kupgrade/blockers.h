@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "plan.h"
+#include "proc.h"
+
+/*
+ * What CRIU 3.17 (Debian bookworm) cannot dump as it stands, decided from
+ * facts gathered elsewhere: pure functions, unit-tested.
+ *
+ * FD_EXTERNAL: CRIU can dump it only when kupgrade declares it external and
+ * hands a replacement back at restore (journal streams, logind FIFOs).
+ */
+enum fd_verdict {
+	FD_OK,
+	FD_EXTERNAL,
+	FD_BLOCKER,
+};
+
+/* A file, device, anonymous inode or socket family. Fills reason (without
+ * the pid/fd location) for FD_EXTERNAL and FD_BLOCKER. */
+enum fd_verdict fd_check_file(const struct proc_fd *fd, char *reason, size_t size);
+
+/* A connected unix socket whose peer is known. */
+struct unix_peer_facts {
+	int type;		 /* SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET of our end */
+	const char *peer_name;	 /* the peer's address (an accepted socket carries its
+				  * listener's path), "@x" if abstract, NULL if none */
+	const char *peer_unit;	 /* unit of a process holding the peer, NULL if none seen */
+	bool peer_same_unit;
+	enum plan_decision peer_decision;
+};
+
+enum fd_verdict fd_check_unix_peer(const struct unix_peer_facts *f, char *reason, size_t size);

@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* The only file speaking D-Bus: what systemd knows of its units. */
+
+struct bus_unit {
+	char *name;
+	char *active_state;
+	char *cgroup;	    /* ControlGroup, "" when it has none */
+	pid_t main_pid;	    /* services only, else 0 */
+	char *service_type; /* services only (simple, forking, notify...), else NULL */
+};
+
+/* Every loaded .service and .scope that has a control group, from PID 1 over
+ * the system bus. -ECONNREFUSED/-ENOENT etc. when systemd is not reachable. */
+int bus_list_units(struct bus_unit **ret, size_t *ret_n);
+void bus_units_free(struct bus_unit *units, size_t n);

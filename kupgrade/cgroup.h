@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+/*
+ * The cgroup v2 tree. Paths like "/system.slice/ssh.service" are relative to
+ * the cgroup2 mount (found in mountinfo: /sys/fs/cgroup on a pure v2 system,
+ * /sys/fs/cgroup/unified on a hybrid one).
+ */
+
+/* Mount point of the cgroup2 hierarchy; -ENOMEDIUM when there is none. */
+int cgroup_find_mount(char **ret);
+/* Same, from a mountinfo stream (pure, for tests). */
+int cgroup_parse_mountinfo(FILE *f, char **ret);
+
+/* Thread-group leaders directly in one cgroup (its cgroup.procs). */
+int cgroup_read_procs(const char *mount, const char *cg, pid_t **ret, size_t *ret_n);
+
+/* Calls fn for cg and every cgroup below it, parents first. A cgroup removed
+ * during the walk is skipped. */
+typedef int (*cgroup_walk_func)(const char *cg, const pid_t *pids, size_t n, void *userdata);
+int cgroup_walk(const char *mount, const char *cg, cgroup_walk_func fn, void *userdata);
+
+/* Every process in cg and below, e.g. all processes of a unit. */
+int cgroup_pids_recursive(const char *mount, const char *cg, pid_t **ret, size_t *ret_n);
+
+/* Is path equal to or below cg (whole path components)? */
+bool cgroup_is_below(const char *path, const char *cg);
+
+/*
+ * The systemd unit owning a cgroup path, from systemd's naming of the tree:
+ * the outermost component ending in .service or .scope. Returns its length in
+ * *ret_prefix_len (the unit's cgroup is path[0..len)), or NULL when the path
+ * is directly in a slice or the root.
+ */
+const char *cgroup_path_unit(const char *path, size_t *ret_name_len, size_t *ret_prefix_len);

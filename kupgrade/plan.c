@@ -1,0 +1,164 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The plan policy: what happens to each owner, and why. Pure: no I/O. */
+#include <fnmatch.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "log.h"
+#include "plan.h"
+
+static const char *const decision_names[_DECISION_MAX] = {
+	[DECISION_CHECKPOINT] = "checkpoint",
+	[DECISION_RESTART] = "restart",
+	[DECISION_LEAVE] = "leave",
+};
+
+static const char *const kind_names[_OWNER_MAX] = {
+	[OWNER_SERVICE] = "service", [OWNER_SESSION] = "session", [OWNER_CONTAINER] = "container",
+	[OWNER_SCOPE] = "scope",     [OWNER_SLICE] = "slice",	  [OWNER_INIT] = "init",
+	[OWNER_KERNEL] = "kernel",   [OWNER_SELF] = "self",
+};
+
+const char *plan_decision_to_string(enum plan_decision d)
+{
+	return d >= 0 && d < _DECISION_MAX ? decision_names[d] : NULL;
+}
+
+const char *owner_kind_to_string(enum owner_kind k)
+{
+	return k >= 0 && k < _OWNER_MAX ? kind_names[k] : NULL;
+}
+
+static bool matches_any(const char *name, const char *const *globs)
+{
+	for (; *globs; globs++)
+		if (fnmatch(*globs, name, 0) == 0)
+			return true;
+	return false;
+}
+
+enum owner_kind owner_kind_from_unit(const char *name, const char *cgroup)
+{
+	static const char *const container_scopes[] = {
+		"machine-*.scope", "libpod-*.scope", "docker-*.scope", "crio-*.scope", "lxc-*.scope", NULL,
+	};
+	size_t n = strlen(name);
+	bool in_machine_slice = cgroup && (strncmp(cgroup, "/machine.slice/", 15) == 0);
+
+	if (streq(name, "init.scope"))
+		return OWNER_INIT;
+	if (n > 8 && streq(name + n - 8, ".service"))
+		return in_machine_slice ? OWNER_CONTAINER : OWNER_SERVICE;
+	if (n > 6 && streq(name + n - 6, ".scope")) {
+		if (fnmatch("session-*.scope", name, 0) == 0)
+			return OWNER_SESSION;
+		if (in_machine_slice || matches_any(name, container_scopes))
+			return OWNER_CONTAINER;
+		return OWNER_SCOPE;
+	}
+	return OWNER_SLICE;
+}
+
+/* Daemons the new boot starts fresh anyway; checkpointing them would fight it. */
+static const struct {
+	const char *glob;
+	const char *reason;
+} restart_defaults[] = {
+	{ "systemd-*.service", "systemd's own daemon, started fresh by the new boot" },
+	{ "dbus.service", "the D-Bus system bus, started fresh by the new boot" },
+	{ "dbus-broker.service", "the D-Bus system bus, started fresh by the new boot" },
+	{ "getty@*.service", "a login prompt, started fresh by the new boot" },
+	{ "serial-getty@*.service", "a login prompt, started fresh by the new boot" },
+	{ "console-getty.service", "a login prompt, started fresh by the new boot" },
+	{ "container-getty@*.service", "a login prompt, started fresh by the new boot" },
+	{ "user@*.service", "a per-user service manager, started fresh by the new boot" },
+};
+
+static int set_reason(struct plan_unit *u, enum plan_decision d, bool forced, const char *fmt, ...)
+{
+	va_list ap;
+	char *reason;
+	int r;
+
+	va_start(ap, fmt);
+	r = vasprintf(&reason, fmt, ap);
+	va_end(ap);
+	if (r < 0)
+		return -ENOMEM;
+	free(u->reason);
+	u->reason = reason;
+	u->decision = d;
+	u->forced = forced;
+	return 0;
+}
+
+static const char *blocker_summary_suffix(const struct plan_unit *u)
+{
+	return u->n_blockers > 1 ? " (and more, see blockers)" : "";
+}
+
+static int decide_forced(struct plan_unit *u, const struct config *c, const struct config_rule *rule)
+{
+	const char *d = plan_decision_to_string(rule->decision);
+
+	if (rule->decision == DECISION_CHECKPOINT && u->n_blockers > 0)
+		return set_reason(u, rule->decision, true,
+				  "forced to %s by %s:%u (%s) despite blockers; the dump may fail", d, c->path,
+				  rule->line, rule->pattern);
+	return set_reason(u, rule->decision, true, "forced to %s by %s:%u (%s)", d, c->path, rule->line,
+			  rule->pattern);
+}
+
+static int decide_default(struct plan_unit *u)
+{
+	switch (u->kind) {
+	case OWNER_SESSION:
+		return set_reason(u, DECISION_CHECKPOINT, false, "login session, kept across the switch%s",
+				  u->contains_self ? " (kupgrade runs in it; its own process is left out)" : "");
+	case OWNER_CONTAINER:
+		return set_reason(u, DECISION_CHECKPOINT, false, "container, kept across the switch");
+	case OWNER_SLICE:
+		return set_reason(u, DECISION_CHECKPOINT, false,
+				  "processes outside any unit, kept across the switch");
+	case OWNER_SCOPE:
+		return set_reason(u, DECISION_CHECKPOINT, false, "scope, kept across the switch");
+	default:
+		return set_reason(u, DECISION_CHECKPOINT, false, "service, kept across the switch");
+	}
+}
+
+int plan_decide(struct plan_unit *u, const struct config *c)
+{
+	const struct config_rule *rule;
+
+	/* Neither configuration nor blockers can move these. */
+	switch (u->kind) {
+	case OWNER_KERNEL:
+		return set_reason(u, DECISION_LEAVE, false, "kernel threads belong to the running kernel");
+	case OWNER_INIT:
+		return set_reason(u, DECISION_LEAVE, false, "PID 1, the service manager, starts anew with the new kernel");
+	case OWNER_SELF:
+		return set_reason(u, DECISION_LEAVE, false, "kupgrade itself, which drives the switch");
+	default:
+		break;
+	}
+
+	rule = c ? config_match(c, u->name) : NULL;
+	if (rule)
+		return decide_forced(u, c, rule);
+
+	/* A session survives even with kupgrade in it; any other unit running
+	 * kupgrade would be frozen under it, so it restarts. */
+	if (u->contains_self && u->kind != OWNER_SESSION)
+		return set_reason(u, DECISION_RESTART, false, "runs kupgrade itself");
+	if (u->kind == OWNER_SERVICE)
+		for (size_t i = 0; i < ELEMENTSOF(restart_defaults); i++)
+			if (fnmatch(restart_defaults[i].glob, u->name, 0) == 0)
+				return set_reason(u, DECISION_RESTART, false, "%s", restart_defaults[i].reason);
+	if (u->n_blockers > 0)
+		return set_reason(u, DECISION_RESTART, false, "cannot be checkpointed as it stands: %s%s",
+				  u->blockers[0], blocker_summary_suffix(u));
+	return decide_default(u);
+}
