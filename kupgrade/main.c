@@ -18,7 +18,22 @@ static int verb_help(int argc, char **argv);
 static const struct verb verbs[] = {
 	{ "help", verb_help, "show this help" },
 	{ "plan", verb_plan, "show what happens to every process, and why" },
+	{ "checkpoint", verb_checkpoint, "dump units to --to DIR (all or nothing)" },
+	{ "restore", verb_restore, "restore every tree from --from DIR" },
+	{ "lock", verb_lock, "re-create the network lock of --from DIR" },
+	{ "inspect", verb_inspect, "print the manifest of DIR [--json]" },
 };
+
+/* Verbs that take positional arguments (read from argv[optind...]). */
+static const char *const verbs_with_args[] = { "inspect" };
+
+static bool takes_args(const struct verb *v)
+{
+	for (size_t i = 0; v && i < ELEMENTSOF(verbs_with_args); i++)
+		if (streq(verbs_with_args[i], v->name))
+			return true;
+	return false;
+}
 
 static int verb_help(int argc, char **argv)
 {
@@ -93,7 +108,7 @@ static int parse_argv(int argc, char **argv)
 	};
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, "+vhy", options, NULL)) >= 0) {
+	while ((c = getopt_long(argc, argv, "vhy", options, NULL)) >= 0) {
 		switch (c) {
 		case ARG_KERNEL:
 			arg_kernel = optarg;
@@ -185,7 +200,7 @@ int main(int argc, char **argv)
 	r = parse_argv(verb_argc, verb_argv);
 	if (r <= 0)
 		return r < 0 ? EXIT_USAGE : 0;
-	if (optind < verb_argc) {
+	if (optind < verb_argc && !takes_args(v)) {
 		log_error("Unexpected argument '%s'; see 'kupgrade help'.", verb_argv[optind]);
 		return EXIT_USAGE;
 	}

@@ -39,3 +39,7 @@ extern char **arg_units; /* NULL-terminated, from repeated --unit */
 int exit_code_from_errno(int r);
 
 int verb_plan(int argc, char **argv);
+int verb_checkpoint(int argc, char **argv); /* dump.c */
+int verb_restore(int argc, char **argv);    /* restore.c */
+int verb_lock(int argc, char **argv);	    /* restore.c */
+int verb_inspect(int argc, char **argv);    /* inspect.c */
