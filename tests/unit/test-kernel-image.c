@@ -160,6 +160,9 @@ TEST(kernel_image_real_vmlinuz)
 	glob("/boot/vmlinuz-*", 0, NULL, &g);
 	glob("/var/cache/kupgrade-tests/*/vmlinuz-*", GLOB_APPEND, NULL, &g);
 	glob("/var/cache/kupgrade-tests/vmlinuz-*", GLOB_APPEND, NULL, &g);
+	/* KUPGRADE_TEST_VMLINUZ=/path/vmlinuz-VERSION: one more (e.g. from a .deb). */
+	if (getenv("KUPGRADE_TEST_VMLINUZ"))
+		glob(getenv("KUPGRADE_TEST_VMLINUZ"), GLOB_APPEND, NULL, &g);
 	for (size_t i = 0; i < g.gl_pathc; i++) {
 		const char *want = strrchr(g.gl_pathv[i], '/') + strlen("/vmlinuz-");
 		struct kernel_image k;
