@@ -35,7 +35,27 @@ static uint32_t le32(const uint8_t *p)
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-static bool has_efi_stub(const uint8_t *b, size_t size, uint16_t *ret_machine)
+/* The certificate table is data directory 4 of the PE optional header. */
+static bool pe_has_certificate(const uint8_t *b, size_t size, size_t pe)
+{
+	size_t opt = pe + 24, dirs;
+	uint16_t magic;
+
+	if (opt + 2 > size)
+		return false;
+	magic = le16(b + opt);
+	if (magic == 0x20b) /* PE32+ */
+		dirs = opt + 112;
+	else if (magic == 0x10b) /* PE32 */
+		dirs = opt + 96;
+	else
+		return false;
+	if (le32(b + dirs - 4) <= 4 || dirs + 5 * 8 > size)
+		return false;
+	return le32(b + dirs + 4 * 8 + 4) > 0;
+}
+
+static bool has_efi_stub(const uint8_t *b, size_t size, uint16_t *ret_machine, bool *ret_signed)
 {
 	uint32_t pe;
 
@@ -45,6 +65,7 @@ static bool has_efi_stub(const uint8_t *b, size_t size, uint16_t *ret_machine)
 	if (pe > size - 6 || memcmp(b + pe, "PE\0\0", 4) != 0)
 		return false;
 	*ret_machine = le16(b + pe + 4);
+	*ret_signed = pe_has_certificate(b, size, pe);
 	return true;
 }
 
@@ -108,7 +129,7 @@ int kernel_image_parse(const void *buf, size_t size, struct kernel_image *ret)
 	int r;
 
 	*ret = (struct kernel_image){};
-	ret->efi_stub = has_efi_stub(b, size, &machine);
+	ret->efi_stub = has_efi_stub(b, size, &machine, &ret->pe_signed);
 
 	r = parse_x86(b, size, ret);
 	if (r != -ENOEXEC)

@@ -21,6 +21,8 @@ struct kernel_image {
 	const char *arch;	/* "x86_64", "i386", "arm64" (static string) */
 	uint16_t boot_protocol; /* x86: 0x020f for 2.15; 0 elsewhere */
 	bool efi_stub;		/* starts with a PE header (bootable by EFI) */
+	bool pe_signed;		/* that PE header lists an attribute certificate
+				 * (Authenticode: what KEXEC_SIG verifies) */
 };
 
 /*

@@ -59,6 +59,18 @@ TEST(kernel_image_bzimage_release_and_arch)
 	ASSERT_STREQ(k.arch, "x86_64");
 	ASSERT_EQ(k.boot_protocol, 0x020f);
 	ASSERT_TRUE(k.efi_stub);
+	ASSERT_FALSE(k.pe_signed);
+
+	/* PE32+ optional header with 16 data directories, a certificate in #4. */
+	put16(b, 0x40 + 24, 0x20b);
+	put32(b, 0x40 + 24 + 108, 16);
+	put32(b, 0x40 + 24 + 112 + 4 * 8, 0x1000);
+	put32(b, 0x40 + 24 + 112 + 4 * 8 + 4, 0x2a0);
+	ASSERT_OK(kernel_image_parse(b, n, &k));
+	ASSERT_TRUE(k.pe_signed);
+	put32(b, 0x40 + 24 + 108, 4); /* too few directories to have one */
+	ASSERT_OK(kernel_image_parse(b, n, &k));
+	ASSERT_FALSE(k.pe_signed);
 }
 
 TEST(kernel_image_32bit_without_efi)
@@ -171,6 +183,9 @@ TEST(kernel_image_real_vmlinuz)
 		ASSERT_STREQ(k.release, want);
 		ASSERT_STREQ(k.arch, "x86_64");
 		ASSERT_TRUE(k.boot_protocol >= 0x020c);
+		/* Debian's images are signed for Secure Boot. */
+		if (strstr(k.version, "Debian"))
+			ASSERT_TRUE(k.pe_signed);
 		n++;
 	}
 	fprintf(stderr, "    (%u real kernel image(s) checked)\n", n);
