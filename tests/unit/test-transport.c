@@ -253,3 +253,83 @@ TEST(transport_meminfo_parse)
 	ASSERT_EQ(m.available, 3694420ULL * 1024);
 	ASSERT_EQ(transport_parse_meminfo("MemTotal: 5 kB\n", &m), -EBADMSG);
 }
+
+/*
+ * The whole chain on the host: stage, unpack the appended archive the way
+ * the kernel would (into an empty root), run the initramfs script on it
+ * (without its tmpfs mount), and find the same tree, modes included.
+ */
+static const char *stage_and_unpack(const char *d)
+{
+	static char cmd[1024];
+	struct transport t = {};
+	char images[128], initrd[128], stage[128];
+	struct stat st;
+
+	snprintf(images, sizeof(images), "%s/images", d);
+	snprintf(initrd, sizeof(initrd), "%s/initrd.img", d);
+	snprintf(stage, sizeof(stage), "%s/stage", d);
+	sh("mkdir %s %s/root", stage, d);
+	t = (struct transport){ .images_dir = images, .initrd = initrd, .stage_dir = stage };
+	log_set_max_level(LOG_EMERG);
+	ASSERT_OK(transport_initrd_ops.stage(&t));
+	ASSERT_EQ(stat(initrd, &st), 0);
+	sh("tail -c +%lld %s | (cd %s/root && cpio -idm --quiet)",
+	   (long long)((st.st_size + 3) / 4 * 4) + 1, t.staged_initrd, d);
+	transport_done(&t);
+	snprintf(cmd, sizeof(cmd),
+		 "KUPGRADE_CARRY_SRC=%s/root/kupgrade-images "
+		 "KUPGRADE_CARRY_LIST=%s/root/kupgrade-images.list "
+		 "KUPGRADE_CARRY_DST=%s/run/kupgrade KUPGRADE_CARRY_FAILED=%s/run/failed "
+		 "KUPGRADE_CARRY_KMSG=%s/kmsg KUPGRADE_CARRY_NO_MOUNT=1 "
+		 "sh hooks/carry-images 2>/dev/null",
+		 d, d, d, d, d);
+	sh("mkdir %s/run", d);
+	return cmd;
+}
+
+TEST(transport_carry_images_script_round_trip)
+{
+	const char *d = scratch();
+	const char *carry = stage_and_unpack(d);
+
+	sh("%s", carry);
+	sh("cd %s && diff -r images run/kupgrade && ! test -e run/failed && "
+	   "test \"$(stat -c %%a run/kupgrade/session-3.scope)\" = 750 && "
+	   "test \"$(stat -c %%a run/kupgrade/session-3.scope/empty.img)\" = 640 && "
+	   "grep -q 'carried 3 image files (2 MiB)' kmsg && "
+	   /* the sources are gone: the images are in memory once */
+	   "test -z \"$(ls root)\"",
+	   d);
+	sh("rm -rf %s", d);
+}
+
+TEST(transport_carry_images_script_reports_damage)
+{
+	const char *d = scratch();
+	const char *carry = stage_and_unpack(d);
+
+	/* A file cut short on the way (what a full /run did in FACTS). */
+	sh("truncate -s 1000 %s/root/kupgrade-images/ssh.service/pages-1.img", d);
+	sh("%s", carry);
+	sh("cd %s && grep -q 'pages-1.img has 1000 bytes, expected 3000001' run/failed && "
+	   "grep -q 'ERROR: .*did not reach' kmsg && test -z \"$(ls root)\"",
+	   d);
+	sh("rm -rf %s", d);
+
+	/* A list that does not match what arrived. */
+	d = scratch();
+	carry = stage_and_unpack(d);
+	sh("sed -i '1s/ 3$/ 4/' %s/root/kupgrade-images.list", d);
+	sh("%s", carry);
+	sh("grep -q 'copied 3 files, the list announced 4' %s/run/failed", d);
+	sh("rm -rf %s", d);
+
+	/* Nothing sent: nothing done, nothing logged. */
+	d = scratch();
+	carry = stage_and_unpack(d);
+	sh("rm -rf %s/root/kupgrade-images", d);
+	sh("%s", carry);
+	sh("cd %s && ! test -e run/kupgrade && ! test -e kmsg", d);
+	sh("rm -rf %s", d);
+}
