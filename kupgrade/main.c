@@ -17,6 +17,7 @@ static int verb_help(int argc, char **argv);
 
 static const struct verb verbs[] = {
 	{ "help", verb_help, "show this help" },
+	{ "check", verb_check, "preflight: can this machine switch to --kernel FILE?" },
 };
 
 static int verb_help(int argc, char **argv)

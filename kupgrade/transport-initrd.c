@@ -16,7 +16,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <spawn.h>
 #include <sys/mount.h>
+#include <sys/wait.h>
 #include <time.h>
 
 #include "cpio.h"
@@ -213,6 +215,60 @@ static int initrd_undo(struct transport *t)
 		(void)rmdir(t->staged_dir);
 	}
 	return r;
+}
+
+extern char **environ;
+
+int transport_initrd_has_carrier(const char *initrd)
+{
+	static const char *const tools[] = { "/usr/bin/lsinitramfs", "/usr/sbin/lsinitramfs",
+					     "/usr/bin/lsinitrd", "/usr/sbin/lsinitrd" };
+	const char *tool = NULL;
+	posix_spawn_file_actions_t fa;
+	char *line = NULL;
+	size_t n = 0;
+	int pipefd[2], status, found = 0, r;
+	FILE *f;
+	pid_t pid;
+
+	for (size_t i = 0; i < ELEMENTSOF(tools) && !tool; i++)
+		if (access(tools[i], X_OK) == 0)
+			tool = tools[i];
+	if (!tool)
+		return -EOPNOTSUPP;
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		return negative_errno();
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDOUT_FILENO);
+	posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+	r = -posix_spawn(&pid, tool, &fa, NULL, (char *[]){ (char *)tool, (char *)initrd, NULL },
+			 environ);
+	posix_spawn_file_actions_destroy(&fa);
+	close(pipefd[1]);
+	if (r < 0) {
+		close(pipefd[0]);
+		return r;
+	}
+	f = fdopen(pipefd[0], "re");
+	if (!f) {
+		close(pipefd[0]);
+		r = negative_errno();
+	} else {
+		/* Read it all: stopping early would kill the lister with SIGPIPE. */
+		while (getline(&line, &n, f) > 0)
+			if (strstr(line, "usr/lib/kupgrade/carry-images"))
+				found = 1;
+		fclose(f);
+		free(line);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return negative_errno();
+	if (r < 0)
+		return r;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return -EBADMSG; /* not an initrd the lister understands */
+	return found;
 }
 
 const struct transport_ops transport_initrd_ops = {

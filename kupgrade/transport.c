@@ -53,18 +53,18 @@ int transport_read_meminfo(struct transport_mem *ret)
 const struct transport_ops *transport_pick(const struct transport *t, bool on_disk,
 					   uint64_t payload, char **ret_reason)
 {
-	_cleanup_free_ char *why_initrd = NULL;
+	_cleanup_free_ char *why_initrd = NULL, *why_disk = NULL;
 
 	*ret_reason = NULL;
 	if (!on_disk && transport_initrd_ops.fits(t, payload, &why_initrd) >= 0)
 		return &transport_initrd_ops;
-	if (transport_disk_ops.fits(t, payload, ret_reason) >= 0) {
-		if (why_initrd)
-			log_notice("Images go to disk: in memory, %s.", why_initrd);
+	if (transport_disk_ops.fits(t, payload, &why_disk) >= 0) {
+		*ret_reason = TAKE_PTR(why_initrd); /* why not in memory, if asked */
 		return &transport_disk_ops;
 	}
-	if (why_initrd)
-		log_notice("In memory: %s.", why_initrd);
+	if (asprintf(ret_reason, "%s%s%s", why_initrd ?: "", why_initrd ? "; on disk: " : "",
+		     why_disk ?: "no room") < 0)
+		*ret_reason = NULL;
 	return NULL;
 }
 

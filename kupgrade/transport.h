@@ -60,6 +60,11 @@ struct transport_ops {
 extern const struct transport_ops transport_initrd_ops;
 extern const struct transport_ops transport_disk_ops;
 
+/* Does this initrd hold the initramfs script that receives images
+ * (usr/lib/kupgrade/carry-images)? Listed with lsinitramfs or lsinitrd:
+ * 1 yes, 0 no, -EOPNOTSUPP when neither tool is installed. */
+int transport_initrd_has_carrier(const char *initrd);
+
 /* Pure: the initrd transport's memory need on the old kernel while
  * loading (FACTS: ~4x the payload at the peak of kexec -s -l: images in
  * tmpfs, the combined initrd, the kernel's copy, a transient) plus two
@@ -70,7 +75,8 @@ uint64_t transport_initrd_peak_bytes(uint64_t payload, uint64_t initrd_size);
 uint64_t transport_initrd_boot_bytes(uint64_t payload);
 
 /* Choose a transport: disk if asked, else initrd if it fits, else disk if
- * that fits. NULL with *ret_reason when none does. */
+ * that fits. *ret_reason (allocated): why memory was not used when disk is
+ * picked without being asked for; why nothing fits when NULL is returned. */
 const struct transport_ops *transport_pick(const struct transport *t, bool on_disk,
 					   uint64_t payload, char **ret_reason);
 

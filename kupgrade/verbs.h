@@ -37,3 +37,5 @@ extern const char *arg_config;
 extern char **arg_units; /* NULL-terminated, from repeated --unit */
 
 int exit_code_from_errno(int r);
+
+int verb_check(int argc, char **argv); /* check.c */
