@@ -7,7 +7,6 @@
  */
 #include <errno.h>
 #include <glob.h>
-#include <libgen.h>
 #include <stdarg.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -131,29 +130,6 @@ static int probe_modules(struct check *c, struct probe_result *r)
 	return set_result(r, PROBE_OK, NULL, "%s", dir);
 }
 
-/* Debian: initrd.img-VERSION; Fedora: initramfs-VERSION.img; next to the kernel. */
-static char *find_initrd(const char *kernel, const char *release)
-{
-	static const char *const patterns[] = { "%s/initrd.img-%s", "%s/initramfs-%s.img" };
-	_cleanup_free_ char *copy = strdup(kernel);
-	const char *dir;
-
-	if (!copy)
-		return NULL;
-	dir = dirname(copy);
-	for (size_t i = 0; i < ELEMENTSOF(patterns); i++) {
-		char *p;
-		struct stat st;
-
-		if (asprintf(&p, patterns[i], dir, release) < 0)
-			return NULL;
-		if (stat(p, &st) >= 0 && S_ISREG(st.st_mode))
-			return p;
-		free(p);
-	}
-	return NULL;
-}
-
 static int probe_initrd(struct check *c, struct probe_result *r)
 {
 	_cleanup_free_ char *action = NULL;
@@ -168,7 +144,7 @@ static int probe_initrd(struct check *c, struct probe_result *r)
 	}
 	if (!c->have_image)
 		return set_result(r, PROBE_SKIP, NULL, "needs a valid kernel to find its initrd");
-	c->initrd = find_initrd(c->kernel, c->image.release);
+	c->initrd = kernel_image_find_initrd(c->kernel, c->image.release);
 	if (c->initrd)
 		return set_result(r, PROBE_OK, NULL, "%s", c->initrd);
 	if (asprintf(&action, "build it ('update-initramfs -c -k %s' or 'dracut --kver %s'), "

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <sys/utsname.h>
 
@@ -185,4 +187,27 @@ const char *kernel_image_native_arch(void)
 	if (u.machine[0] == 'i' && streq(u.machine + 2, "86"))
 		return "i386";
 	return "unknown";
+}
+
+/* Debian: initrd.img-VERSION; Fedora: initramfs-VERSION.img; next to the kernel. */
+char *kernel_image_find_initrd(const char *kernel, const char *release)
+{
+	static const char *const patterns[] = { "%s/initrd.img-%s", "%s/initramfs-%s.img" };
+	_cleanup_free_ char *copy = strdup(kernel);
+	const char *dir;
+
+	if (!copy)
+		return NULL;
+	dir = dirname(copy);
+	for (size_t i = 0; i < ELEMENTSOF(patterns); i++) {
+		char *p;
+		struct stat st;
+
+		if (asprintf(&p, patterns[i], dir, release) < 0)
+			return NULL;
+		if (stat(p, &st) >= 0 && S_ISREG(st.st_mode))
+			return p;
+		free(p);
+	}
+	return NULL;
 }

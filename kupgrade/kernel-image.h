@@ -37,3 +37,7 @@ int kernel_image_read(const char *path, struct kernel_image *ret);
 
 /* The architecture name this program runs on, as kernel_image reports it. */
 const char *kernel_image_native_arch(void);
+
+/* The initrd installed next to a kernel: Debian's initrd.img-VERSION or
+ * Fedora's initramfs-VERSION.img in the kernel's directory. NULL if none. */
+char *kernel_image_find_initrd(const char *kernel, const char *release);

@@ -18,6 +18,7 @@ static int verb_help(int argc, char **argv);
 static const struct verb verbs[] = {
 	{ "help", verb_help, "show this help" },
 	{ "check", verb_check, "preflight: can this machine switch to --kernel FILE?" },
+	{ "stage", verb_stage, "(test) carry --from DIR across the next kexec into --kernel" },
 };
 
 static int verb_help(int argc, char **argv)

@@ -39,3 +39,4 @@ extern char **arg_units; /* NULL-terminated, from repeated --unit */
 int exit_code_from_errno(int r);
 
 int verb_check(int argc, char **argv); /* check.c */
+int verb_stage(int argc, char **argv); /* stage.c: test verb, carry a directory */
