@@ -81,6 +81,7 @@ install: all $(MANPAGES)
 	for d in hooks scripts/init-premount scripts/init-bottom scripts/local-bottom; do \
 		for f in $$(ls hooks/initramfs-tools/$$d/* 2>/dev/null); do \
 			install -D -m 0755 $$f $(DESTDIR)$(PREFIX)/share/initramfs-tools/$$d/$$(basename $$f); done; done
+	install -D -m 0755 hooks/carry-images $(DESTDIR)$(LIBEXEC)/carry-images
 	for f in $(wildcard hooks/dracut/90kupgrade/*); do \
 		install -D -m 0755 $$f $(DESTDIR)$(PREFIX)/lib/dracut/modules.d/90kupgrade/$$(basename $$f); done
 	for f in $(MANPAGES); do \

@@ -43,3 +43,5 @@ int verb_checkpoint(int argc, char **argv); /* dump.c */
 int verb_restore(int argc, char **argv);    /* restore.c */
 int verb_lock(int argc, char **argv);	    /* restore.c */
 int verb_inspect(int argc, char **argv);    /* inspect.c */
+int verb_check(int argc, char **argv); /* check.c */
+int verb_stage(int argc, char **argv); /* stage.c: test verb, carry a directory */
