@@ -17,16 +17,13 @@ static int verb_help(int argc, char **argv);
 
 static const struct verb verbs[] = {
 	{ "help", verb_help, "show this help" },
-<<<<<<< HEAD
 	{ "plan", verb_plan, "show what happens to every process, and why" },
 	{ "checkpoint", verb_checkpoint, "dump units to --to DIR (all or nothing)" },
 	{ "restore", verb_restore, "restore every tree from --from DIR" },
 	{ "lock", verb_lock, "re-create the network lock of --from DIR" },
 	{ "inspect", verb_inspect, "print the manifest of DIR [--json]" },
-=======
 	{ "check", verb_check, "preflight: can this machine switch to --kernel FILE?" },
 	{ "stage", verb_stage, "(test) carry --from DIR across the next kexec into --kernel" },
->>>>>>> kexec
 };
 
 /* Verbs that take positional arguments (read from argv[optind...]). */
