@@ -493,3 +493,39 @@ int verb_check(int argc, char **argv)
 		return EXIT_SOFTWARE;
 	return failed ? EXIT_CANNOT_SWITCH : 0;
 }
+
+int check_preflight(const char *kernel, const char *initrd, char **ret_release, char **ret_initrd)
+{
+	struct probe_result res[ELEMENTSOF(probes)] = {};
+	struct check c = { .kernel = kernel };
+	unsigned failed = 0, warned = 0;
+	int r = 0;
+
+	/* The probes read the --initrd option themselves. */
+	if (initrd != arg_initrd)
+		return -EINVAL;
+	for (size_t i = 0; i < ELEMENTSOF(probes) && r >= 0; i++) {
+		r = probes[i].run(&c, &res[i]);
+		failed += res[i].state == PROBE_FAIL;
+		warned += res[i].state == PROBE_WARN;
+	}
+	if (r >= 0 && (failed || warned))
+		print_human(res);
+	if (r < 0)
+		r = log_oom();
+	else if (failed)
+		r = log_error_errno(-ECANCELED, "Cannot switch to %s: %u problem%s above; nothing was changed.",
+				    kernel, failed, failed > 1 ? "s" : "");
+	else {
+		*ret_release = strdup(c.image.release);
+		*ret_initrd = TAKE_PTR(c.initrd);
+		if (!*ret_release)
+			r = log_oom();
+	}
+	for (size_t i = 0; i < ELEMENTSOF(probes); i++) {
+		free(res[i].message);
+		free(res[i].action);
+	}
+	free(c.initrd);
+	return r;
+}

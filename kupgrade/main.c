@@ -22,7 +22,10 @@ static const struct verb verbs[] = {
 	{ "restore", verb_restore, "restore every tree from --from DIR" },
 	{ "lock", verb_lock, "re-create the network lock of --from DIR" },
 	{ "inspect", verb_inspect, "print the manifest of DIR [--json]" },
+	{ "upgrade", verb_upgrade, "switch the running kernel to --kernel FILE (the default verb)" },
 	{ "check", verb_check, "preflight: can this machine switch to --kernel FILE?" },
+	{ "status", verb_status, "show the report of the last switch [--json]" },
+	{ "upgrade-worker", verb_upgrade_worker, "(internal) the upgrade, run as a transient service" },
 	{ "stage", verb_stage, "(test) carry --from DIR across the next kexec into --kernel" },
 };
 
@@ -90,6 +93,7 @@ static int parse_argv(int argc, char **argv)
 		ARG_DRY_RUN,
 		ARG_YES,
 		ARG_JSON,
+		ARG_ID,
 	};
 	static const struct option options[] = {
 		{ "kernel", required_argument, NULL, ARG_KERNEL },
@@ -104,6 +108,7 @@ static int parse_argv(int argc, char **argv)
 		{ "dry-run", no_argument, NULL, ARG_DRY_RUN },
 		{ "yes", no_argument, NULL, ARG_YES },
 		{ "json", no_argument, NULL, ARG_JSON },
+		{ "id", required_argument, NULL, ARG_ID },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
@@ -150,6 +155,9 @@ static int parse_argv(int argc, char **argv)
 			break;
 		case ARG_JSON:
 			arg_json = true;
+			break;
+		case ARG_ID:
+			arg_id = optarg;
 			break;
 		case 'v':
 			log_set_max_level(LOG_DEBUG);
