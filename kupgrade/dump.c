@@ -45,6 +45,7 @@ struct ckpt_unit {
 	size_t n_trees;
 	ManifestUnit *mu;
 	char dir_name[256];
+	bool locked; /* its connections are in the lock */
 };
 
 struct checkpoint {
@@ -93,6 +94,19 @@ static int add_unit(struct checkpoint *c, const struct plan_unit *pu)
 
 	if (pu->n_roots == 0)
 		return log_error_errno(-ESRCH, "Unit %s has no processes: nothing to checkpoint.", pu->name);
+	/* Refused here, before anything is frozen, with the plan's reasons. */
+	for (size_t i = 0; i < pu->n_blockers; i++)
+		log_error("Unit %s: %s", pu->name, pu->blockers[i]);
+	if (pu->n_blockers > 0)
+		return log_error_errno(-EOPNOTSUPP, "Unit %s cannot be checkpointed as it stands (see "
+						    "'kupgrade plan').", pu->name);
+	/* The logind FIFOs are handed back (tree.c finds them); a journal
+	 * stream would need a fresh stream connected to journald. */
+	for (size_t i = 0; i < pu->n_externals; i++)
+		if (!strstr(pu->externals[i].what, "FIFO"))
+			return log_error_errno(-EOPNOTSUPP, "Unit %s: PID %d %s: kupgrade cannot hand that back "
+							    "at restore yet.",
+					       pu->name, (int)pu->externals[i].pid, pu->externals[i].what);
 	n = realloc(c->units, (c->n_units + 1) * sizeof(*n));
 	if (!n)
 		return log_oom();
@@ -242,26 +256,17 @@ static int undo_prepare_images(void *ctx, void *arg)
 	return imagedir_wipe(&c->dir, false);
 }
 
+/* The table goes up empty; each dump phase adds its unit's connections
+ * right before that unit freezes, so a connection is held only while its
+ * own tree is away. */
 static int phase_lock_network(void *ctx, void *arg)
 {
 	struct checkpoint *c = ctx;
-	_cleanup_free_ struct tcp_conn *all = NULL;
 	size_t n = 0;
 	int r;
 
 	for (size_t i = 0; i < c->n_units; i++)
-		for (size_t j = 0; j < c->units[i].mu->n_connections; j++) {
-			const Kupgrade__Connection *mc = c->units[i].mu->connections[j];
-			struct tcp_conn *na = realloc(all, (n + 1) * sizeof(*na));
-
-			if (!na)
-				return log_oom();
-			all = na;
-			all[n] = (struct tcp_conn){ .family = mc->family, .sport = mc->sport, .dport = mc->dport };
-			snprintf(all[n].src, sizeof(all[n].src), "%s", mc->src);
-			snprintf(all[n].dst, sizeof(all[n].dst), "%s", mc->dst);
-			n++;
-		}
+		n += c->units[i].mu->n_connections;
 	if (n == 0) {
 		log_info("No established TCP connection to lock.");
 		return manifest_set_string(&c->m->lock_method, "none");
@@ -269,15 +274,26 @@ static int phase_lock_network(void *ctx, void *arg)
 	c->lock = netlock_get(NULL);
 	if (!c->lock)
 		return log_error_errno(-EOPNOTSUPP, "No network lock backend works here: install nftables.");
-	r = c->lock->lock(all, n);
+	r = c->lock->lock(NULL, 0);
 	if (r < 0)
 		return r;
-	log_info("Locked %zu TCP connection%s (%s %s).", n, n == 1 ? "" : "s", c->lock->name,
-		 c->lock->table_desc());
 	if (manifest_set_string(&c->m->lock_method, c->lock->name) < 0 ||
 	    manifest_set_string(&c->m->lock_table, c->lock->table_desc()) < 0)
 		return log_oom();
 	return 0;
+}
+
+/* Lock (add) or unlock (delete) the connections of one unit. */
+static int lock_unit(struct ckpt_unit *u, bool add)
+{
+	_cleanup_free_ struct tcp_conn *conns = NULL;
+	size_t n = 0;
+
+	if (!u->c->lock || u->mu->n_connections == 0)
+		return 0;
+	if (unit_connections(u->mu, &conns, &n) < 0)
+		return log_oom();
+	return u->c->lock->update(add, conns, n);
 }
 
 static int undo_lock_network(void *ctx, void *arg)
@@ -306,8 +322,11 @@ static int undo_dump_unit(void *ctx, void *arg)
 		else
 			ct->dumped = false;
 	}
-	if (r == 0)
+	if (r == 0) {
 		(void)imagedir_wipe_sub(&u->c->dir, u->dir_name);
+		if (u->locked && lock_unit(u, false) == 0)
+			u->locked = false;
+	}
 	return r;
 }
 
@@ -327,8 +346,17 @@ static int phase_dump_unit(void *ctx, void *arg)
 {
 	struct ckpt_unit *u = arg;
 	uint64_t t0 = now_usec(), bytes = 0;
-	int r = 0;
+	int r;
 
+	/* Before the freeze: CRIU reads TCP state in repair mode, and nothing
+	 * may move on the wire after that. */
+	r = lock_unit(u, true);
+	if (r < 0)
+		return r;
+	u->locked = true;
+	if (u->mu->n_connections > 0)
+		log_info("Locked %zu TCP connection%s of %s.", u->mu->n_connections,
+			 u->mu->n_connections == 1 ? "" : "s", u->mu->name);
 	for (size_t j = 0; j < u->n_trees && r == 0; j++) {
 		struct ckpt_tree *ct = &u->trees[j];
 		const char *keys[64];
@@ -412,8 +440,6 @@ static int build_phases(struct checkpoint *c, struct phase_list *l)
 	r = r ?: phase_list_add(l, "plan", phase_plan, NULL, NULL);
 	r = r ?: phase_list_add(l, "scan", phase_scan, NULL, NULL);
 	r = r ?: phase_list_add(l, "prepare-images", phase_prepare_images, undo_prepare_images, NULL);
-	/* The lock goes up before the first freeze: CRIU reads TCP state in
-	 * repair mode, and nothing may move on the wire after that. */
 	r = r ?: phase_list_add(l, "lock-network", phase_lock_network, undo_lock_network, NULL);
 	/* "dump:<unit>"... and "write-manifest" are appended by the plan phase. */
 	return r;

@@ -5,105 +5,94 @@
 #include <sys/stat.h>
 
 #include "inspect.h"
+#include "json.h"
 #include "log.h"
 #include "verbs.h"
 
-static void json_string(FILE *f, const char *s)
+static void json_timings(struct json_writer *w, const char *key, Kupgrade__PhaseTiming *const *t,
+			 size_t n)
 {
-	fputc('"', f);
-	for (const unsigned char *p = (const unsigned char *)(s ?: ""); *p; p++) {
-		if (*p == '"' || *p == '\\')
-			fprintf(f, "\\%c", *p);
-		else if (*p < 0x20)
-			fprintf(f, "\\u%04x", *p);
-		else
-			fputc(*p, f);
-	}
-	fputc('"', f);
+	json_key(w, key);
+	json_begin_object(w);
+	for (size_t i = 0; i < n; i++)
+		json_kv_uint(w, t[i]->phase, t[i]->usec);
+	json_end_object(w);
 }
 
-static void json_timings(FILE *f, Kupgrade__PhaseTiming *const *t, size_t n)
+static void json_unit(struct json_writer *w, const ManifestUnit *u)
 {
-	fputs("{", f);
-	for (size_t i = 0; i < n; i++) {
-		fputs(i ? "," : "", f);
-		json_string(f, t[i]->phase);
-		fprintf(f, ":%llu", (unsigned long long)t[i]->usec);
-	}
-	fputs("}", f);
-}
-
-static void json_unit(FILE *f, const ManifestUnit *u)
-{
-	fputs("{\"name\":", f);
-	json_string(f, u->name);
-	fputs(",\"kind\":", f);
-	json_string(f, u->kind);
-	fputs(",\"image_dir\":", f);
-	json_string(f, u->image_dir);
-	fputs(",\"cgroup\":", f);
-	json_string(f, u->cgroup);
-	fprintf(f, ",\"main_pid\":%u,\"root_pids\":[", u->main_pid);
+	json_begin_object(w);
+	json_kv_string(w, "name", u->name);
+	json_kv_string(w, "kind", u->kind);
+	json_kv_string(w, "image_dir", u->image_dir);
+	json_kv_string(w, "cgroup", u->cgroup);
+	json_kv_uint(w, "main_pid", u->main_pid);
+	json_key(w, "root_pids");
+	json_begin_array(w);
 	for (size_t i = 0; i < u->n_root_pids; i++)
-		fprintf(f, "%s%u", i ? "," : "", u->root_pids[i]);
-	fputs("],\"connections\":[", f);
+		json_uint(w, u->root_pids[i]);
+	json_end_array(w);
+	json_key(w, "connections");
+	json_begin_array(w);
 	for (size_t i = 0; i < u->n_connections; i++) {
 		const Kupgrade__Connection *c = u->connections[i];
 
-		fprintf(f, "%s{\"family\":\"%s\",\"src\":", i ? "," : "",
-			c->family == AF_INET6 ? "ipv6" : "ipv4");
-		json_string(f, c->src);
-		fprintf(f, ",\"sport\":%u,\"dst\":", c->sport);
-		json_string(f, c->dst);
-		fprintf(f, ",\"dport\":%u}", c->dport);
+		json_begin_object(w);
+		json_kv_string(w, "family", c->family == AF_INET6 ? "ipv6" : "ipv4");
+		json_kv_string(w, "src", c->src);
+		json_kv_uint(w, "sport", c->sport);
+		json_kv_string(w, "dst", c->dst);
+		json_kv_uint(w, "dport", c->dport);
+		json_end_object(w);
 	}
-	fputs("],\"externals\":[", f);
+	json_end_array(w);
+	json_key(w, "externals");
+	json_begin_array(w);
 	for (size_t i = 0; i < u->n_externals; i++) {
 		const Kupgrade__ExternalFile *e = u->externals[i];
 
-		fputs(i ? ",{\"key\":" : "{\"key\":", f);
-		json_string(f, e->key);
-		fputs(",\"path\":", f);
-		json_string(f, e->path);
-		fprintf(f, ",\"mode\":\"%o\",\"pid\":%u,\"fd\":%u}", e->mode, e->pid, e->fd);
+		json_begin_object(w);
+		json_kv_string(w, "key", e->key);
+		json_kv_string(w, "path", e->path);
+		json_kv_uint(w, "mode", e->mode);
+		json_kv_uint(w, "pid", e->pid);
+		json_kv_uint(w, "fd", e->fd);
+		json_end_object(w);
 	}
-	fprintf(f, "],\"shell_job\":%s,\"image_bytes\":%llu,\"processes\":%u,\"timings_usec\":",
-		u->shell_job ? "true" : "false", (unsigned long long)u->image_bytes, u->n_processes);
-	json_timings(f, u->timings, u->n_timings);
-	fputs(",\"outcome\":", f);
-	json_string(f, manifest_outcome_to_string(u->outcome));
-	if (u->outcome_reason) {
-		fputs(",\"outcome_reason\":", f);
-		json_string(f, u->outcome_reason);
-	}
-	fputs("}", f);
+	json_end_array(w);
+	json_kv_bool(w, "shell_job", u->shell_job);
+	json_kv_uint(w, "image_bytes", u->image_bytes);
+	json_kv_uint(w, "processes", u->n_processes);
+	json_timings(w, "timings_usec", u->timings, u->n_timings);
+	json_kv_string(w, "outcome", manifest_outcome_to_string(u->outcome));
+	if (u->outcome_reason)
+		json_kv_string(w, "outcome_reason", u->outcome_reason);
+	json_end_object(w);
 }
 
-void inspect_print_json(FILE *f, const Manifest *m)
+int inspect_print_json(FILE *f, const Manifest *m)
 {
-	fprintf(f, "{\"format_version\":%u,\"boot_id\":", m->format_version);
-	json_string(f, m->boot_id);
-	fputs(",\"kernel_from\":", f);
-	json_string(f, m->kernel_from);
-	fputs(",\"kernel_to\":", f);
-	json_string(f, m->kernel_to);
-	fprintf(f, ",\"created_realtime_usec\":%llu,\"criu_version\":",
-		(unsigned long long)m->created_realtime_usec);
-	json_string(f, m->criu_version);
-	fputs(",\"lock_method\":", f);
-	json_string(f, m->lock_method ?: "none");
-	fputs(",\"lock_table\":", f);
-	json_string(f, m->lock_table);
-	fputs(",\"transport\":", f);
-	json_string(f, m->transport);
-	fputs(",\"timings_usec\":", f);
-	json_timings(f, m->timings, m->n_timings);
-	fputs(",\"units\":[", f);
-	for (size_t i = 0; i < m->n_units; i++) {
-		fputs(i ? "," : "", f);
-		json_unit(f, m->units[i]);
-	}
-	fputs("]}\n", f);
+	struct json_writer w;
+
+	json_init(&w, f, false);
+	json_begin_object(&w);
+	json_kv_uint(&w, "format_version", m->format_version);
+	json_kv_string(&w, "boot_id", m->boot_id);
+	json_kv_string(&w, "kernel_from", m->kernel_from);
+	json_kv_string(&w, "kernel_to", m->kernel_to);
+	json_kv_uint(&w, "created_realtime_usec", m->created_realtime_usec);
+	json_kv_string(&w, "criu_version", m->criu_version);
+	json_kv_string(&w, "lock_method", m->lock_method ?: "none");
+	json_kv_string(&w, "lock_table", m->lock_table);
+	json_kv_string(&w, "transport", m->transport);
+	json_timings(&w, "timings_usec", m->timings, m->n_timings);
+	json_key(&w, "units");
+	json_begin_array(&w);
+	for (size_t i = 0; i < m->n_units; i++)
+		json_unit(&w, m->units[i]);
+	json_end_array(&w);
+	json_end_object(&w);
+	return json_finish(&w);
 }
 
 static void text_timings(FILE *f, Kupgrade__PhaseTiming *const *t, size_t n)
@@ -177,9 +166,9 @@ int verb_inspect(int argc, char **argv)
 	if (r < 0)
 		return r;
 	if (arg_json)
-		inspect_print_json(stdout, m);
+		r = inspect_print_json(stdout, m);
 	else
 		inspect_print_text(stdout, m);
 	manifest_free(m);
-	return 0;
+	return r;
 }

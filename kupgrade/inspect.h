@@ -7,4 +7,4 @@
 
 /* A manifest for people (text) and for tools (one JSON object, stable keys). */
 void inspect_print_text(FILE *f, const Manifest *m);
-void inspect_print_json(FILE *f, const Manifest *m);
+int inspect_print_json(FILE *f, const Manifest *m);

@@ -16,32 +16,27 @@
  * "create table" fails if a lock already exists: a second checkpoint must
  * not silently merge into a pending one.
  */
-int netlock_nft_script(const char *table, const struct tcp_conn *c, size_t n, char **ret)
-{
-	char *buf = NULL;
-	size_t size = 0;
-	FILE *f = open_memstream(&buf, &size);
-	static const struct {
-		int family;
-		const char *set, *type, *match;
-	} fam[] = {
-		{ AF_INET, "conns4", "ipv4_addr", "ip" },
-		{ AF_INET6, "conns6", "ipv6_addr", "ip6" },
-	};
+static const struct {
+	int family;
+	const char *set, *type, *match;
+} fam[] = {
+	{ AF_INET, "conns4", "ipv4_addr", "ip" },
+	{ AF_INET6, "conns6", "ipv6_addr", "ip6" },
+};
 
-	if (!f)
-		return -ENOMEM;
-	fprintf(f, "create table inet %s\n", table);
+/* "<verb> element inet T connsN { both directions of each c }" per family;
+ * nothing for a family without connections (nft rejects "{ }"). */
+static void element_lines(FILE *f, const char *verb, const char *table, const struct tcp_conn *c,
+			  size_t n)
+{
 	for (size_t k = 0; k < ELEMENTSOF(fam); k++) {
 		bool first = true;
 
-		fprintf(f, "add set inet %s %s { type %s . inet_service . %s . inet_service; }\n", table,
-			fam[k].set, fam[k].type, fam[k].type);
 		for (size_t i = 0; i < n; i++) {
 			if (c[i].family != fam[k].family)
 				continue;
 			if (first)
-				fprintf(f, "add element inet %s %s { ", table, fam[k].set);
+				fprintf(f, "%s element inet %s %s { ", verb, table, fam[k].set);
 			fprintf(f, "%s%s . %u . %s . %u, %s . %u . %s . %u", first ? "" : ", ", c[i].src,
 				c[i].sport, c[i].dst, c[i].dport, c[i].dst, c[i].dport, c[i].src, c[i].sport);
 			first = false;
@@ -49,6 +44,39 @@ int netlock_nft_script(const char *table, const struct tcp_conn *c, size_t n, ch
 		if (!first)
 			fprintf(f, " }\n");
 	}
+}
+
+/* open_memstream() sets *buf at fclose(): pass its address. */
+static int close_script(FILE *f, char **buf, char **ret)
+{
+	if (fclose(f) != 0) {
+		free(*buf);
+		return -ENOMEM;
+	}
+	*ret = *buf;
+	return 0;
+}
+
+/*
+ * One set per family holds the 4-tuples in both directions (local . lport .
+ * peer . pport for output, peer . pport . local . lport for input). Priority
+ * -300 runs before conntrack, so the dropped packets leave no state behind.
+ * "create table" fails if a lock already exists: a second checkpoint must
+ * not silently merge into a pending one.
+ */
+int netlock_nft_script(const char *table, const struct tcp_conn *c, size_t n, char **ret)
+{
+	char *buf = NULL;
+	size_t size = 0;
+	FILE *f = open_memstream(&buf, &size);
+
+	if (!f)
+		return -ENOMEM;
+	fprintf(f, "create table inet %s\n", table);
+	for (size_t k = 0; k < ELEMENTSOF(fam); k++)
+		fprintf(f, "add set inet %s %s { type %s . inet_service . %s . inet_service; }\n", table,
+			fam[k].set, fam[k].type, fam[k].type);
+	element_lines(f, "add", table, c, n);
 	for (int out = 0; out < 2; out++) {
 		const char *chain = out ? "output" : "input";
 
@@ -59,12 +87,20 @@ int netlock_nft_script(const char *table, const struct tcp_conn *c, size_t n, ch
 			fprintf(f, "add rule inet %s %s %s saddr . tcp sport . %s daddr . tcp dport @%s drop\n",
 				table, chain, fam[k].match, fam[k].match, fam[k].set);
 	}
-	if (fclose(f) != 0) {
-		free(buf);
+	return close_script(f, &buf, ret);
+}
+
+int netlock_nft_update_script(const char *table, bool add, const struct tcp_conn *c, size_t n,
+			      char **ret)
+{
+	char *buf = NULL;
+	size_t size = 0;
+	FILE *f = open_memstream(&buf, &size);
+
+	if (!f)
 		return -ENOMEM;
-	}
-	*ret = buf;
-	return 0;
+	element_lines(f, add ? "add" : "delete", table, c, n);
+	return close_script(f, &buf, ret);
 }
 
 /* Run nft with args, feeding script on stdin; its stderr in *ret_err. Returns
@@ -206,6 +242,23 @@ static int nft_lock(const struct tcp_conn *c, size_t n)
 	return 0;
 }
 
+static int nft_update(bool add, const struct tcp_conn *c, size_t n)
+{
+	_cleanup_free_ char *script = NULL, *err = NULL;
+	int r;
+
+	if (n == 0)
+		return 0;
+	r = netlock_nft_update_script(NETLOCK_TABLE, add, c, n, &script);
+	if (r < 0)
+		return r;
+	r = run_nft(script, &err, "-f", "-", NULL);
+	if (r != 0)
+		return log_error_errno(r < 0 ? r : -EIO, "nft cannot %s connections %s the lock: %s",
+				       add ? "add" : "delete", add ? "to" : "from", err ?: "(no output)");
+	return 0;
+}
+
 static int nft_unlock(void)
 {
 	_cleanup_free_ char *err = NULL;
@@ -226,6 +279,7 @@ static const struct netlock_ops nftables_ops = {
 	.table_desc = nft_table_desc,
 	.probe = nft_probe,
 	.lock = nft_lock,
+	.update = nft_update,
 	.unlock = nft_unlock,
 	.exists = nft_exists,
 };

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -26,6 +27,9 @@ struct netlock_ops {
 	const char *(*table_desc)(void); /* "inet kupgrade" */
 	int (*probe)(void);		 /* 0 if usable, else -errno (logged) */
 	int (*lock)(const struct tcp_conn *c, size_t n); /* -EEXIST if already locked */
+	/* Add (lock) or delete (unlock) connections in the existing lock, so
+	 * each unit's connections are locked only while that unit is away. */
+	int (*update)(bool add, const struct tcp_conn *c, size_t n);
 	int (*unlock)(void);		 /* -ENOENT if no lock is there */
 	int (*exists)(void);		 /* > 0 if the lock is in place */
 };
@@ -42,5 +46,8 @@ const struct netlock_ops *netlock_get(const char *method);
  */
 int netlock_drop_criu_table(pid_t root);
 
-/* The nft script that creates the lock table (pure, unit-tested). */
+/* The nft scripts (pure, unit-tested): create the lock table with c[] in
+ * it; add or delete c[] in an existing one. */
 int netlock_nft_script(const char *table, const struct tcp_conn *c, size_t n, char **ret);
+int netlock_nft_update_script(const char *table, bool add, const struct tcp_conn *c, size_t n,
+			      char **ret);

@@ -173,28 +173,28 @@ static int read_manifest(const char *from, struct restore *rs)
 	return 0;
 }
 
+int unit_connections(const ManifestUnit *u, struct tcp_conn **c, size_t *n)
+{
+	for (size_t j = 0; j < u->n_connections; j++) {
+		const Kupgrade__Connection *mc = u->connections[j];
+		struct tcp_conn *nc = realloc(*c, (*n + 1) * sizeof(*nc));
+
+		if (!nc)
+			return -ENOMEM;
+		*c = nc;
+		nc[*n] = (struct tcp_conn){ .family = mc->family, .sport = mc->sport, .dport = mc->dport };
+		snprintf(nc[*n].src, sizeof(nc[*n].src), "%s", mc->src);
+		snprintf(nc[*n].dst, sizeof(nc[*n].dst), "%s", mc->dst);
+		(*n)++;
+	}
+	return 0;
+}
+
 static int collect_connections(const Manifest *m, struct tcp_conn **ret, size_t *ret_n)
 {
-	struct tcp_conn *c = NULL;
-	size_t n = 0;
-
 	for (size_t i = 0; i < m->n_units; i++)
-		for (size_t j = 0; j < m->units[i]->n_connections; j++) {
-			const Kupgrade__Connection *mc = m->units[i]->connections[j];
-			struct tcp_conn *nc = realloc(c, (n + 1) * sizeof(*c));
-
-			if (!nc) {
-				free(c);
-				return -ENOMEM;
-			}
-			c = nc;
-			c[n] = (struct tcp_conn){ .family = mc->family, .sport = mc->sport, .dport = mc->dport };
-			snprintf(c[n].src, sizeof(c[n].src), "%s", mc->src);
-			snprintf(c[n].dst, sizeof(c[n].dst), "%s", mc->dst);
-			n++;
-		}
-	*ret = c;
-	*ret_n = n;
+		if (unit_connections(m->units[i], ret, ret_n) < 0)
+			return -ENOMEM;
 	return 0;
 }
 
@@ -232,11 +232,18 @@ static int phase_restore_unit(void *ctx, void *arg)
 	struct restore *rs = ctx;
 	ManifestUnit *u = arg;
 
+	_cleanup_free_ struct tcp_conn *c = NULL;
+	size_t n = 0;
+
 	/* A unit that fails is reported; the others are still restored. */
 	if (restore_unit(&rs->dir, u) < 0) {
 		manifest_set_string(&u->outcome_reason, "CRIU restore failed, see " CRIU_LOG_DIR);
 		rs->failed++;
+		return 0;
 	}
+	/* Its connections flow again now, not when the last unit is back. */
+	if (rs->lock && unit_connections(u, &c, &n) == 0 && rs->lock->update(false, c, n) < 0)
+		log_warning("%s: its connections stay locked until the end of the restore.", u->name);
 	return 0;
 }
 

@@ -3,6 +3,7 @@
 
 #include "imagedir.h"
 #include "manifest.h"
+#include "tcp.h"
 
 /*
  * Restoring one unit's trees from d/<unit image_dir>/<root pid>: shared by
@@ -14,3 +15,6 @@ int restore_unit(struct imagedir *d, ManifestUnit *u);
 
 /* One tree of u, from d/<image_dir>/<root>. */
 int restore_tree(struct imagedir *d, ManifestUnit *u, uint32_t root);
+
+/* The locked connections of u, appended to *c (from the manifest). */
+int unit_connections(const ManifestUnit *u, struct tcp_conn **c, size_t *n);

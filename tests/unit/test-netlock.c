@@ -39,3 +39,21 @@ TEST(netlock_script_no_empty_element_list)
 	ASSERT_TRUE(strstr(s, "add set inet kupgrade conns6 { type ipv6_addr"));
 	free(s);
 }
+
+TEST(netlock_update_script_adds_and_deletes_one_unit)
+{
+	struct tcp_conn c = { .family = AF_INET, .src = "10.0.2.15", .sport = 22, .dst = "10.0.2.2", .dport = 5000 };
+	char *s;
+
+	ASSERT_OK(netlock_nft_update_script("kupgrade", true, &c, 1, &s));
+	ASSERT_STREQ(s, "add element inet kupgrade conns4 { 10.0.2.15 . 22 . 10.0.2.2 . 5000, "
+			"10.0.2.2 . 5000 . 10.0.2.15 . 22 }\n");
+	free(s);
+	ASSERT_OK(netlock_nft_update_script("kupgrade", false, &c, 1, &s));
+	ASSERT_TRUE(strncmp(s, "delete element inet kupgrade conns4 { ", 38) == 0);
+	free(s);
+	ASSERT_OK(netlock_nft_script("kupgrade", NULL, 0, &s));
+	ASSERT_FALSE(strstr(s, "element"));
+	ASSERT_TRUE(strstr(s, "add chain inet kupgrade output"));
+	free(s);
+}

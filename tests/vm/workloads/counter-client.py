@@ -9,7 +9,15 @@ import socket, sys, time
 port, log = int(sys.argv[1]), sys.argv[2]
 interval = float(sys.argv[3]) if len(sys.argv) > 3 else 0.2
 out = open(log, "a", buffering=1)
-s = socket.create_connection(("127.0.0.1", port))
+for attempt in range(50):
+    try:
+        s = socket.create_connection(("127.0.0.1", port))
+        break
+    except ConnectionRefusedError:
+        time.sleep(0.2)
+else:
+    out.write("FAIL cannot connect to port %d\n" % port)
+    sys.exit(1)
 lport = s.getsockname()[1]
 f = s.makefile("rwb", buffering=0)
 n = 0

@@ -17,6 +17,7 @@ StandardOutput=append:/run/kup-counter.log
 StandardError=inherit
 EOF2
 systemctl daemon-reload
+rm -f /run/kup-counter.log
 systemctl start kup-counter.service
 for _ in $(seq 50); do
 	grep -q ready /run/kup-counter.log 2>/dev/null && break
