@@ -534,3 +534,15 @@ TEST(plan_build_accounts_for_every_process_once)
 	free(seen);
 	plan_free(p);
 }
+
+TEST(blockers_mount_namespace)
+{
+	char reason[256] = "";
+
+	ASSERT_EQ(ns_check_mount(4026531841u, 4026531841u, reason, sizeof(reason)), FD_OK);
+	ASSERT_EQ(ns_check_mount(0, 4026531841u, reason, sizeof(reason)), FD_OK);
+	ASSERT_EQ(ns_check_mount(4026532190u, 0, reason, sizeof(reason)), FD_OK);
+	ASSERT_EQ(ns_check_mount(4026532190u, 4026531841u, reason, sizeof(reason)), FD_BLOCKER);
+	ASSERT_TRUE(strstr(reason, "own mount namespace"));
+	ASSERT_TRUE(strstr(reason, "PrivateTmp="));
+}
