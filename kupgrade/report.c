@@ -62,6 +62,25 @@ int report_save(const Manifest *m)
 	return 0;
 }
 
+int report_save_pending(const Manifest *m)
+{
+	_cleanup_close_ int dfd = -EBADF;
+	int r;
+
+	r = mkdir_p_0700("/var/lib/kupgrade");
+	if (r < 0)
+		return log_error_errno(r, "Cannot create /var/lib/kupgrade: %m");
+	dfd = open("/var/lib/kupgrade", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+	if (dfd < 0)
+		return log_error_errno(negative_errno(), "Cannot open /var/lib/kupgrade: %m");
+	r = manifest_write_at(dfd, m);
+	if (r >= 0)
+		r = RET_NERRNO(renameat(dfd, MANIFEST_FILE, dfd, "pending.manifest"));
+	if (r < 0)
+		return log_error_errno(r, "Cannot write %s: %m", REPORT_PENDING);
+	return 0;
+}
+
 int report_load_last(Manifest **ret)
 {
 	return manifest_read_file(REPORT_DIR "/last", ret);

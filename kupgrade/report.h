@@ -17,6 +17,8 @@
 
 char *report_path_for(const char *id);
 int report_save(const Manifest *m);
+/* The old kernel's last word: m (with stage/reload timings) as REPORT_PENDING. */
+int report_save_pending(const Manifest *m);
 int report_load_last(Manifest **ret);
 /* 0 when every unit came back as it was, EXIT_SOFTWARE otherwise. */
 int report_exit_code(const Manifest *m);

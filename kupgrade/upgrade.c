@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <stdarg.h>
 #include <string.h>
 #include <sys/utsname.h>
 #include <time.h>
@@ -160,20 +161,18 @@ static int phase_save_pending(void *ctx, void *arg)
 	Manifest *m = checkpoint_manifest(u->ckpt);
 	int r;
 
-	r = checkpoint_add_timings(u->ckpt, m);
+	r = checkpoint_record_timings(u->ckpt);
 	if (r < 0)
 		return log_oom();
 	m->has_kexec_realtime_usec = true;
 	m->kexec_realtime_usec = realtime_usec();
-	r = checkpoint_write_manifest_to(m, REPORT_PENDING);
-	if (r < 0)
-		return log_error_errno(r, "Cannot write %s: %m", REPORT_PENDING);
-	return 0;
+	return report_save_pending(m);
 }
 
 static int undo_save_pending(void *ctx, void *arg)
 {
-	return RET_NERRNO(unlink(REPORT_PENDING)) == -ENOENT ? 0 : 0;
+	(void)unlink(REPORT_PENDING);
+	return 0;
 }
 
 /* The point of no return: systemd stops what was not checkpointed in
@@ -242,7 +241,7 @@ int verb_upgrade_worker(int argc, char **argv)
 	uname(&un);
 	r = checkpoint_new(&(struct checkpoint_options){ .images_path = UPGRADE_IMAGES_DIR,
 							 .on_disk = false,
-							 .kernel_to = NULL,
+							 .transport = "initrd",
 							 .upgrade_id = u.id,
 							 .add_tail = add_tail },
 			   &u.ckpt);
