@@ -70,6 +70,8 @@ MANPAGES := $(patsubst docs/%.scd,build/%,$(wildcard docs/*.scd))
 
 install: all $(MANPAGES)
 	install -D -m 0755 build/kupgrade $(DESTDIR)$(SBINDIR)/kupgrade
+	install -d $(DESTDIR)$(GENDIR)
+	ln -sf $(SBINDIR)/kupgrade $(DESTDIR)$(GENDIR)/kupgrade-generator
 	for f in $(wildcard units/*.service units/*.target units/*.socket); do \
 		install -D -m 0644 $$f $(DESTDIR)$(UNITDIR)/$$(basename $$f); done
 	for f in $(wildcard units/*-generator); do \

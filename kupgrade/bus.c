@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The only file speaking D-Bus (sd-bus): systemd's units and their cgroups. */
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <systemd/sd-bus.h>
@@ -349,4 +350,82 @@ int bus_start_unit(const char *unit, const char *mode)
 	}
 	sd_bus_error_free(&error);
 	return r < 0 ? r : 0;
+}
+
+int bus_start_transient_scope(const char *unit, const char *description, const pid_t *pids, size_t n)
+{
+	_cleanup_(bus_unrefp) sd_bus *bus = NULL;
+	_cleanup_(message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+	sd_bus_error error = SD_BUS_ERROR_NULL;
+	int r;
+
+	r = open_bus(&bus);
+	if (r < 0)
+		return log_error_errno(r, "Cannot reach systemd over D-Bus: %m");
+	r = sd_bus_message_new_method_call(bus, &m, SD_DEST, SD_PATH, SD_MANAGER, "StartTransientUnit");
+	r = r < 0 ? r : sd_bus_message_append(m, "ss", unit, "fail");
+	r = r < 0 ? r : sd_bus_message_open_container(m, 'a', "(sv)");
+	r = r < 0 ? r : sd_bus_message_append(m, "(sv)", "Description", "s", description);
+	r = r < 0 ? r : sd_bus_message_open_container(m, 'r', "sv");
+	r = r < 0 ? r : sd_bus_message_append(m, "s", "PIDs");
+	r = r < 0 ? r : sd_bus_message_open_container(m, 'v', "au");
+	r = r < 0 ? r : sd_bus_message_open_container(m, 'a', "u");
+	for (size_t i = 0; r >= 0 && i < n; i++)
+		r = sd_bus_message_append(m, "u", (uint32_t)pids[i]);
+	r = r < 0 ? r : sd_bus_message_close_container(m);
+	r = r < 0 ? r : sd_bus_message_close_container(m);
+	r = r < 0 ? r : sd_bus_message_close_container(m);
+	r = r < 0 ? r : sd_bus_message_close_container(m);
+	r = r < 0 ? r : sd_bus_message_append(m, "a(sa(sv))", 0);
+	if (r < 0)
+		return log_error_errno(r, "Cannot build the D-Bus request for %s: %m", unit);
+	r = sd_bus_call(bus, m, 0, &error, &reply);
+	if (r < 0) {
+		char what[300];
+
+		snprintf(what, sizeof(what), "Cannot create scope %s", unit);
+		r = log_bus_error(r, &error, what);
+	}
+	sd_bus_error_free(&error);
+	return r < 0 ? r : 0;
+}
+
+static int call_manager(const char *method, const char *what, const char *types, ...)
+{
+	_cleanup_(bus_unrefp) sd_bus *bus = NULL;
+	_cleanup_(message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+	sd_bus_error error = SD_BUS_ERROR_NULL;
+	va_list ap;
+	int r;
+
+	r = open_bus(&bus);
+	if (r < 0)
+		return log_error_errno(r, "Cannot reach systemd over D-Bus: %m");
+	r = sd_bus_message_new_method_call(bus, &m, SD_DEST, SD_PATH, SD_MANAGER, method);
+	if (r >= 0 && types) {
+		va_start(ap, types);
+		r = sd_bus_message_appendv(m, types, ap);
+		va_end(ap);
+	}
+	if (r < 0)
+		return log_error_errno(r, "Cannot build the D-Bus request to %s: %m", what);
+	/* A reload can take a while under emulation. */
+	r = sd_bus_call(bus, m, 120 * 1000000ULL, &error, &reply);
+	if (r < 0)
+		r = log_bus_error(r, &error, what);
+	sd_bus_error_free(&error);
+	return r < 0 ? r : 0;
+}
+
+int bus_reload(void)
+{
+	return call_manager("Reload", "reload systemd's units", NULL);
+}
+
+int bus_restart_unit(const char *unit)
+{
+	char what[300];
+
+	snprintf(what, sizeof(what), "restart %s", unit);
+	return call_manager("RestartUnit", what, "ss", unit, "replace");
 }

@@ -20,6 +20,7 @@ static const struct verb verbs[] = {
 	{ "plan", verb_plan, "show what happens to every process, and why" },
 	{ "checkpoint", verb_checkpoint, "dump units to --to DIR (all or nothing)" },
 	{ "restore", verb_restore, "restore every tree from --from DIR" },
+	{ "restore-unit", verb_restore_unit, "(internal) restore one service from --from DIR, as its ExecStart" },
 	{ "lock", verb_lock, "re-create the network lock of --from DIR" },
 	{ "inspect", verb_inspect, "print the manifest of DIR [--json]" },
 	{ "upgrade", verb_upgrade, "switch the running kernel to --kernel FILE (the default verb)" },
@@ -30,7 +31,7 @@ static const struct verb verbs[] = {
 };
 
 /* Verbs that take positional arguments (read from argv[optind...]). */
-static const char *const verbs_with_args[] = { "inspect" };
+static const char *const verbs_with_args[] = { "inspect", "restore-unit" };
 
 static bool takes_args(const struct verb *v)
 {
@@ -190,6 +191,9 @@ int main(int argc, char **argv)
 	char **verb_argv;
 
 	log_set_program("kupgrade");
+	/* Installed as a link in systemd's generator directory. */
+	if (strstr(argv[0], "kupgrade-generator"))
+		return verb_generator(argc, argv) < 0 ? 1 : 0;
 	if (getenv("JOURNAL_STREAM"))
 		log_set_journal_prefix(true);
 

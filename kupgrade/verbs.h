@@ -43,6 +43,8 @@ int exit_code_from_errno(int r);
 int verb_plan(int argc, char **argv);
 int verb_checkpoint(int argc, char **argv); /* dump.c */
 int verb_restore(int argc, char **argv);    /* restore.c */
+int verb_restore_unit(int argc, char **argv); /* restore.c */
+int verb_generator(int argc, char **argv);  /* generator.c */
 int verb_lock(int argc, char **argv);	    /* restore.c */
 int verb_inspect(int argc, char **argv);    /* inspect.c */
 int verb_check(int argc, char **argv); /* check.c */

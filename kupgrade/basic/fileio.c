@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "fileio.h"
@@ -57,5 +59,32 @@ int read_one_line_file(const char *path, char **ret)
 	if (r < 0)
 		return r;
 	(*ret)[strcspn(*ret, "\n")] = 0;
+	return 0;
+}
+
+int write_string_file(const char *path, const char *fmt, ...)
+{
+	_cleanup_free_ char *text = NULL, *tmp = NULL;
+	_cleanup_close_ int fd = -EBADF;
+	va_list ap;
+	int k;
+
+	va_start(ap, fmt);
+	k = vasprintf(&text, fmt, ap);
+	va_end(ap);
+	if (k < 0 || asprintf(&tmp, "%s.tmp", path) < 0)
+		return -ENOMEM;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return negative_errno();
+	if (write(fd, text, k) != k) {
+		(void)unlink(tmp);
+		return -EIO;
+	}
+	if (rename(tmp, path) < 0) {
+		k = negative_errno();
+		(void)unlink(tmp);
+		return k;
+	}
 	return 0;
 }

@@ -9,3 +9,5 @@ int read_small_file(const char *path, char *buf, size_t size);
 int read_full_file_str(const char *path, char **ret);
 /* The first line, without its newline. */
 int read_one_line_file(const char *path, char **ret);
+/* Write a formatted string to path (created 0600, truncated), atomically. */
+int write_string_file(const char *path, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
