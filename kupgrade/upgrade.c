@@ -7,6 +7,7 @@
 #include "bus.h"
 #include "check.h"
 #include "dump.h"
+#include "fileio.h"
 #include "kexec.h"
 #include "log.h"
 #include "manifest.h"
@@ -98,6 +99,26 @@ static int phase_quiet_client(void *ctx, void *arg)
 	return 0;
 }
 
+/* For the initramfs script: the highest PID the restore needs free (the
+ * whole trees are in CRIU's pstree images; their roots bound them well
+ * enough, as children of long-lived roots tend to be younger: take the
+ * highest PID in use now). */
+static int write_max_pid(struct checkpoint *c)
+{
+	char path[4096], buf[32];
+	long max = 0;
+	_cleanup_closedir_ DIR *d = opendir("/proc");
+	struct dirent *de;
+
+	if (!d)
+		return log_error_errno(negative_errno(), "Cannot list /proc: %m");
+	while ((de = readdir(d)))
+		max = MAX(max, strtol(de->d_name, NULL, 10));
+	snprintf(buf, sizeof(buf), "%ld\n", max + 1);
+	snprintf(path, sizeof(path), "%s/max-pid", checkpoint_images_path(c));
+	return write_string_file(path, "%s", buf) < 0 ? log_error_errno(-EIO, "Cannot write %s.", path) : 0;
+}
+
 static int phase_stage(void *ctx, void *arg)
 {
 	struct upgrade *u = ctx;
@@ -126,6 +147,9 @@ static int phase_stage(void *ctx, void *arg)
 	if (r < 0)
 		return log_oom();
 	r = checkpoint_write_manifest(u->ckpt);
+	if (r < 0)
+		return r;
+	r = write_max_pid(u->ckpt);
 	if (r < 0)
 		return r;
 	progress_emit(u->id, "P Staging %u files (%llu MiB) by %s.\n", files,
