@@ -2,7 +2,8 @@
 # 20-plan-covers-ps: `kupgrade plan --json` in the guest accounts for every
 # process `ps -e` lists, exactly once; a live ssh login is a session scope
 # decided checkpoint; journald is restarted; PID 1 and kernel threads are
-# left; a unit talking to the D-Bus system bus is reported with that blocker;
+# left; a unit talking to the D-Bus system bus and a PrivateTmp= unit are
+# reported with those blockers;
 # a malformed /etc/kupgrade.conf is refused with FILE:LINE.
 . "$(dirname "$0")/../lib.sh"
 
@@ -31,6 +32,8 @@ vm_ssh "systemd-run --unit=kup-t20-dbus python3 -c 'import socket, time
 s = socket.socket(socket.AF_UNIX)
 s.connect(\"/run/dbus/system_bus_socket\")
 time.sleep(3600)'" || fail "cannot start the D-Bus test unit"
+# A sandboxed service (own mount namespace): criu 3.17 cannot dump it.
+vm_ssh "systemd-run --unit=kup-t20-ptmp -p PrivateTmp=yes sleep 3600" || fail "cannot start the PrivateTmp test unit"
 sleep 2
 
 # ps, plan, ps: a process must be in the plan if it was alive in both listings.
@@ -120,6 +123,11 @@ if not d or d["decision"] != "restart" or not any(
     errors.append("kup-t20-dbus.service not blocked by its bus connection: %r"
                   % (d and (d["decision"], d["blockers"])))
 
+d = names.get("kup-t20-ptmp.service")
+if not d or d["decision"] != "restart" or not any("own mount namespace" in b for b in d["blockers"]):
+    errors.append("kup-t20-ptmp.service not blocked by its mount namespace: %r"
+                  % (d and (d["decision"], d["blockers"])))
+
 kinds = {}
 for u in plan["units"]:
     kinds[u["kind"]] = kinds.get(u["kind"], 0) + 1
@@ -157,7 +165,7 @@ u = [u for u in json.load(open(\"/tmp/forced.json\"))[\"units\"] if u[\"name\"] 
 sys.exit(0 if u[\"forced\"] and u[\"decision\"] == \"checkpoint\" and \"good.conf:2\" in u[\"reason\"] else 1)'" ||
 	fail "config did not force kup-t20-dbus.service to checkpoint"
 
-vm_ssh "systemctl stop kup-t20-dbus.service" || true
+vm_ssh "systemctl stop kup-t20-dbus.service kup-t20-ptmp.service" || true
 vm_session_close login
 vm_stop
 pass "plan covers every process once; session checkpoint, journald restart, D-Bus blocker, config errors"
