@@ -214,12 +214,15 @@ static int probe_kexec(struct check *c, struct probe_result *r)
 static int probe_criu(struct check *c, struct probe_result *r)
 {
 	_cleanup_free_ char *error = NULL;
+	int k = criu_probe(&error);
 
-	if (criu_probe(&error) < 0)
+	if (k < 0)
 		return set_result(r, PROBE_FAIL,
 				  "install criu 3.17 or later and a kernel it supports",
 				  "%s", error ?: "criu check failed");
-	return set_result(r, PROBE_OK, NULL, "criu check passes (through libcriu)");
+	return set_result(r, PROBE_OK, NULL, "criu check passes (%s)",
+			  k == 0 ? "through libcriu"
+				 : "command line; libcriu's CHECK request failed");
 }
 
 /*

@@ -7,6 +7,8 @@
  * the one file that knows libcriu.
  */
 
-/* 0 when CRIU's required checks pass; else -errno and a reason for
- * people in *ret_error (allocated). */
+/* 0 when CRIU's required checks pass through libcriu, 1 when libcriu's
+ * CHECK request failed but "criu check" on the command line passes (CRIU
+ * 3.17.1's swrk crashes on CHECK); else -errno and a reason for people in
+ * *ret_error (allocated). */
 int criu_probe(char **ret_error);

@@ -29,8 +29,7 @@ static double now_s(void)
 }
 
 static int stage_and_load(struct transport *t, const struct transport_ops *ops,
-			  const struct kernel_image *k, double *ret_stage_s, double *ret_load_s,
-			  enum kexec_method *ret_method)
+			  double *ret_stage_s, double *ret_load_s, enum kexec_method *ret_method)
 {
 	struct kexec_request rq = { .kernel = arg_kernel, .append = arg_append,
 				    /* Without --append, the running command line. */
@@ -98,7 +97,7 @@ int verb_stage(int argc, char **argv)
 		return 0;
 	}
 
-	r = stage_and_load(&t, ops, &k, &stage_s, &load_s, &method);
+	r = stage_and_load(&t, ops, &stage_s, &load_s, &method);
 	if (r >= 0) {
 		log_info("Loaded Linux %s with %u files (%llu MiB) by %s: stage %.1f s, load %.1f s "
 			 "(%s). 'systemctl kexec' switches.",

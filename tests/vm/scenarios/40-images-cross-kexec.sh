@@ -12,6 +12,10 @@
 # KUPGRADE_KEXEC_NO_CHECKS=1 (kexec -c -i): purgatory's SHA-256 of the
 # segments costs tens of seconds under TCG; set KUP_KEXEC_CHECKS=1 to keep it.
 . "$(dirname "$0")/../lib.sh"
+# lib.sh's vm_kill can miss qemu (its pgid file names setsid's pid, not the
+# session's); make sure by qemu's own pid file.
+# shellcheck disable=SC2016 # expanded at exit
+kup_on_exit '[[ -s ${VM_DIR:-/nonexistent}/qemu.pid ]] && kill "$(cat "$VM_DIR/qemu.pid")" 2>/dev/null'
 
 SRC=/run/kup-src/images
 PAYLOAD_MB=${KUP_PAYLOAD_MB:-50}
