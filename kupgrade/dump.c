@@ -241,6 +241,14 @@ static int phase_scan(void *ctx, void *arg)
 	return 0;
 }
 
+/* "criu check" also fills CRIU's kernel-feature cache (/run/criu.kdat):
+ * done here, before anything is locked or frozen, it takes seconds off the
+ * first dump and refuses a kernel CRIU cannot work with. */
+static int phase_criu_check(void *ctx, void *arg)
+{
+	return criu_check_kernel();
+}
+
 static int phase_prepare_images(void *ctx, void *arg)
 {
 	struct checkpoint *c = ctx;
@@ -439,6 +447,7 @@ static int build_phases(struct checkpoint *c, struct phase_list *l)
 	/* Plan and scan change nothing: every refusal comes before anything is frozen. */
 	r = r ?: phase_list_add(l, "plan", phase_plan, NULL, NULL);
 	r = r ?: phase_list_add(l, "scan", phase_scan, NULL, NULL);
+	r = r ?: phase_list_add(l, "criu-check", phase_criu_check, NULL, NULL);
 	r = r ?: phase_list_add(l, "prepare-images", phase_prepare_images, undo_prepare_images, NULL);
 	r = r ?: phase_list_add(l, "lock-network", phase_lock_network, undo_lock_network, NULL);
 	/* "dump:<unit>"... and "write-manifest" are appended by the plan phase. */

@@ -52,7 +52,7 @@ expect_rollback() {
 	info "$1: rolled back, exit 70, phase $2 named"
 }
 
-phases=(plan scan prepare-images lock-network "dump:$scope" dump:kup-counter.service write-manifest)
+phases=(plan scan criu-check prepare-images lock-network "dump:$scope" dump:kup-counter.service write-manifest)
 for ph in "${phases[@]}"; do
 	rc=0
 	out=$(vm_ssh "KUPGRADE_FAULT=$ph kupgrade checkpoint $units --to $IMG" 2>&1) || rc=$?
@@ -71,9 +71,12 @@ echo "$out"
 IMG=/run/kup-small/img expect_rollback "full tmpfs" "[^']*" "$rc" "$out"
 vm_ssh "umount /run/kup-small"
 
-# A signal to kupgrade while it dumps.
+# A signal to kupgrade while CRIU dumps the first unit: held until that dump
+# returns, then the run stops and the dumped session is restored in place.
 rc=0
-out=$(vm_ssh "kupgrade checkpoint $units --to $IMG & k=\$!; sleep 2; kill -TERM \$k; wait \$k" 2>&1) || rc=$?
+out=$(vm_ssh "kupgrade checkpoint $units --to $IMG & k=\$!
+	for i in \$(seq 1200); do [ -d $IMG/$scope ] && break; sleep 0.05; done
+	kill -TERM \$k; wait \$k" 2>&1) || rc=$?
 echo "$out"
 grep -q "Interrupted by SIGTERM" <<<"$out" || fail "SIGTERM: no interruption message: $out"
 expect_rollback "SIGTERM" "[^']*" "$rc" "$out"
