@@ -371,8 +371,10 @@ static int phase_dump_unit(void *ctx, void *arg)
 		_cleanup_close_ int fd = -EBADF;
 		char sub[16], log_name[300];
 
-		if (ct->t.n_externals > ELEMENTSOF(keys))
-			return log_error_errno(-E2BIG, "Unit %s: too many external files.", u->mu->name);
+		if (ct->t.n_externals > ELEMENTSOF(keys)) {
+			r = log_error_errno(-E2BIG, "Unit %s: too many external files.", u->mu->name);
+			break;
+		}
 		for (size_t k = 0; k < ct->t.n_externals; k++)
 			keys[k] = ct->t.externals[k].key;
 		snprintf(sub, sizeof(sub), "%d", (int)ct->t.root);
