@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <sys/utsname.h>
 #include <time.h>
 
@@ -46,6 +49,7 @@ struct ckpt_unit {
 	ManifestUnit *mu;
 	char dir_name[256];
 	bool locked; /* its connections are in the lock */
+	pid_t holder; /* keeps the unit's cgroup while its trees are away */
 };
 
 struct checkpoint {
@@ -311,6 +315,50 @@ static int undo_lock_network(void *ctx, void *arg)
 	return c->lock ? c->lock->unlock() : 0;
 }
 
+/*
+ * A killing dump empties the unit's cgroup, and systemd then removes an empty
+ * scope (a login session's, say): a restore in place would have nowhere to go
+ * back to. A holder process (a child of ours that only waits, and dies with
+ * us) sits in the cgroup while the trees are away. Not for services: systemd
+ * stops a service whose main process is gone and would kill whatever sits in
+ * its cgroup, holder and restored tree alike (issue 5 quiesces services).
+ */
+static pid_t hold_cgroup(const char *cgroup)
+{
+	char path[4096];
+	FILE *f;
+	pid_t pid;
+
+	if (isempty(cgroup))
+		return 0;
+	snprintf(path, sizeof(path), "/sys/fs/cgroup/%s/cgroup.procs", cgroup);
+	pid = fork();
+	if (pid < 0)
+		return 0;
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		for (;;)
+			pause();
+	}
+	f = fopen(path, "we");
+	if (!f || (fprintf(f, "%d\n", (int)pid), fclose(f)) != 0) {
+		log_debug("Cannot hold cgroup %s, ignoring.", cgroup);
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		return 0;
+	}
+	return pid;
+}
+
+static void release_cgroup(pid_t *holder)
+{
+	if (*holder <= 0)
+		return;
+	kill(*holder, SIGKILL);
+	(void)waitpid(*holder, NULL, 0);
+	*holder = 0;
+}
+
 /* Restore, newest first, the trees of u already dumped. */
 static int undo_dump_unit(void *ctx, void *arg)
 {
@@ -334,6 +382,7 @@ static int undo_dump_unit(void *ctx, void *arg)
 		(void)imagedir_wipe_sub(&u->c->dir, u->dir_name);
 		if (u->locked && lock_unit(u, false) == 0)
 			u->locked = false;
+		release_cgroup(&u->holder); /* the trees are back in it */
 	}
 	return r;
 }
@@ -362,6 +411,8 @@ static int phase_dump_unit(void *ctx, void *arg)
 	if (r < 0)
 		return r;
 	u->locked = true;
+	if (u->pu->kind != OWNER_SERVICE)
+		u->holder = hold_cgroup(u->mu->cgroup);
 	if (u->mu->n_connections > 0)
 		log_info("Locked %zu TCP connection%s of %s.", u->mu->n_connections,
 			 u->mu->n_connections == 1 ? "" : "s", u->mu->name);
@@ -459,6 +510,7 @@ static int build_phases(struct checkpoint *c, struct phase_list *l)
 static void checkpoint_done(struct checkpoint *c)
 {
 	for (size_t i = 0; i < c->n_units; i++) {
+		release_cgroup(&c->units[i].holder);
 		for (size_t j = 0; j < c->units[i].n_trees; j++)
 			tree_done(&c->units[i].trees[j].t);
 		free(c->units[i].trees);

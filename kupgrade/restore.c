@@ -57,6 +57,13 @@ static void rehome(const ManifestUnit *u, pid_t root)
 
 	if (isempty(u->cgroup))
 		return;
+	/* systemd stops a service whose main process went away, killing what
+	 * is in its cgroup; a restarted one is another instance. Issue 5 hands
+	 * services back to their unit; until then they stay beside it. */
+	if (streq_ptr(u->kind, "service")) {
+		log_info("%s: the restored tree stays in kupgrade's cgroup, beside the unit.", u->name);
+		return;
+	}
 	snprintf(path, sizeof(path), "/sys/fs/cgroup/%s/cgroup.procs", u->cgroup);
 	if (access(path, W_OK) < 0) {
 		log_info("%s: cgroup %s is gone, the restored tree stays in kupgrade's cgroup.", u->name,
