@@ -52,7 +52,7 @@ struct criu_dump_stats {
 int criu_dump_tree(const struct criu_dump_req *req);
 /* Restore detached with the original PIDs; *ret_pid is the root. */
 int criu_restore_tree(const struct criu_restore_req *req, pid_t *ret_pid);
-/* "criu check" through the service; 0 if the kernel has what CRIU needs. */
+/* "criu check"; 0 if the kernel has what CRIU needs (fills its kdat cache). */
 int criu_check_kernel(void);
 /* "3.17.1" */
 int criu_version_string(char *buf, size_t size);

@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <sys/utsname.h>
 #include <time.h>
 
@@ -47,6 +50,7 @@ struct ckpt_unit {
 	ManifestUnit *mu;
 	char dir_name[256];
 	bool locked; /* its connections are in the lock */
+	pid_t holder; /* keeps the unit's cgroup while its trees are away */
 };
 
 struct checkpoint {
@@ -246,6 +250,14 @@ static int phase_scan(void *ctx, void *arg)
 	return 0;
 }
 
+/* "criu check" also fills CRIU's kernel-feature cache (/run/criu.kdat):
+ * done here, before anything is locked or frozen, it takes seconds off the
+ * first dump and refuses a kernel CRIU cannot work with. */
+static int phase_criu_check(void *ctx, void *arg)
+{
+	return criu_check_kernel();
+}
+
 static int phase_prepare_images(void *ctx, void *arg)
 {
 	struct checkpoint *c = arg;
@@ -308,6 +320,50 @@ static int undo_lock_network(void *ctx, void *arg)
 	return c->lock ? c->lock->unlock() : 0;
 }
 
+/*
+ * A killing dump empties the unit's cgroup, and systemd then removes an empty
+ * scope (a login session's, say): a restore in place would have nowhere to go
+ * back to. A holder process (a child of ours that only waits, and dies with
+ * us) sits in the cgroup while the trees are away. Not for services: systemd
+ * stops a service whose main process is gone and would kill whatever sits in
+ * its cgroup, holder and restored tree alike (issue 5 quiesces services).
+ */
+static pid_t hold_cgroup(const char *cgroup)
+{
+	char path[4096];
+	FILE *f;
+	pid_t pid;
+
+	if (isempty(cgroup))
+		return 0;
+	snprintf(path, sizeof(path), "/sys/fs/cgroup/%s/cgroup.procs", cgroup);
+	pid = fork();
+	if (pid < 0)
+		return 0;
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		for (;;)
+			pause();
+	}
+	f = fopen(path, "we");
+	if (!f || (fprintf(f, "%d\n", (int)pid), fclose(f)) != 0) {
+		log_debug("Cannot hold cgroup %s, ignoring.", cgroup);
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		return 0;
+	}
+	return pid;
+}
+
+static void release_cgroup(pid_t *holder)
+{
+	if (*holder <= 0)
+		return;
+	kill(*holder, SIGKILL);
+	(void)waitpid(*holder, NULL, 0);
+	*holder = 0;
+}
+
 /* Restore, newest first, the trees of u already dumped. */
 static int undo_dump_unit(void *ctx, void *arg)
 {
@@ -331,6 +387,7 @@ static int undo_dump_unit(void *ctx, void *arg)
 		(void)imagedir_wipe_sub(&u->c->dir, u->dir_name);
 		if (u->locked && lock_unit(u, false) == 0)
 			u->locked = false;
+		release_cgroup(&u->holder); /* the trees are back in it */
 	}
 	return r;
 }
@@ -359,6 +416,8 @@ static int phase_dump_unit(void *ctx, void *arg)
 	if (r < 0)
 		return r;
 	u->locked = true;
+	if (u->pu->kind != OWNER_SERVICE)
+		u->holder = hold_cgroup(u->mu->cgroup);
 	if (u->mu->n_connections > 0)
 		log_info("Locked %zu TCP connection%s of %s.", u->mu->n_connections,
 			 u->mu->n_connections == 1 ? "" : "s", u->mu->name);
@@ -368,8 +427,10 @@ static int phase_dump_unit(void *ctx, void *arg)
 		_cleanup_close_ int fd = -EBADF;
 		char sub[16], log_name[300];
 
-		if (ct->t.n_externals > ELEMENTSOF(keys))
-			return log_error_errno(-E2BIG, "Unit %s: too many external files.", u->mu->name);
+		if (ct->t.n_externals > ELEMENTSOF(keys)) {
+			r = log_error_errno(-E2BIG, "Unit %s: too many external files.", u->mu->name);
+			break;
+		}
 		for (size_t k = 0; k < ct->t.n_externals; k++)
 			keys[k] = ct->t.externals[k].key;
 		snprintf(sub, sizeof(sub), "%d", (int)ct->t.root);
@@ -467,6 +528,7 @@ int checkpoint_add_phases(struct checkpoint *c, struct phase_list *l)
 	/* Plan and scan change nothing: every refusal comes before anything is frozen. */
 	r = r ?: phase_list_add(l, "plan", phase_plan, NULL, c);
 	r = r ?: phase_list_add(l, "scan", phase_scan, NULL, c);
+	r = r ?: phase_list_add(l, "criu-check", phase_criu_check, NULL, c);
 	r = r ?: phase_list_add(l, "prepare-images", phase_prepare_images, undo_prepare_images, c);
 	r = r ?: phase_list_add(l, "lock-network", phase_lock_network, undo_lock_network, c);
 	/* "dump:<unit>"... and "write-manifest" are appended by the plan phase. */
@@ -517,6 +579,7 @@ void checkpoint_free(struct checkpoint *c)
 	if (!c)
 		return;
 	for (size_t i = 0; i < c->n_units; i++) {
+		release_cgroup(&c->units[i].holder);
 		for (size_t j = 0; j < c->units[i].n_trees; j++)
 			tree_done(&c->units[i].trees[j].t);
 		free(c->units[i].trees);

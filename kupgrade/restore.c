@@ -84,6 +84,15 @@ static void rehome(const ManifestUnit *u, pid_t root)
 	char path[4096];
 	struct tree t;
 
+	/* A service is restored by its own unit's start after a switch
+	 * (restore-unit): CRIU, our child, was born in the unit's cgroup.
+	 * Restored on the same boot by "kupgrade restore", it stays beside its
+	 * unit, in kupgrade's cgroup: systemd would take a tree moved into a
+	 * dead unit's cgroup for strays. */
+	if (streq_ptr(u->kind, "service")) {
+		log_info("%s: the restored tree stays in the cgroup of the process that restored it.", u->name);
+		return;
+	}
 	if (tree_scan(root, &t) < 0)
 		return;
 	snprintf(path, sizeof(path), "/sys/fs/cgroup/%s/cgroup.procs", u->cgroup ?: "");
