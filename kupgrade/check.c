@@ -330,48 +330,33 @@ static int probe_memory(struct check *c, struct probe_result *r)
 			  ops == &transport_disk_ops ? "on disk" : "in memory (initrd)", avail);
 }
 
-static bool unit_enabled(const char *unit)
-{
-	static const char *const dirs[] = { "/etc/systemd/system", "/lib/systemd/system",
-					    "/usr/lib/systemd/system" };
-
-	/* Enabled = a symlink in some target's .wants/ or .requires/ (no D-Bus here). */
-	for (size_t i = 0; i < ELEMENTSOF(dirs) * 2; i++) {
-		char pattern[256];
-		glob_t g = {};
-		bool found;
-
-		snprintf(pattern, sizeof(pattern), "%s/*.%s/%s", dirs[i / 2],
-			 i % 2 ? "requires" : "wants", unit);
-		found = glob(pattern, 0, NULL, &g) == 0 && g.gl_pathc > 0;
-		globfree(&g);
-		if (found)
-			return true;
-	}
-	return false;
-}
-
 static int probe_restore_units(struct check *c, struct probe_result *r)
 {
+	static const char *const units[] = { "kupgrade-netlock.service", "kupgrade-restore.service" };
 	static const char *const dirs[] = { "/etc/systemd/system", "/lib/systemd/system",
 					    "/usr/lib/systemd/system" };
-	const char *unit = "kupgrade-restore.service";
-	bool installed = false;
+	const char *generator = "/lib/systemd/system-generators/kupgrade-generator";
 
-	for (size_t i = 0; i < ELEMENTSOF(dirs) && !installed; i++) {
-		char p[256];
+	for (size_t u = 0; u < ELEMENTSOF(units); u++) {
+		bool installed = false;
 
-		snprintf(p, sizeof(p), "%s/%s", dirs[i], unit);
-		installed = access(p, F_OK) == 0;
+		for (size_t i = 0; i < ELEMENTSOF(dirs) && !installed; i++) {
+			char p[256];
+
+			snprintf(p, sizeof(p), "%s/%s", dirs[i], units[u]);
+			installed = access(p, F_OK) == 0;
+		}
+		if (!installed)
+			return set_result(r, PROBE_FAIL, "install kupgrade completely (make install)",
+					  "%s is not installed: nothing would restore the processes "
+					  "after the switch", units[u]);
 	}
-	if (!installed)
+	/* The generator pulls the units in on the boot after a switch: they
+	 * need not be enabled, but it must be there and runnable. */
+	if (access(generator, X_OK) < 0)
 		return set_result(r, PROBE_FAIL, "install kupgrade completely (make install)",
-				  "%s is not installed: nothing would restore the processes after "
-				  "the switch", unit);
-	if (!unit_enabled(unit))
-		return set_result(r, PROBE_FAIL, "systemctl enable kupgrade-restore.service",
-				  "%s is installed but not enabled", unit);
-	return set_result(r, PROBE_OK, NULL, "%s installed and enabled", unit);
+				  "%s is missing: the new boot would not restore anything", generator);
+	return set_result(r, PROBE_OK, NULL, "restore units and %s installed", generator);
 }
 
 static const struct probe {
