@@ -294,7 +294,8 @@ static int append_exec_start(sd_bus_message *m, char *const *argv)
 	return r;
 }
 
-int bus_start_transient_service(const char *unit, const char *description, char *const *argv)
+int bus_start_transient_service(const char *unit, const char *description, char *const *argv,
+				char *const *env)
 {
 	_cleanup_(bus_unrefp) sd_bus *bus = NULL;
 	_cleanup_(message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
@@ -315,6 +316,14 @@ int bus_start_transient_service(const char *unit, const char *description, char 
 	r = r < 0 ? r : sd_bus_message_append(m, "(sv)", "DefaultDependencies", "b", 0);
 	r = r < 0 ? r : sd_bus_message_append(m, "(sv)", "TimeoutStartUSec", "t", (uint64_t)UINT64_MAX);
 	r = r < 0 ? r : append_exec_start(m, argv);
+	if (env && env[0]) {
+		r = r < 0 ? r : sd_bus_message_open_container(m, 'r', "sv");
+		r = r < 0 ? r : sd_bus_message_append(m, "s", "Environment");
+		r = r < 0 ? r : sd_bus_message_open_container(m, 'v', "as");
+		r = r < 0 ? r : sd_bus_message_append_strv(m, (char **)env);
+		r = r < 0 ? r : sd_bus_message_close_container(m);
+		r = r < 0 ? r : sd_bus_message_close_container(m);
+	}
 	r = r < 0 ? r : sd_bus_message_close_container(m);
 	r = r < 0 ? r : sd_bus_message_append(m, "a(sa(sv))", 0);
 	if (r < 0)

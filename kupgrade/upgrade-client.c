@@ -209,10 +209,29 @@ static int worker_argv(const char *id, char ***ret)
 	return 0;
 }
 
+/* KUPGRADE_* variables (fault injection, test knobs) reach the worker. */
+static char **worker_env(void)
+{
+	extern char **environ;
+	size_t n = 0;
+	char **e;
+
+	for (char **p = environ; *p; p++)
+		n += strncmp(*p, "KUPGRADE_", 9) == 0;
+	e = calloc(n + 1, sizeof(char *));
+	if (!e)
+		return NULL;
+	n = 0;
+	for (char **p = environ; *p; p++)
+		if (strncmp(*p, "KUPGRADE_", 9) == 0)
+			e[n++] = *p;
+	return e;
+}
+
 int verb_upgrade(int argc, char **argv)
 {
 	_cleanup_free_ char *release = NULL, *initrd = NULL;
-	_cleanup_free_ char **wargv = NULL;
+	_cleanup_free_ char **wargv = NULL, **wenv = NULL;
 	char id[65], boot_id[64];
 	int r;
 
@@ -237,10 +256,10 @@ int verb_upgrade(int argc, char **argv)
 		return r;
 	if (progress_new_id(id, sizeof(id)) < 0 || read_boot_id(boot_id, sizeof(boot_id)) < 0)
 		return log_error_errno(-EIO, "Cannot read the boot id or make an upgrade id.");
-	if (worker_argv(id, &wargv) < 0)
+	if (worker_argv(id, &wargv) < 0 || !(wenv = worker_env()))
 		return log_oom();
 	r = bus_start_transient_service(UPGRADE_WORKER_UNIT, "kupgrade: switch the running kernel",
-					wargv);
+					wargv, wenv);
 	if (r == -EEXIST)
 		return log_error_errno(-EBUSY, "Another kernel switch is running (%s); wait for it.",
 				       UPGRADE_WORKER_UNIT);
