@@ -16,6 +16,7 @@
 #include "netlock.h"
 #include "bus.h"
 #include "phase.h"
+#include "pidns.h"
 #include "fileio.h"
 #include "report.h"
 #include "restore.h"
@@ -108,8 +109,30 @@ static void rehome(const ManifestUnit *u, pid_t root)
 	tree_done(&t);
 }
 
+/* Is pid in use here, and by what (for the report)? */
+static bool pid_taken(pid_t pid, char *comm, size_t size)
+{
+	char path[64];
+	int k;
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	k = read_small_file(path, comm, size);
+	if (k < 0)
+		return k != -ENOENT;
+	comm[strcspn(comm, "\n")] = 0;
+	return true;
+}
+
+static int restore_in_pidns(void *userdata)
+{
+	return criu_restore_tree(userdata, NULL);
+}
+
 int restore_tree(struct imagedir *d, ManifestUnit *u, uint32_t root)
 {
+	struct criu_restore_req req;
+	char taken_by[64] = "";
+	bool taken;
 	struct criu_inherit inherit[16];
 	int fds[16], n = 0, r;
 	_cleanup_close_ int fd = -EBADF;
@@ -130,16 +153,32 @@ int restore_tree(struct imagedir *d, ManifestUnit *u, uint32_t root)
 		n++;
 	}
 	snprintf(log_name, sizeof(log_name), "%s-%u-restore.log", u->name, root);
-	r = criu_restore_tree(&(struct criu_restore_req){ .images_fd = fd,
-							  .log_name = log_name,
-							  .shell_job = u->has_shell_job && u->shell_job,
-							  .inherit = inherit,
-							  .n_inherit = n },
-			      &pid);
-	if (r < 0)
-		goto out;
-	if ((uint32_t)pid != root)
+	req = (struct criu_restore_req){ .images_fd = fd,
+					 .log_name = log_name,
+					 .shell_job = u->has_shell_job && u->shell_job,
+					 .inherit = inherit,
+					 .n_inherit = n };
+	taken = pid_taken((pid_t)root, taken_by, sizeof(taken_by));
+	if (!taken)
+		r = criu_restore_tree(&req, &pid);
+	if (taken || r < 0) {
+		/* Its PIDs are (or may be) taken in this boot: inside a PID
+		 * namespace of its own the tree keeps them. */
+		if (taken)
+			log_notice("%s: PID %u is taken by %s; restoring the tree in a new PID namespace.",
+				   u->name, root, taken_by);
+		else
+			log_notice("%s: retrying the restore of tree %u in a new PID namespace.", u->name, root);
+		r = pidns_run(restore_in_pidns, &req, &pid);
+		if (r < 0)
+			goto out;
+		u->has_outcome = true;
+		u->outcome = KUPGRADE__UNIT_OUTCOME__RESTORED_NEW_PIDNS;
+		(void)manifest_set_string(&u->outcome_reason, taken ? "its PID was taken in the new boot: restored in a new PID namespace"
+								    : "restored in a new PID namespace after a failed first attempt");
+	} else if ((uint32_t)pid != root)
 		log_warning("%s: tree %u came back as PID %d.", u->name, root, (int)pid);
+	(void)manifest_unit_add_restored_pid(u, (uint32_t)pid);
 	rehome(u, pid);
 out:
 	for (int i = 0; i < n; i++)
@@ -159,7 +198,10 @@ int restore_unit(struct imagedir *d, ManifestUnit *u)
 			r = k;
 	}
 	u->has_outcome = true;
-	u->outcome = r < 0 ? KUPGRADE__UNIT_OUTCOME__FAILED : KUPGRADE__UNIT_OUTCOME__RESTORED;
+	if (r < 0)
+		u->outcome = KUPGRADE__UNIT_OUTCOME__FAILED;
+	else if (u->outcome != KUPGRADE__UNIT_OUTCOME__RESTORED_NEW_PIDNS)
+		u->outcome = KUPGRADE__UNIT_OUTCOME__RESTORED;
 	(void)manifest_unit_add_timing(u, "restore", now_usec() - t0);
 	if (r < 0)
 		return r;
@@ -618,8 +660,15 @@ int verb_restore_unit(int argc, char **argv)
 	if (r >= 0) {
 		if (rs.lock && unit_connections(u, &c, &n) == 0 && rs.lock->update(false, c, n) < 0)
 			log_warning("%s: its connections stay locked until the end of the restore.", u->name);
-		main_pid = u->main_pid > 0 && kill((pid_t)u->main_pid, 0) == 0 ? (pid_t)u->main_pid
-									     : (pid_t)u->root_pids[0];
+		/* The old main PID when it came back as itself; else the root
+		 * (or its PID namespace's init) that holds it. */
+		main_pid = u->n_restored_pids ? (pid_t)u->restored_pids[0] : (pid_t)u->root_pids[0];
+		for (size_t i = 0; i < u->n_root_pids && i < u->n_restored_pids; i++)
+			if (u->main_pid == u->root_pids[i])
+				main_pid = (pid_t)u->restored_pids[i];
+		if (u->outcome == KUPGRADE__UNIT_OUTCOME__RESTORED && u->main_pid > 0 &&
+		    kill((pid_t)u->main_pid, 0) == 0)
+			main_pid = (pid_t)u->main_pid;
 		service_file(path, sizeof(path), u->name, "pid");
 		r = write_string_file(path, "%d\n", (int)main_pid);
 		if (r < 0)
