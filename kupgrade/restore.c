@@ -186,10 +186,31 @@ out:
 	return r;
 }
 
+/* KUPGRADE_FAULT, or on the boot after a switch the one the upgrade carried
+ * in the manifest (KUPGRADE_BOOT_FAULT), e.g. "restore-tree:session-3.scope". */
+static const char *fault_for(const Manifest *m)
+{
+	const char *f = getenv("KUPGRADE_FAULT");
+
+	return !isempty(f) ? f : m ? m->boot_fault : NULL;
+}
+
+static const Manifest *current_manifest;
+
 int restore_unit(struct imagedir *d, ManifestUnit *u)
 {
 	uint64_t t0 = now_usec();
+	char fault_name[300];
 	int r = 0;
+
+	snprintf(fault_name, sizeof(fault_name), "restore-tree:%s", u->name);
+	if (phase_fault_matches(fault_for(current_manifest), fault_name)) {
+		log_error("%s: restore failed: fault injected (%s).", u->name, fault_name);
+		u->has_outcome = true;
+		u->outcome = KUPGRADE__UNIT_OUTCOME__FAILED;
+		(void)manifest_set_string(&u->outcome_reason, "fault injected by KUPGRADE_FAULT");
+		return -EIO;
+	}
 
 	for (size_t i = 0; i < u->n_root_pids; i++) {
 		int k = restore_tree(d, u, u->root_pids[i]);
@@ -240,6 +261,7 @@ static int read_manifest(const char *from, struct restore *rs)
 	r = manifest_read_file(path, &rs->m);
 	if (r < 0)
 		return r;
+	current_manifest = rs->m;
 	if (!isempty(rs->m->lock_method) && !streq(rs->m->lock_method, "none")) {
 		rs->lock = netlock_get(rs->m->lock_method);
 		if (!rs->lock)
@@ -313,7 +335,8 @@ static int phase_restore_unit(void *ctx, void *arg)
 
 	/* A unit that fails is reported; the others are still restored. */
 	if (restore_unit(&rs->dir, u) < 0) {
-		manifest_set_string(&u->outcome_reason, "CRIU restore failed, see " CRIU_LOG_DIR);
+		if (!u->outcome_reason)
+			manifest_set_string(&u->outcome_reason, "CRIU restore failed, see " CRIU_LOG_DIR);
 		rs->failed++;
 		return 0;
 	}
@@ -678,7 +701,7 @@ int verb_restore_unit(int argc, char **argv)
 	(void)write_string_file(path, "%d %llu %s\n",
 				r < 0 ? KUPGRADE__UNIT_OUTCOME__FAILED : u->outcome,
 				(unsigned long long)(u->n_timings ? u->timings[u->n_timings - 1]->usec : 0),
-				r < 0 ? "CRIU restore failed, see " CRIU_LOG_DIR : (u->outcome_reason ?: ""));
+				u->outcome_reason ?: (r < 0 ? "CRIU restore failed, see " CRIU_LOG_DIR : ""));
 out:
 	restore_done(&rs);
 	return r < 0 ? EXIT_SOFTWARE : 0;

@@ -273,6 +273,12 @@ int verb_upgrade_worker(int argc, char **argv)
 		finish(&u, EXIT_SOFTWARE, "Out of memory.");
 		return r;
 	}
+	/* Tests: a fault for the boot after the switch travels in the manifest. */
+	if (getenv("KUPGRADE_BOOT_FAULT") &&
+	    manifest_set_string(&checkpoint_manifest(u.ckpt)->boot_fault, getenv("KUPGRADE_BOOT_FAULT")) < 0) {
+		r = log_oom();
+		goto out;
+	}
 	r = build(&u, &l);
 	if (r < 0) {
 		finish(&u, EXIT_SOFTWARE, "Out of memory.");
