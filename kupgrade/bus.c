@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The only file speaking D-Bus (sd-bus): systemd's units and their cgroups. */
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <systemd/sd-bus.h>
@@ -264,4 +265,176 @@ int bus_list_units(struct bus_unit **ret, size_t *ret_n)
 	*ret = units;
 	*ret_n = keep_with_cgroup(units, n);
 	return 0;
+}
+
+/* Turn an sd-bus error into -errno plus one message, logged here. */
+static int log_bus_error(int r, const sd_bus_error *e, const char *what)
+{
+	if (sd_bus_error_is_set(e))
+		return log_error_errno(sd_bus_error_get_errno(e) ?: r, "%s: %s", what, e->message);
+	return log_error_errno(r, "%s: %m", what);
+}
+
+static int append_exec_start(sd_bus_message *m, char *const *argv)
+{
+	int r;
+
+	r = sd_bus_message_open_container(m, 'r', "sv");
+	r = r < 0 ? r : sd_bus_message_append(m, "s", "ExecStart");
+	r = r < 0 ? r : sd_bus_message_open_container(m, 'v', "a(sasb)");
+	r = r < 0 ? r : sd_bus_message_open_container(m, 'a', "(sasb)");
+	r = r < 0 ? r : sd_bus_message_open_container(m, 'r', "sasb");
+	r = r < 0 ? r : sd_bus_message_append(m, "s", argv[0]);
+	r = r < 0 ? r : sd_bus_message_append_strv(m, (char **)argv);
+	r = r < 0 ? r : sd_bus_message_append(m, "b", 0);
+	r = r < 0 ? r : sd_bus_message_close_container(m);
+	r = r < 0 ? r : sd_bus_message_close_container(m);
+	r = r < 0 ? r : sd_bus_message_close_container(m);
+	r = r < 0 ? r : sd_bus_message_close_container(m);
+	return r;
+}
+
+int bus_start_transient_service(const char *unit, const char *description, char *const *argv,
+				char *const *env)
+{
+	_cleanup_(bus_unrefp) sd_bus *bus = NULL;
+	_cleanup_(message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+	sd_bus_error error = SD_BUS_ERROR_NULL;
+	int r;
+
+	r = open_bus(&bus);
+	if (r < 0)
+		return log_error_errno(r, "Cannot reach systemd over D-Bus: %m");
+	r = sd_bus_message_new_method_call(bus, &m, SD_DEST, SD_PATH, SD_MANAGER, "StartTransientUnit");
+	r = r < 0 ? r : sd_bus_message_append(m, "ss", unit, "fail");
+	r = r < 0 ? r : sd_bus_message_open_container(m, 'a', "(sv)");
+	r = r < 0 ? r : sd_bus_message_append(m, "(sv)", "Description", "s", description);
+	/* oneshot: the job ends when the worker does; nothing restarts it. */
+	r = r < 0 ? r : sd_bus_message_append(m, "(sv)", "Type", "s", "oneshot");
+	r = r < 0 ? r : sd_bus_message_append(m, "(sv)", "CollectMode", "s", "inactive-or-failed");
+	/* Never stopped by the shutdown it starts itself. */
+	r = r < 0 ? r : sd_bus_message_append(m, "(sv)", "DefaultDependencies", "b", 0);
+	r = r < 0 ? r : sd_bus_message_append(m, "(sv)", "TimeoutStartUSec", "t", (uint64_t)UINT64_MAX);
+	r = r < 0 ? r : append_exec_start(m, argv);
+	if (env && env[0]) {
+		r = r < 0 ? r : sd_bus_message_open_container(m, 'r', "sv");
+		r = r < 0 ? r : sd_bus_message_append(m, "s", "Environment");
+		r = r < 0 ? r : sd_bus_message_open_container(m, 'v', "as");
+		r = r < 0 ? r : sd_bus_message_append_strv(m, (char **)env);
+		r = r < 0 ? r : sd_bus_message_close_container(m);
+		r = r < 0 ? r : sd_bus_message_close_container(m);
+	}
+	r = r < 0 ? r : sd_bus_message_close_container(m);
+	r = r < 0 ? r : sd_bus_message_append(m, "a(sa(sv))", 0);
+	if (r < 0)
+		return log_error_errno(r, "Cannot build the D-Bus request for %s: %m", unit);
+	/* "fail" mode returns at once; the worker reports through its state file. */
+	r = sd_bus_call(bus, m, 0, &error, &reply);
+	if (r < 0) {
+		if (sd_bus_error_has_name(&error, "org.freedesktop.systemd1.UnitExists"))
+			r = -EEXIST;
+		r = log_bus_error(r, &error, "Cannot start the upgrade worker");
+	}
+	sd_bus_error_free(&error);
+	return r < 0 ? r : 0;
+}
+
+int bus_start_unit(const char *unit, const char *mode)
+{
+	_cleanup_(bus_unrefp) sd_bus *bus = NULL;
+	_cleanup_(message_unrefp) sd_bus_message *reply = NULL;
+	sd_bus_error error = SD_BUS_ERROR_NULL;
+	int r;
+
+	r = open_bus(&bus);
+	if (r < 0)
+		return log_error_errno(r, "Cannot reach systemd over D-Bus: %m");
+	r = sd_bus_call_method(bus, SD_DEST, SD_PATH, SD_MANAGER, "StartUnit", &error, &reply, "ss", unit,
+			       mode);
+	if (r < 0) {
+		char what[256];
+
+		snprintf(what, sizeof(what), "Cannot start %s", unit);
+		r = log_bus_error(r, &error, what);
+	}
+	sd_bus_error_free(&error);
+	return r < 0 ? r : 0;
+}
+
+int bus_start_transient_scope(const char *unit, const char *description, const pid_t *pids, size_t n)
+{
+	_cleanup_(bus_unrefp) sd_bus *bus = NULL;
+	_cleanup_(message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+	sd_bus_error error = SD_BUS_ERROR_NULL;
+	int r;
+
+	r = open_bus(&bus);
+	if (r < 0)
+		return log_error_errno(r, "Cannot reach systemd over D-Bus: %m");
+	r = sd_bus_message_new_method_call(bus, &m, SD_DEST, SD_PATH, SD_MANAGER, "StartTransientUnit");
+	r = r < 0 ? r : sd_bus_message_append(m, "ss", unit, "fail");
+	r = r < 0 ? r : sd_bus_message_open_container(m, 'a', "(sv)");
+	r = r < 0 ? r : sd_bus_message_append(m, "(sv)", "Description", "s", description);
+	r = r < 0 ? r : sd_bus_message_open_container(m, 'r', "sv");
+	r = r < 0 ? r : sd_bus_message_append(m, "s", "PIDs");
+	r = r < 0 ? r : sd_bus_message_open_container(m, 'v', "au");
+	r = r < 0 ? r : sd_bus_message_open_container(m, 'a', "u");
+	for (size_t i = 0; r >= 0 && i < n; i++)
+		r = sd_bus_message_append(m, "u", (uint32_t)pids[i]);
+	r = r < 0 ? r : sd_bus_message_close_container(m);
+	r = r < 0 ? r : sd_bus_message_close_container(m);
+	r = r < 0 ? r : sd_bus_message_close_container(m);
+	r = r < 0 ? r : sd_bus_message_close_container(m);
+	r = r < 0 ? r : sd_bus_message_append(m, "a(sa(sv))", 0);
+	if (r < 0)
+		return log_error_errno(r, "Cannot build the D-Bus request for %s: %m", unit);
+	r = sd_bus_call(bus, m, 0, &error, &reply);
+	if (r < 0) {
+		char what[300];
+
+		snprintf(what, sizeof(what), "Cannot create scope %s", unit);
+		r = log_bus_error(r, &error, what);
+	}
+	sd_bus_error_free(&error);
+	return r < 0 ? r : 0;
+}
+
+static int call_manager(const char *method, const char *what, const char *types, ...)
+{
+	_cleanup_(bus_unrefp) sd_bus *bus = NULL;
+	_cleanup_(message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+	sd_bus_error error = SD_BUS_ERROR_NULL;
+	va_list ap;
+	int r;
+
+	r = open_bus(&bus);
+	if (r < 0)
+		return log_error_errno(r, "Cannot reach systemd over D-Bus: %m");
+	r = sd_bus_message_new_method_call(bus, &m, SD_DEST, SD_PATH, SD_MANAGER, method);
+	if (r >= 0 && types) {
+		va_start(ap, types);
+		r = sd_bus_message_appendv(m, types, ap);
+		va_end(ap);
+	}
+	if (r < 0)
+		return log_error_errno(r, "Cannot build the D-Bus request to %s: %m", what);
+	/* A reload can take a while under emulation. */
+	r = sd_bus_call(bus, m, 120 * 1000000ULL, &error, &reply);
+	if (r < 0)
+		r = log_bus_error(r, &error, what);
+	sd_bus_error_free(&error);
+	return r < 0 ? r : 0;
+}
+
+int bus_reload(void)
+{
+	return call_manager("Reload", "reload systemd's units", NULL);
+}
+
+int bus_restart_unit(const char *unit)
+{
+	char what[300];
+
+	snprintf(what, sizeof(what), "restart %s", unit);
+	return call_manager("RestartUnit", what, "ss", unit, "replace");
 }

@@ -18,7 +18,28 @@ static int verb_help(int argc, char **argv);
 static const struct verb verbs[] = {
 	{ "help", verb_help, "show this help" },
 	{ "plan", verb_plan, "show what happens to every process, and why" },
+	{ "checkpoint", verb_checkpoint, "dump units to --to DIR (all or nothing)" },
+	{ "restore", verb_restore, "restore every tree from --from DIR" },
+	{ "restore-unit", verb_restore_unit, "(internal) restore one service from --from DIR, as its ExecStart" },
+	{ "lock", verb_lock, "re-create the network lock of --from DIR" },
+	{ "inspect", verb_inspect, "print the manifest of DIR [--json]" },
+	{ "upgrade", verb_upgrade, "switch the running kernel to --kernel FILE (the default verb)" },
+	{ "check", verb_check, "preflight: can this machine switch to --kernel FILE?" },
+	{ "status", verb_status, "show the report of the last switch [--json]" },
+	{ "upgrade-worker", verb_upgrade_worker, "(internal) the upgrade, run as a transient service" },
+	{ "stage", verb_stage, "(test) carry --from DIR across the next kexec into --kernel" },
 };
+
+/* Verbs that take positional arguments (read from argv[optind...]). */
+static const char *const verbs_with_args[] = { "inspect", "restore-unit" };
+
+static bool takes_args(const struct verb *v)
+{
+	for (size_t i = 0; v && i < ELEMENTSOF(verbs_with_args); i++)
+		if (streq(verbs_with_args[i], v->name))
+			return true;
+	return false;
+}
 
 static int verb_help(int argc, char **argv)
 {
@@ -73,6 +94,7 @@ static int parse_argv(int argc, char **argv)
 		ARG_DRY_RUN,
 		ARG_YES,
 		ARG_JSON,
+		ARG_ID,
 	};
 	static const struct option options[] = {
 		{ "kernel", required_argument, NULL, ARG_KERNEL },
@@ -87,13 +109,14 @@ static int parse_argv(int argc, char **argv)
 		{ "dry-run", no_argument, NULL, ARG_DRY_RUN },
 		{ "yes", no_argument, NULL, ARG_YES },
 		{ "json", no_argument, NULL, ARG_JSON },
+		{ "id", required_argument, NULL, ARG_ID },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, "+vhy", options, NULL)) >= 0) {
+	while ((c = getopt_long(argc, argv, "vhy", options, NULL)) >= 0) {
 		switch (c) {
 		case ARG_KERNEL:
 			arg_kernel = optarg;
@@ -134,6 +157,9 @@ static int parse_argv(int argc, char **argv)
 		case ARG_JSON:
 			arg_json = true;
 			break;
+		case ARG_ID:
+			arg_id = optarg;
+			break;
 		case 'v':
 			log_set_max_level(LOG_DEBUG);
 			break;
@@ -165,6 +191,9 @@ int main(int argc, char **argv)
 	char **verb_argv;
 
 	log_set_program("kupgrade");
+	/* Installed as a link in systemd's generator directory. */
+	if (strstr(argv[0], "kupgrade-generator"))
+		return verb_generator(argc, argv) < 0 ? 1 : 0;
 	if (getenv("JOURNAL_STREAM"))
 		log_set_journal_prefix(true);
 
@@ -185,7 +214,7 @@ int main(int argc, char **argv)
 	r = parse_argv(verb_argc, verb_argv);
 	if (r <= 0)
 		return r < 0 ? EXIT_USAGE : 0;
-	if (optind < verb_argc) {
+	if (optind < verb_argc && !takes_args(v)) {
 		log_error("Unexpected argument '%s'; see 'kupgrade help'.", verb_argv[optind]);
 		return EXIT_USAGE;
 	}

@@ -1,0 +1,251 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <fcntl.h>
+#include <sys/mount.h>
+#include <linux/magic.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+
+#include "imagedir.h"
+#include "log.h"
+
+static int dir_is_empty(int fd)
+{
+	_cleanup_closedir_ DIR *d = NULL;
+	struct dirent *de;
+	int dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+
+	if (dup_fd < 0)
+		return -errno;
+	d = fdopendir(dup_fd);
+	if (!d) {
+		close(dup_fd);
+		return -errno;
+	}
+	rewinddir(d); /* the dup shares the position of fd */
+	while ((de = readdir(d)))
+		if (!streq(de->d_name, ".") && !streq(de->d_name, ".."))
+			return 0;
+	return 1;
+}
+
+int imagedir_prepare(const char *path, bool on_disk, uint64_t need_bytes, struct imagedir *ret)
+{
+	struct imagedir d = { .fd = -EBADF };
+	struct statfs sfs;
+	struct stat st;
+	int r;
+
+	if (mkdir(path, 0700) == 0)
+		d.created = true;
+	else if (errno != EEXIST)
+		return log_error_errno(-errno, "Cannot create image directory %s: %m", path);
+	d.fd = open(path, O_DIRECTORY | O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (d.fd < 0) {
+		r = log_error_errno(-errno, "Cannot open %s: %m (it must be a directory, not a symlink)", path);
+		goto fail;
+	}
+	if (!d.created) {
+		r = dir_is_empty(d.fd);
+		if (r <= 0) {
+			r = log_error_errno(r < 0 ? r : -EEXIST,
+					    "%s is not empty: refusing to mix images with existing files. "
+					    "Choose a new directory.", path);
+			goto fail;
+		}
+	}
+	if (fstatfs(d.fd, &sfs) < 0 || fstat(d.fd, &st) < 0) {
+		r = log_error_errno(-errno, "Cannot stat %s: %m", path);
+		goto fail;
+	}
+	if (!on_disk && sfs.f_type != TMPFS_MAGIC && sfs.f_type != RAMFS_MAGIC) {
+		r = log_error_errno(-EINVAL, "%s is not on a tmpfs: process images are secrets and must "
+					     "stay in memory. Use a tmpfs directory (e.g. under /run), or "
+					     "--images-on-disk to accept a disk.", path);
+		goto fail;
+	}
+	if (fchown(d.fd, 0, 0) < 0 || fchmod(d.fd, 0700) < 0) {
+		r = log_error_errno(-errno, "Cannot make %s root-only (0700): %m", path);
+		goto fail;
+	}
+	if (need_bytes > 0 && (uint64_t)sfs.f_bavail * sfs.f_bsize < need_bytes) {
+		r = log_error_errno(-ENOSPC, "%s has %llu MiB free, the images need about %llu MiB: "
+					     "free memory or enlarge the tmpfs.", path,
+				    (unsigned long long)((uint64_t)sfs.f_bavail * sfs.f_bsize >> 20),
+				    (unsigned long long)(need_bytes >> 20));
+		goto fail;
+	}
+	d.path = strdup(path);
+	if (!d.path) {
+		r = log_oom();
+		goto fail;
+	}
+	*ret = d;
+	return 0;
+fail:
+	if (d.fd >= 0)
+		close(d.fd);
+	if (d.created)
+		(void)rmdir(path);
+	return r;
+}
+
+int imagedir_open(const char *path, struct imagedir *ret)
+{
+	struct imagedir d = {};
+
+	d.fd = open(path, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+	if (d.fd < 0)
+		return log_error_errno(-errno, "Cannot open image directory %s: %m", path);
+	d.path = strdup(path);
+	if (!d.path) {
+		close(d.fd);
+		return log_oom();
+	}
+	*ret = d;
+	return 0;
+}
+
+int imagedir_mkdir_sub(struct imagedir *d, const char *name, const char *sub, int *ret_fd)
+{
+	_cleanup_close_ int fd = -EBADF;
+	int fd2;
+
+	if (mkdirat(d->fd, name, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	fd = openat(d->fd, name, O_DIRECTORY | O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -errno;
+	if (!sub) {
+		*ret_fd = TAKE_FD(fd);
+		return 0;
+	}
+	if (mkdirat(fd, sub, 0700) < 0)
+		return -errno;
+	fd2 = openat(fd, sub, O_DIRECTORY | O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd2 < 0)
+		return -errno;
+	*ret_fd = fd2;
+	return 0;
+}
+
+int imagedir_open_sub(struct imagedir *d, const char *rel, int *ret_fd)
+{
+	int fd;
+
+	if (rel[0] == '/' || strstr(rel, ".."))
+		return -EINVAL; /* the manifest may not point outside the root */
+	fd = openat(d->fd, rel, O_DIRECTORY | O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -errno;
+	*ret_fd = fd;
+	return 0;
+}
+
+/* Walk dir_fd; for each regular file, size it or overwrite+unlink it. */
+static int walk(int dir_fd, bool wipe, uint64_t *total)
+{
+	static const char zeros[65536];
+	_cleanup_closedir_ DIR *d = NULL;
+	struct dirent *de;
+	int fd = fcntl(dir_fd, F_DUPFD_CLOEXEC, 3), r = 0;
+
+	if (fd < 0)
+		return -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -errno;
+	}
+	rewinddir(d); /* the dup shares the position of dir_fd */
+	while ((de = readdir(d))) {
+		struct stat st;
+
+		if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+			continue;
+		if (fstatat(dir_fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			return -errno;
+		if (S_ISDIR(st.st_mode)) {
+			_cleanup_close_ int sub = openat(dir_fd, de->d_name,
+							 O_DIRECTORY | O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+
+			if (sub < 0)
+				return -errno;
+			r = walk(sub, wipe, total);
+			if (r < 0)
+				return r;
+			if (wipe && unlinkat(dir_fd, de->d_name, AT_REMOVEDIR) < 0)
+				return -errno;
+			continue;
+		}
+		if (!wipe) {
+			if (S_ISREG(st.st_mode))
+				*total += st.st_size;
+			continue;
+		}
+		if (S_ISREG(st.st_mode) && st.st_size > 0) {
+			_cleanup_close_ int f = openat(dir_fd, de->d_name, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+
+			for (off_t off = 0; f >= 0 && off < st.st_size;) {
+				ssize_t k = pwrite(f, zeros, MIN((off_t)sizeof(zeros), st.st_size - off), off);
+
+				if (k <= 0)
+					break;
+				off += k;
+			}
+		}
+		if (unlinkat(dir_fd, de->d_name, 0) < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+int imagedir_size(struct imagedir *d, const char *rel, uint64_t *ret)
+{
+	_cleanup_close_ int fd = -EBADF;
+	int r;
+
+	*ret = 0;
+	if (!rel)
+		return walk(d->fd, false, ret);
+	r = imagedir_open_sub(d, rel, &fd);
+	return r < 0 ? r : walk(fd, false, ret);
+}
+
+int imagedir_wipe_sub(struct imagedir *d, const char *rel)
+{
+	_cleanup_close_ int fd = -EBADF;
+	int r = imagedir_open_sub(d, rel, &fd);
+
+	if (r < 0)
+		return r == -ENOENT ? 0 : r;
+	r = walk(fd, true, NULL);
+	if (r < 0)
+		return r;
+	return unlinkat(d->fd, rel, AT_REMOVEDIR) < 0 ? -errno : 0;
+}
+
+int imagedir_wipe(struct imagedir *d, bool remove_root)
+{
+	int r = walk(d->fd, true, NULL);
+
+	if (r < 0)
+		return log_error_errno(r, "Cannot wipe images in %s: %m", d->path);
+	if (!(d->created || remove_root))
+		return 0;
+	/* After a switch the images root is the tmpfs the initramfs mounted:
+	 * empty now, it goes with its mount. */
+	if (rmdir(d->path) < 0 && errno == EBUSY && umount2(d->path, MNT_DETACH) >= 0)
+		(void)rmdir(d->path);
+	if (access(d->path, F_OK) == 0)
+		return log_error_errno(-EBUSY, "Cannot remove %s: %m", d->path);
+	return 0;
+}
+
+void imagedir_close(struct imagedir *d)
+{
+	if (d->fd >= 0)
+		close(d->fd);
+	free(d->path);
+	*d = (struct imagedir){ .fd = -EBADF };
+}

@@ -1,0 +1,10 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdio.h>
+
+#include "manifest.h"
+
+/* A manifest for people (text) and for tools (one JSON object, stable keys). */
+void inspect_print_text(FILE *f, const Manifest *m);
+int inspect_print_json(FILE *f, const Manifest *m);

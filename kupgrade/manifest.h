@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "manifest.pb-c.h"
+
+/*
+ * The manifest next to the CRIU images (images/manifest.proto). On disk:
+ * a 4-byte magic "KUPG", a 4-byte little-endian length, then the packed
+ * message, which repeats the magic and carries the format version. Packing
+ * and unpacking are pure; reading and writing go through a directory fd.
+ */
+
+#define MANIFEST_MAGIC 0x4b555047U /* "KUPG" */
+#define MANIFEST_FORMAT_VERSION 1U
+#define MANIFEST_FILE "manifest"
+
+typedef Kupgrade__Manifest Manifest;
+typedef Kupgrade__UnitEntry ManifestUnit;
+
+/* Building: every part is malloc'd, so manifest_free() frees built and
+ * unpacked manifests alike. */
+Manifest *manifest_new(const char *boot_id, const char *kernel_from);
+ManifestUnit *manifest_add_unit(Manifest *m, const char *name, const char *kind,
+				const char *image_dir);
+int manifest_unit_add_root(ManifestUnit *u, uint32_t pid);
+int manifest_unit_add_restored_pid(ManifestUnit *u, uint32_t pid);
+int manifest_unit_add_connection(ManifestUnit *u, uint32_t family, const char *src,
+				 uint32_t sport, const char *dst, uint32_t dport);
+int manifest_unit_add_external(ManifestUnit *u, const char *key, const char *path,
+			       uint32_t mode, uint32_t pid, uint32_t fd);
+int manifest_unit_add_timing(ManifestUnit *u, const char *phase, uint64_t usec);
+int manifest_add_timing(Manifest *m, const char *phase, uint64_t usec);
+int manifest_set_string(char **field, const char *value);
+void manifest_free(Manifest *m);
+
+/* Pure encoding: *ret is malloc'd, header included. */
+int manifest_pack(const Manifest *m, uint8_t **ret, size_t *ret_size);
+/* -EBADMSG for anything that is not a well-formed manifest of a version
+ * we read; *ret_reason says what, for the message. */
+int manifest_unpack(const uint8_t *buf, size_t size, Manifest **ret, const char **ret_reason);
+
+/* File I/O: atomic write (temporary file, fsync, rename) of dir_fd/manifest. */
+int manifest_write_at(int dir_fd, const Manifest *m);
+int manifest_read_file(const char *path, Manifest **ret);
+
+const char *manifest_outcome_to_string(Kupgrade__UnitOutcome o);

@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include "imagedir.h"
+#include "manifest.h"
+#include "tcp.h"
+
+/*
+ * Restoring one unit's trees from d/<unit image_dir>/<root pid>: shared by
+ * "kupgrade restore" and by the checkpoint's undo (a failed checkpoint puts
+ * every tree it already dumped back in place, through the same path).
+ * Records the outcome and timing in u; returns < 0 if any tree failed.
+ */
+/* Per-service PID and result files, boot after a switch (verb_restore_unit). */
+#define RESTORE_SERVICE_DIR "/run/kupgrade-services"
+
+int restore_unit(struct imagedir *d, ManifestUnit *u);
+
+/* One tree of u, from d/<image_dir>/<root>. */
+int restore_tree(struct imagedir *d, ManifestUnit *u, uint32_t root);
+
+/* The locked connections of u, appended to *c (from the manifest). */
+int unit_connections(const ManifestUnit *u, struct tcp_conn **c, size_t *n);

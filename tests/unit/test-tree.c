@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include "log.h"
+#include "test.h"
+#include "tree.h"
+
+TEST(tree_parse_mountinfo_ids)
+{
+	const char *mi =
+		"22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw\n"
+		"23 22 0:21 / /proc rw,nosuid shared:12 - proc proc rw\n"
+		"1043 22 0:27 / /run rw shared:5 - tmpfs tmpfs rw\n";
+	uint32_t *ids;
+	size_t n;
+
+	ASSERT_OK(tree_parse_mount_ids(mi, &ids, &n));
+	ASSERT_EQ(n, 3);
+	ASSERT_EQ(ids[0], 22);
+	ASSERT_EQ(ids[2], 1043);
+	free(ids);
+	ASSERT_EQ(tree_parse_mount_ids("x y\n", &ids, &n), -EBADMSG);
+}
+
+TEST(tree_parse_fdinfo)
+{
+	uint32_t id;
+
+	ASSERT_OK(tree_parse_fdinfo_mnt_id("pos:\t0\nflags:\t0100001\nmnt_id:\t43\nino:\t1234\n", &id));
+	ASSERT_EQ(id, 43);
+	ASSERT_EQ(tree_parse_fdinfo_mnt_id("pos:\t0\nflags:\t02\n", &id), -ENOENT);
+}
+
+TEST(tree_scan_finds_children_sockets_and_session)
+{
+	int sv[2], ready[2];
+	struct tree t;
+	pid_t child;
+	char c;
+
+	log_set_max_level(LOG_EMERG);
+	ASSERT_OK(pipe(ready));
+	child = fork();
+	ASSERT_TRUE(child >= 0);
+	if (child == 0) {
+		/* A session leader with a grandchild holding a socket pair. */
+		setsid();
+		if (fork() == 0) {
+			socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+			write(ready[1], "x", 1);
+			pause();
+			_exit(0);
+		}
+		pause();
+		_exit(0);
+	}
+	ASSERT_EQ(read(ready[0], &c, 1), 1);
+	ASSERT_OK(tree_scan(child, &t));
+	ASSERT_EQ(t.n_pids, 2);
+	ASSERT_EQ(t.pids[0], child);
+	ASSERT_EQ(t.n_sockets, 2);
+	ASSERT_FALSE(t.shell_job);
+	ASSERT_EQ(t.n_externals, 0);
+	ASSERT_TRUE(t.problem == NULL);
+	kill(t.pids[1], SIGKILL);
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+	tree_done(&t);
+}
+
+TEST(tree_scan_flags_shell_job_outside_session)
+{
+	struct tree t;
+	pid_t child = fork();
+
+	ASSERT_TRUE(child >= 0);
+	if (child == 0) {
+		pause();
+		_exit(0);
+	}
+	/* The child shares our session and process group: both outside its tree. */
+	ASSERT_OK(tree_scan(child, &t));
+	ASSERT_TRUE(t.shell_job);
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+	tree_done(&t);
+}

@@ -1,0 +1,103 @@
+#!/bin/bash
+# Issue 3, Done-when 2: all or nothing. With KUPGRADE_FAULT at each checkpoint
+# phase in turn, then with a real failure (a tmpfs too small for the images)
+# and a SIGTERM to kupgrade mid-run: every process runs afterwards with its
+# PID, nothing is stopped or frozen, no lock table (kupgrade's or CRIU's) is
+# left, no image is left, the exit code is 70 and the message names the phase.
+# Between runs the session counter and the service client must keep going.
+. "$(dirname "$0")/../lib.sh"
+
+W=$KUP_REPO/tests/vm/workloads
+IMG=/run/kupgrade-test
+
+vm_boot
+vm_wait_ssh 400 || fail "no ssh"
+vm_scp_to "$W"/counter-server.py "$W"/counter-client.py "$W"/counter-setup.sh \
+	"$W"/counter-check.sh "$W"/tree-state.sh /usr/local/bin/ || fail "copying the workloads"
+vm_ssh /usr/local/bin/counter-setup.sh 7777 || fail "workload setup"
+
+vm_session_open ctr 'echo SCOPE=$(cut -d: -f3 /proc/self/cgroup); echo PIDS $PPID $$; i=0; while :; do i=$((i+1)); echo tick $i; sleep 0.2; done'
+vm_session_expect ctr 'tick 5[[:space:]]*$' 90 || fail "the session counter does not run"
+log=$(vm_session_log ctr)
+scope=$(grep -o 'SCOPE=[^[:space:]]*' "$log" | head -n1 | sed 's,.*/,,')
+read -r sshd_pid bash_pid < <(tr -d '\r' <"$log" | awk '$(NF-2) == "PIDS" { print $(NF-1), $NF; exit }')
+svc_pid=$(vm_ssh systemctl show -P MainPID kup-counter.service)
+pids="$sshd_pid $bash_pid $svc_pid"
+port_before=$(vm_session_port ctr)
+info "session $scope (sshd $sshd_pid, bash $bash_pid), service PID $svc_pid"
+
+# The units holding the two trees now. A session goes back into its scope on
+# a rollback; a service's restored tree stays beside its unit (systemd stopped
+# the unit when its main process went; handing it back is issue 5), so the
+# unit names are taken afresh before each run.
+unit_of() { vm_ssh "cut -d: -f3 /proc/$1/cgroup" | sed 's,.*/,,'; }
+find_units() {
+	u1=$(unit_of "$sshd_pid") u2=$(unit_of "$svc_pid")
+	[[ -n $u1 && -n $u2 ]] || fail "cannot find the units of PIDs $sshd_pid and $svc_pid"
+	units="--unit $u1 --unit $u2"
+}
+
+last_tick() { tr -d '\r' <"$log" | awk '$(NF-1) == "tick" { n = $NF } END { print n + 0 }'; }
+
+# everything_as_before WHAT: the invariants after a failed checkpoint.
+everything_as_before() {
+	local what=$1 st t n
+	st=$(vm_ssh "tree-state.sh $pids") || fail "$what: a process is gone, stopped or frozen: $st"
+	[[ $(unit_of "$sshd_pid") == "$scope" ]] || fail "$what: the session is not back in $scope: $st"
+	vm_ssh "nft list tables" | grep -Eq 'kupgrade|CRIU' &&
+		fail "$what: a lock table is left: $(vm_ssh nft list tables | xargs)"
+	vm_ssh "test ! -e $IMG" || fail "$what: images left in $IMG"
+	t=$(last_tick)
+	vm_session_expect ctr "tick $((t + 3))[[:space:]]*\$" 120 || fail "$what: the session counter stopped"
+	n=$(vm_ssh "tail -n1 /run/kup-client.log" | awk '{ print $2 }')
+	vm_ssh "counter-check.sh $((n + 3)) 120" >/dev/null || fail "$what: the service client stopped"
+	vm_session_alive ctr && [[ $(vm_session_port ctr) == "$port_before" ]] ||
+		fail "$what: the ssh connection was lost"
+}
+
+# expect_rollback WHAT PHASE RC OUT
+expect_rollback() {
+	[[ $3 == 70 ]] || fail "$1: exit code $3, want 70; output: $4"
+	grep -q "Checkpoint failed in phase '$2'" <<<"$4" || fail "$1: message does not name phase $2: $4"
+	everything_as_before "$1"
+	info "$1: rolled back, exit 70, phase $2 named"
+}
+
+n_phases=0
+for ph in plan scan criu-check prepare-images lock-network dump:1 dump:2 write-manifest; do
+	find_units
+	case $ph in
+	dump:1) ph=dump:$u1 ;;
+	dump:2) ph=dump:$u2 ;;
+	esac
+	rc=0
+	out=$(vm_ssh "KUPGRADE_FAULT=$ph kupgrade checkpoint $units --to $IMG" 2>&1) || rc=$?
+	grep -q "fault injected by KUPGRADE_FAULT=$ph" <<<"$out" || fail "fault $ph: no injection message: $out"
+	expect_rollback "KUPGRADE_FAULT=$ph" "$ph" "$rc" "$out"
+	n_phases=$((n_phases + 1))
+done
+measure fault_phases_passed "$n_phases"
+
+# A real failure half-way: a tmpfs that holds the session's images, not the
+# service's (the session is dumped first, so it must be restored in place).
+vm_ssh "mkdir -p /run/kup-small && mount -t tmpfs -o size=4m,mode=0700 kup-small /run/kup-small" ||
+	fail "mounting a small tmpfs"
+find_units
+rc=0
+out=$(vm_ssh "kupgrade checkpoint $units --to /run/kup-small/img" 2>&1) || rc=$?
+echo "$out"
+IMG=/run/kup-small/img expect_rollback "full tmpfs" "[^']*" "$rc" "$out"
+vm_ssh "umount /run/kup-small"
+
+# A signal to kupgrade while CRIU dumps the first unit: held until that dump
+# returns, then the run stops and the dumped session is restored in place.
+find_units
+rc=0
+out=$(vm_ssh "kupgrade checkpoint $units --to $IMG & k=\$!
+	for i in \$(seq 1200); do [ -d $IMG/$u1 ] && break; sleep 0.05; done
+	kill -TERM \$k; wait \$k" 2>&1) || rc=$?
+echo "$out"
+grep -q "Interrupted by SIGTERM" <<<"$out" || fail "SIGTERM: no interruption message: $out"
+expect_rollback "SIGTERM" "[^']*" "$rc" "$out"
+
+pass "every checkpoint phase and a full tmpfs and SIGTERM roll back completely"
