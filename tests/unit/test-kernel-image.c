@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <glob.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -199,4 +200,40 @@ TEST(kernel_image_native_arch_matches_uname)
 	ASSERT_EQ(uname(&u), 0);
 	if (strcmp(u.machine, "x86_64") == 0)
 		ASSERT_STREQ(kernel_image_native_arch(), "x86_64");
+}
+
+TEST(kernel_image_finds_initrd_by_distribution_naming)
+{
+	char dir[] = "/tmp/kupgrade-boot-XXXXXX", kernel[128], path[128];
+	char *found;
+	FILE *f;
+
+	ASSERT_TRUE(mkdtemp(dir));
+	snprintf(kernel, sizeof(kernel), "%s/vmlinuz-6.1.0-56-cloud-amd64", dir);
+	ASSERT_TRUE(kernel_image_find_initrd(kernel, "6.1.0-56-cloud-amd64") == NULL);
+
+	/* Fedora's name. */
+	snprintf(path, sizeof(path), "%s/initramfs-6.1.0-56-cloud-amd64.img", dir);
+	ASSERT_TRUE((f = fopen(path, "we")));
+	fclose(f);
+	found = kernel_image_find_initrd(kernel, "6.1.0-56-cloud-amd64");
+	ASSERT_STREQ(found, path);
+	free(found);
+
+	/* Debian's wins when both exist; another version's does not count. */
+	snprintf(path, sizeof(path), "%s/initrd.img-6.1.0-56-cloud-amd64", dir);
+	ASSERT_TRUE((f = fopen(path, "we")));
+	fclose(f);
+	found = kernel_image_find_initrd(kernel, "6.1.0-56-cloud-amd64");
+	ASSERT_STREQ(found, path);
+	free(found);
+	ASSERT_TRUE(kernel_image_find_initrd(kernel, "6.1.0-55-cloud-amd64") == NULL);
+
+	/* A directory of that name is not an initrd. */
+	snprintf(path, sizeof(path), "%s/initrd.img-6.1.0-55-cloud-amd64", dir);
+	ASSERT_EQ(mkdir(path, 0700), 0);
+	ASSERT_TRUE(kernel_image_find_initrd(kernel, "6.1.0-55-cloud-amd64") == NULL);
+
+	snprintf(path, sizeof(path), "rm -rf %s", dir);
+	ASSERT_EQ(system(path), 0);
 }

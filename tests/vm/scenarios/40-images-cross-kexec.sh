@@ -40,7 +40,8 @@ vm_ssh "set -e
 	chmod 0600 $SRC/ssh.service/* $SRC/inventory.img
 	chmod 0640 $SRC/session-3.scope/*
 	chmod 0750 $SRC/session-3.scope" || fail "cannot build the source tree"
-list='find . -printf "%y %m %s %p\n" | sort; find . -type f -print0 | sort -z | xargs -0 sha256sum'
+# Types, modes, file sizes (directory sizes depend on the file system), sums.
+list='find . -printf "%y %m %p\n" | sort; find . -type f -print0 | sort -z | xargs -0 sha256sum'
 want=$(vm_ssh "cd $SRC && $list")
 [[ -n $want ]] || fail "cannot list the source tree"
 

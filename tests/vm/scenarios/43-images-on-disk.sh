@@ -23,7 +23,8 @@ vm_ssh "set -e
 	head -c 8M /dev/urandom >$SRC/a.service/pages-1.img
 	echo inventory >$SRC/inventory.img
 	chmod 0600 $SRC/a.service/pages-1.img $SRC/inventory.img" || fail "cannot build the source tree"
-list='find . -printf "%y %m %s %p\n" | sort; find . -type f -print0 | sort -z | xargs -0 sha256sum'
+# Types, modes, file sizes (directory sizes depend on the file system), sums.
+list='find . -printf "%y %m %p\n" | sort; find . -type f -print0 | sort -z | xargs -0 sha256sum'
 want=$(vm_ssh "cd $SRC && $list")
 
 out=$(vm_ssh "KUPGRADE_KEXEC_NO_CHECKS=1 kupgrade stage --images-on-disk --json --from $SRC --kernel /boot/vmlinuz-$to") ||
