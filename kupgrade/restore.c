@@ -58,11 +58,30 @@ static int make_fifo(int dir_fd, const Kupgrade__ExternalFile *e, unsigned idx, 
 	return 0;
 }
 
-/* Adopt a restored tree whose unit is gone (a session scope) into a new
- * transient scope, so it outlives the service that restored it. */
-static void adopt(const ManifestUnit *u, const struct tree *t)
+/* The cgroup v2 path of pid, "" if unknown. */
+static void cgroup_of(pid_t pid, char *buf, size_t size)
 {
-	char scope[300], desc[400];
+	char path[64], text[4096];
+
+	buf[0] = 0;
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+	if (read_small_file(path, text, sizeof(text)) < 0 || strncmp(text, "0::", 3) != 0)
+		return;
+	text[strcspn(text, "\n")] = 0;
+	snprintf(buf, size, "%s", text + 3);
+}
+
+/*
+ * Adopt a restored tree whose unit is gone (a session scope) into a new
+ * transient scope, so it outlives the service that restored it. The scope
+ * is created with the root alone (systemd fails the whole scope when one of
+ * the PIDs it is given has ended, as the "sleep" of a restored shell does),
+ * then the rest of the tree follows into its cgroup, twice over, for
+ * children forked meanwhile.
+ */
+static void adopt(const ManifestUnit *u, pid_t root)
+{
+	char scope[300], desc[400], cg[4096] = "", procs[4200];
 
 	snprintf(scope, sizeof(scope), "kupgrade-%s", u->name);
 	if (!strstr(scope, ".scope"))
@@ -71,10 +90,32 @@ static void adopt(const ManifestUnit *u, const struct tree *t)
 		if (*p == '/')
 			*p = '_';
 	snprintf(desc, sizeof(desc), "%s, restored by kupgrade", u->name);
-	if (bus_start_transient_scope(scope, desc, t->pids, t->n_pids) < 0)
-		log_warning("%s: the restored tree stays in kupgrade's cgroup.", u->name);
-	else
-		log_info("%s: restored tree adopted by %s.", u->name, scope);
+	if (bus_start_transient_scope(scope, desc, &root, 1) < 0)
+		goto fail;
+	for (unsigned waited = 0; waited < 5000; waited += 20) {
+		cgroup_of(root, cg, sizeof(cg));
+		if (strstr(cg, scope))
+			break;
+		nanosleep(&(struct timespec){ .tv_nsec = 20 * 1000 * 1000 }, NULL);
+	}
+	if (!strstr(cg, scope))
+		goto fail;
+	snprintf(procs, sizeof(procs), "/sys/fs/cgroup%s/cgroup.procs", cg);
+	for (unsigned pass = 0; pass < 2; pass++) {
+		struct tree t;
+
+		if (tree_scan(root, &t) < 0)
+			break;
+		for (size_t i = 0; i < t.n_pids; i++)
+			/* A process that ended meanwhile needs no home. */
+			(void)write_string_file_in_place(procs, "%d\n", (int)t.pids[i]);
+		tree_done(&t);
+	}
+	log_info("%s: restored tree adopted by %s.", u->name, scope);
+	return;
+fail:
+	log_warning("%s: the restored tree could not get a scope of its own; it stays in kupgrade's cgroup.",
+		    u->name);
 }
 
 /* Put the restored tree back into the unit's cgroup when it still exists
@@ -98,14 +139,11 @@ static void rehome(const ManifestUnit *u, pid_t root)
 		return;
 	snprintf(path, sizeof(path), "/sys/fs/cgroup/%s/cgroup.procs", u->cgroup ?: "");
 	if (isempty(u->cgroup) || access(path, W_OK) < 0)
-		adopt(u, &t);
+		adopt(u, root);
 	else
-		for (size_t i = 0; i < t.n_pids; i++) {
-			FILE *f = fopen(path, "we");
-
-			if (!f || (fprintf(f, "%d\n", (int)t.pids[i]), fclose(f)) != 0)
+		for (size_t i = 0; i < t.n_pids; i++)
+			if (write_string_file_in_place(path, "%d\n", (int)t.pids[i]) < 0)
 				log_debug("Cannot move PID %d into %s, ignoring.", (int)t.pids[i], u->cgroup);
-		}
 	tree_done(&t);
 }
 

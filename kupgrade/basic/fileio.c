@@ -88,3 +88,23 @@ int write_string_file(const char *path, const char *fmt, ...)
 	}
 	return 0;
 }
+
+int write_string_file_in_place(const char *path, const char *fmt, ...)
+{
+	_cleanup_free_ char *text = NULL;
+	_cleanup_close_ int fd = -EBADF;
+	va_list ap;
+	int k;
+
+	va_start(ap, fmt);
+	k = vasprintf(&text, fmt, ap);
+	va_end(ap);
+	if (k < 0)
+		return -ENOMEM;
+	fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return negative_errno();
+	if (write(fd, text, k) != k)
+		return negative_errno();
+	return 0;
+}
