@@ -13,6 +13,7 @@
 #include "criu.h"
 #include "inspect.h"
 #include "log.h"
+#include "timeutil.h"
 #include "netlock.h"
 #include "bus.h"
 #include "phase.h"
@@ -22,14 +23,6 @@
 #include "restore.h"
 #include "tree.h"
 #include "verbs.h"
-
-static uint64_t now_usec(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 /*
  * A file declared external at dump comes back as a fresh object of the same
@@ -237,7 +230,7 @@ static const Manifest *current_manifest;
 
 int restore_unit(struct imagedir *d, ManifestUnit *u)
 {
-	uint64_t t0 = now_usec();
+	uint64_t t0 = now_usec(CLOCK_MONOTONIC);
 	char fault_name[300];
 	int r = 0;
 
@@ -261,11 +254,11 @@ int restore_unit(struct imagedir *d, ManifestUnit *u)
 		u->outcome = KUPGRADE__UNIT_OUTCOME__FAILED;
 	else if (u->outcome != KUPGRADE__UNIT_OUTCOME__RESTORED_NEW_PIDNS)
 		u->outcome = KUPGRADE__UNIT_OUTCOME__RESTORED;
-	(void)manifest_unit_add_timing(u, "restore", now_usec() - t0);
+	(void)manifest_unit_add_timing(u, "restore", now_usec(CLOCK_MONOTONIC) - t0);
 	if (r < 0)
 		return r;
 	log_info("Restored %s (%zu tree%s) in %.2f s.", u->name, u->n_root_pids,
-		 u->n_root_pids == 1 ? "" : "s", (now_usec() - t0) / 1e6);
+		 u->n_root_pids == 1 ? "" : "s", (now_usec(CLOCK_MONOTONIC) - t0) / 1e6);
 	return 0;
 }
 
@@ -420,14 +413,14 @@ static bool address_present(uint32_t family, const char *addr)
 static int phase_wait_addresses(void *ctx, void *arg)
 {
 	struct restore *rs = ctx;
-	uint64_t t0 = now_usec();
+	uint64_t t0 = now_usec(CLOCK_MONOTONIC);
 
 	for (size_t i = 0; i < rs->m->n_units; i++)
 		for (size_t j = 0; j < rs->m->units[i]->n_connections; j++) {
 			const Kupgrade__Connection *c = rs->m->units[i]->connections[j];
 
 			while (!address_present(c->family, c->src)) {
-				if (now_usec() - t0 > ADDRESS_WAIT_USEC) {
+				if (now_usec(CLOCK_MONOTONIC) - t0 > ADDRESS_WAIT_USEC) {
 					log_warning("Address %s of %s is still missing after %llu s; restoring "
 						    "anyway.",
 						    c->src, rs->m->units[i]->name, ADDRESS_WAIT_USEC / 1000000);
@@ -479,16 +472,6 @@ static void service_file(char *buf, size_t size, const char *unit, const char *w
 	snprintf(buf, size, "%s/%s.%s", RESTORE_SERVICE_DIR, unit, what);
 }
 
-static int read_boot_id(char *buf, size_t size)
-{
-	int r = read_small_file("/proc/sys/kernel/random/boot_id", buf, size);
-
-	if (r < 0)
-		return r;
-	buf[strcspn(buf, "\n")] = 0;
-	return 0;
-}
-
 /* Images written by another boot: the switch happened, systemd restores the
  * services (kupgrade-generator's drop-ins) and this command the rest. */
 static bool after_switch(const Manifest *m)
@@ -504,7 +487,7 @@ static bool after_switch(const Manifest *m)
 static int phase_wait_services(void *ctx, void *arg)
 {
 	struct restore *rs = ctx;
-	uint64_t t0 = now_usec();
+	uint64_t t0 = now_usec(CLOCK_MONOTONIC);
 
 	for (size_t i = 0; i < rs->m->n_units; i++) {
 		ManifestUnit *u = rs->m->units[i];
@@ -517,7 +500,7 @@ static int phase_wait_services(void *ctx, void *arg)
 			continue;
 		service_file(path, sizeof(path), u->name, "result");
 		while (read_full_file_str(path, &text) < 0) {
-			if (now_usec() - t0 > SERVICE_WAIT_USEC)
+			if (now_usec(CLOCK_MONOTONIC) - t0 > SERVICE_WAIT_USEC)
 				break;
 			nanosleep(&(struct timespec){ .tv_nsec = 100 * 1000 * 1000 }, NULL);
 		}
@@ -573,14 +556,6 @@ static int phase_fresh_start(void *ctx, void *arg)
 	return 0;
 }
 
-static uint64_t clock_usec(clockid_t id)
-{
-	struct timespec ts;
-
-	clock_gettime(id, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /*
  * Timings that only this side can measure: from the kernel's start to this
  * restore, and from the old kernel handing the kexec to systemd until then
@@ -611,7 +586,7 @@ static void record_phase_timings(Manifest *m, const struct phase_list *l)
 
 int verb_restore(int argc, char **argv)
 {
-	uint64_t boottime = clock_usec(CLOCK_BOOTTIME), realtime = clock_usec(CLOCK_REALTIME);
+	uint64_t boottime = now_usec(CLOCK_BOOTTIME), realtime = now_usec(CLOCK_REALTIME);
 	struct restore rs = {};
 	struct phase_list l = {};
 	struct phase_result res;

@@ -108,3 +108,13 @@ int write_string_file_in_place(const char *path, const char *fmt, ...)
 		return negative_errno();
 	return 0;
 }
+
+int read_boot_id(char *buf, size_t size)
+{
+	int r = read_small_file("/proc/sys/kernel/random/boot_id", buf, size);
+
+	if (r < 0)
+		return r;
+	buf[strcspn(buf, "\n")] = 0;
+	return 0;
+}
