@@ -337,9 +337,13 @@ vm_session_open() { # NAME [REMOTE CMD]
 		# and any packet the host sends while the guest is away is one that
 		# qemu's user-mode TCP retransmits and gives up on after about two
 		# minutes, resetting the connection.
-		local o opts=()
-		for o in "${VM_SSH_OPTS[@]}"; do
-			[[ $o == ServerAlive* ]] || opts+=("$o")
+		local i opts=()
+		for ((i = 0; i < ${#VM_SSH_OPTS[@]}; i++)); do
+			if [[ ${VM_SSH_OPTS[i]} == -o && ${VM_SSH_OPTS[i + 1]:-} == ServerAlive* ]]; then
+				((i++))
+				continue
+			fi
+			opts+=("${VM_SSH_OPTS[i]}")
 		done
 		exec ssh -tt "${opts[@]}" -o ServerAliveInterval=0 \
 			-p "$VM_PORT" root@127.0.0.1 "${@:2}"
