@@ -294,12 +294,18 @@ static int append_exec_start(sd_bus_message *m, char *const *argv)
 	return r;
 }
 
-int bus_start_transient_service(const char *unit, const char *description, char *const *argv,
-				char *const *env)
+/*
+ * StartTransientUnit(unit, "fail", properties, no aux units): add_props
+ * appends the unit's own properties after its Description. -EEXIST when a
+ * unit of that name is already there.
+ */
+static int start_transient(const char *unit, const char *description,
+			   int (*add_props)(sd_bus_message *m, const void *userdata), const void *userdata)
 {
 	_cleanup_(bus_unrefp) sd_bus *bus = NULL;
 	_cleanup_(message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
 	sd_bus_error error = SD_BUS_ERROR_NULL;
+	char what[300];
 	int r;
 
 	r = open_bus(&bus);
@@ -309,51 +315,16 @@ int bus_start_transient_service(const char *unit, const char *description, char 
 	r = r < 0 ? r : sd_bus_message_append(m, "ss", unit, "fail");
 	r = r < 0 ? r : sd_bus_message_open_container(m, 'a', "(sv)");
 	r = r < 0 ? r : sd_bus_message_append(m, "(sv)", "Description", "s", description);
-	/* oneshot: the job ends when the worker does; nothing restarts it. */
-	r = r < 0 ? r : sd_bus_message_append(m, "(sv)", "Type", "s", "oneshot");
-	r = r < 0 ? r : sd_bus_message_append(m, "(sv)", "CollectMode", "s", "inactive-or-failed");
-	/* Never stopped by the shutdown it starts itself. */
-	r = r < 0 ? r : sd_bus_message_append(m, "(sv)", "DefaultDependencies", "b", 0);
-	r = r < 0 ? r : sd_bus_message_append(m, "(sv)", "TimeoutStartUSec", "t", (uint64_t)UINT64_MAX);
-	r = r < 0 ? r : append_exec_start(m, argv);
-	if (env && env[0]) {
-		r = r < 0 ? r : sd_bus_message_open_container(m, 'r', "sv");
-		r = r < 0 ? r : sd_bus_message_append(m, "s", "Environment");
-		r = r < 0 ? r : sd_bus_message_open_container(m, 'v', "as");
-		r = r < 0 ? r : sd_bus_message_append_strv(m, (char **)env);
-		r = r < 0 ? r : sd_bus_message_close_container(m);
-		r = r < 0 ? r : sd_bus_message_close_container(m);
-	}
+	r = r < 0 ? r : add_props(m, userdata);
 	r = r < 0 ? r : sd_bus_message_close_container(m);
 	r = r < 0 ? r : sd_bus_message_append(m, "a(sa(sv))", 0);
 	if (r < 0)
 		return log_error_errno(r, "Cannot build the D-Bus request for %s: %m", unit);
-	/* "fail" mode returns at once; the worker reports through its state file. */
+	/* "fail" mode returns once the job is queued. */
 	r = sd_bus_call(bus, m, 0, &error, &reply);
 	if (r < 0) {
 		if (sd_bus_error_has_name(&error, "org.freedesktop.systemd1.UnitExists"))
 			r = -EEXIST;
-		r = log_bus_error(r, &error, "Cannot start the upgrade worker");
-	}
-	sd_bus_error_free(&error);
-	return r < 0 ? r : 0;
-}
-
-int bus_start_unit(const char *unit, const char *mode)
-{
-	_cleanup_(bus_unrefp) sd_bus *bus = NULL;
-	_cleanup_(message_unrefp) sd_bus_message *reply = NULL;
-	sd_bus_error error = SD_BUS_ERROR_NULL;
-	int r;
-
-	r = open_bus(&bus);
-	if (r < 0)
-		return log_error_errno(r, "Cannot reach systemd over D-Bus: %m");
-	r = sd_bus_call_method(bus, SD_DEST, SD_PATH, SD_MANAGER, "StartUnit", &error, &reply, "ss", unit,
-			       mode);
-	if (r < 0) {
-		char what[256];
-
 		snprintf(what, sizeof(what), "Cannot start %s", unit);
 		r = log_bus_error(r, &error, what);
 	}
@@ -361,42 +332,67 @@ int bus_start_unit(const char *unit, const char *mode)
 	return r < 0 ? r : 0;
 }
 
-int bus_start_transient_scope(const char *unit, const char *description, const pid_t *pids, size_t n)
+struct service_props {
+	char *const *argv;
+	char *const *env;
+};
+
+static int add_service_props(sd_bus_message *m, const void *userdata)
 {
-	_cleanup_(bus_unrefp) sd_bus *bus = NULL;
-	_cleanup_(message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
-	sd_bus_error error = SD_BUS_ERROR_NULL;
+	const struct service_props *p = userdata;
 	int r;
 
-	r = open_bus(&bus);
-	if (r < 0)
-		return log_error_errno(r, "Cannot reach systemd over D-Bus: %m");
-	r = sd_bus_message_new_method_call(bus, &m, SD_DEST, SD_PATH, SD_MANAGER, "StartTransientUnit");
-	r = r < 0 ? r : sd_bus_message_append(m, "ss", unit, "fail");
-	r = r < 0 ? r : sd_bus_message_open_container(m, 'a', "(sv)");
-	r = r < 0 ? r : sd_bus_message_append(m, "(sv)", "Description", "s", description);
-	r = r < 0 ? r : sd_bus_message_open_container(m, 'r', "sv");
+	/* oneshot: the job ends when the worker does; nothing restarts it. */
+	r = sd_bus_message_append(m, "(sv)", "Type", "s", "oneshot");
+	r = r < 0 ? r : sd_bus_message_append(m, "(sv)", "CollectMode", "s", "inactive-or-failed");
+	/* Never stopped by the shutdown it starts itself. */
+	r = r < 0 ? r : sd_bus_message_append(m, "(sv)", "DefaultDependencies", "b", 0);
+	r = r < 0 ? r : sd_bus_message_append(m, "(sv)", "TimeoutStartUSec", "t", (uint64_t)UINT64_MAX);
+	r = r < 0 ? r : append_exec_start(m, p->argv);
+	if (p->env && p->env[0]) {
+		r = r < 0 ? r : sd_bus_message_open_container(m, 'r', "sv");
+		r = r < 0 ? r : sd_bus_message_append(m, "s", "Environment");
+		r = r < 0 ? r : sd_bus_message_open_container(m, 'v', "as");
+		r = r < 0 ? r : sd_bus_message_append_strv(m, (char **)p->env);
+		r = r < 0 ? r : sd_bus_message_close_container(m);
+		r = r < 0 ? r : sd_bus_message_close_container(m);
+	}
+	return r;
+}
+
+int bus_start_transient_service(const char *unit, const char *description, char *const *argv,
+				char *const *env)
+{
+	return start_transient(unit, description, add_service_props,
+			       &(struct service_props){ .argv = argv, .env = env });
+}
+
+struct scope_props {
+	const pid_t *pids;
+	size_t n;
+};
+
+static int add_scope_props(sd_bus_message *m, const void *userdata)
+{
+	const struct scope_props *p = userdata;
+	int r;
+
+	r = sd_bus_message_open_container(m, 'r', "sv");
 	r = r < 0 ? r : sd_bus_message_append(m, "s", "PIDs");
 	r = r < 0 ? r : sd_bus_message_open_container(m, 'v', "au");
 	r = r < 0 ? r : sd_bus_message_open_container(m, 'a', "u");
-	for (size_t i = 0; r >= 0 && i < n; i++)
-		r = sd_bus_message_append(m, "u", (uint32_t)pids[i]);
+	for (size_t i = 0; r >= 0 && i < p->n; i++)
+		r = sd_bus_message_append(m, "u", (uint32_t)p->pids[i]);
 	r = r < 0 ? r : sd_bus_message_close_container(m);
 	r = r < 0 ? r : sd_bus_message_close_container(m);
 	r = r < 0 ? r : sd_bus_message_close_container(m);
-	r = r < 0 ? r : sd_bus_message_close_container(m);
-	r = r < 0 ? r : sd_bus_message_append(m, "a(sa(sv))", 0);
-	if (r < 0)
-		return log_error_errno(r, "Cannot build the D-Bus request for %s: %m", unit);
-	r = sd_bus_call(bus, m, 0, &error, &reply);
-	if (r < 0) {
-		char what[300];
+	return r;
+}
 
-		snprintf(what, sizeof(what), "Cannot create scope %s", unit);
-		r = log_bus_error(r, &error, what);
-	}
-	sd_bus_error_free(&error);
-	return r < 0 ? r : 0;
+int bus_start_transient_scope(const char *unit, const char *description, const pid_t *pids, size_t n)
+{
+	return start_transient(unit, description, add_scope_props,
+			       &(struct scope_props){ .pids = pids, .n = n });
 }
 
 static int call_manager(const char *method, const char *what, const char *types, ...)
@@ -437,4 +433,12 @@ int bus_restart_unit(const char *unit)
 
 	snprintf(what, sizeof(what), "restart %s", unit);
 	return call_manager("RestartUnit", what, "ss", unit, "replace");
+}
+
+int bus_start_unit(const char *unit, const char *mode)
+{
+	char what[300];
+
+	snprintf(what, sizeof(what), "start %s", unit);
+	return call_manager("StartUnit", what, "ss", unit, mode);
 }

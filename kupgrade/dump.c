@@ -10,7 +10,9 @@
 #include "dump.h"
 #include "imagedir.h"
 #include "inspect.h"
+#include "fileio.h"
 #include "log.h"
+#include "timeutil.h"
 #include "manifest.h"
 #include "netlock.h"
 #include "phase.h"
@@ -64,24 +66,6 @@ struct checkpoint {
 	struct phase_list *phases;
 	struct checkpoint_options opts;
 };
-
-static uint64_t now_usec(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static int read_boot_id(char *buf, size_t size)
-{
-	_cleanup_fclose_ FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
-
-	if (!f || !fgets(buf, size, f))
-		return -errno ?: -EIO;
-	buf[strcspn(buf, "\n")] = 0;
-	return 0;
-}
 
 /* Unit names become directory names; a cgroup path must not nest. */
 static void dir_name_for(const char *name, char *buf, size_t size)
@@ -407,7 +391,7 @@ static void record_stats(struct ckpt_unit *u)
 static int phase_dump_unit(void *ctx, void *arg)
 {
 	struct ckpt_unit *u = arg;
-	uint64_t t0 = now_usec(), bytes = 0;
+	uint64_t t0 = now_usec(CLOCK_MONOTONIC), bytes = 0;
 	int r;
 
 	/* Before the freeze: CRIU reads TCP state in repair mode, and nothing
@@ -463,13 +447,13 @@ static int phase_dump_unit(void *ctx, void *arg)
 
 		return k < 0 ? k : r;
 	}
-	(void)manifest_unit_add_timing(u->mu, "dump", now_usec() - t0);
+	(void)manifest_unit_add_timing(u->mu, "dump", now_usec(CLOCK_MONOTONIC) - t0);
 	if (imagedir_size(&u->c->dir, u->dir_name, &bytes) == 0) {
 		u->mu->has_image_bytes = true;
 		u->mu->image_bytes = bytes;
 	}
 	log_info("Dumped %s: %u process%s, %.1f MiB in %.2f s.", u->mu->name, u->mu->n_processes,
-		 u->mu->n_processes == 1 ? "" : "es", bytes / 1048576.0, (now_usec() - t0) / 1e6);
+		 u->mu->n_processes == 1 ? "" : "es", bytes / 1048576.0, (now_usec(CLOCK_MONOTONIC) - t0) / 1e6);
 	return 0;
 }
 

@@ -4,6 +4,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "timeutil.h"
 #include "phase.h"
 
 int phase_list_add(struct phase_list *l, const char *name, int (*run)(void *ctx, void *arg),
@@ -43,14 +44,6 @@ bool phase_fault_matches(const char *fault, const char *phase_name)
 	colon = strchr(phase_name, ':');
 	return colon && strlen(fault) == (size_t)(colon - phase_name) &&
 	       strncmp(fault, phase_name, colon - phase_name) == 0;
-}
-
-static uint64_t now_usec(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 static void held_signals(sigset_t *s)
@@ -111,9 +104,9 @@ static int run_one(struct phase_list *l, size_t i, void *ctx, const char *fault,
 				       fault);
 	}
 	log_debug("Phase %s...", name);
-	t0 = now_usec();
+	t0 = now_usec(CLOCK_MONOTONIC);
 	r = l->phases[i].run(ctx, l->phases[i].arg);
-	l->phases[i].usec = now_usec() - t0;
+	l->phases[i].usec = now_usec(CLOCK_MONOTONIC) - t0;
 	if (r < 0)
 		return r;
 	l->phases[i].done = true;

@@ -87,7 +87,7 @@ int progress_emit(const char *id, const char *fmt, ...)
 int progress_write_file(const char *id, const char *what, const char *fmt, ...)
 {
 	_cleanup_free_ char *text = NULL;
-	char path[256], tmp[272];
+	char path[256];
 	va_list ap;
 	int k;
 
@@ -97,13 +97,8 @@ int progress_write_file(const char *id, const char *what, const char *fmt, ...)
 	if (k < 0)
 		return -ENOMEM;
 	progress_path(path, sizeof(path), id, what);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	(void)unlink(tmp);
-	k = append_line(tmp, text);
-	if (k < 0)
-		return k;
 	/* Appears whole or not at all: the reader only stat()s for it. */
-	return RET_NERRNO(rename(tmp, path));
+	return write_string_file(path, "%s", text);
 }
 
 bool progress_file_exists(const char *id, const char *what)

@@ -13,6 +13,7 @@
 #include "criu.h"
 #include "inspect.h"
 #include "log.h"
+#include "timeutil.h"
 #include "netlock.h"
 #include "bus.h"
 #include "phase.h"
@@ -22,14 +23,6 @@
 #include "restore.h"
 #include "tree.h"
 #include "verbs.h"
-
-static uint64_t now_usec(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 /*
  * A file declared external at dump comes back as a fresh object of the same
@@ -58,11 +51,30 @@ static int make_fifo(int dir_fd, const Kupgrade__ExternalFile *e, unsigned idx, 
 	return 0;
 }
 
-/* Adopt a restored tree whose unit is gone (a session scope) into a new
- * transient scope, so it outlives the service that restored it. */
-static void adopt(const ManifestUnit *u, const struct tree *t)
+/* The cgroup v2 path of pid, "" if unknown. */
+static void cgroup_of(pid_t pid, char *buf, size_t size)
 {
-	char scope[300], desc[400];
+	char path[64], text[4096];
+
+	buf[0] = 0;
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+	if (read_small_file(path, text, sizeof(text)) < 0 || strncmp(text, "0::", 3) != 0)
+		return;
+	text[strcspn(text, "\n")] = 0;
+	snprintf(buf, size, "%s", text + 3);
+}
+
+/*
+ * Adopt a restored tree whose unit is gone (a session scope) into a new
+ * transient scope, so it outlives the service that restored it. The scope
+ * is created with the root alone (systemd fails the whole scope when one of
+ * the PIDs it is given has ended, as the "sleep" of a restored shell does),
+ * then the rest of the tree follows into its cgroup, twice over, for
+ * children forked meanwhile.
+ */
+static void adopt(const ManifestUnit *u, pid_t root)
+{
+	char scope[300], desc[400], cg[4096] = "", procs[4200];
 
 	snprintf(scope, sizeof(scope), "kupgrade-%s", u->name);
 	if (!strstr(scope, ".scope"))
@@ -71,10 +83,32 @@ static void adopt(const ManifestUnit *u, const struct tree *t)
 		if (*p == '/')
 			*p = '_';
 	snprintf(desc, sizeof(desc), "%s, restored by kupgrade", u->name);
-	if (bus_start_transient_scope(scope, desc, t->pids, t->n_pids) < 0)
-		log_warning("%s: the restored tree stays in kupgrade's cgroup.", u->name);
-	else
-		log_info("%s: restored tree adopted by %s.", u->name, scope);
+	if (bus_start_transient_scope(scope, desc, &root, 1) < 0)
+		goto fail;
+	for (unsigned waited = 0; waited < 5000; waited += 20) {
+		cgroup_of(root, cg, sizeof(cg));
+		if (strstr(cg, scope))
+			break;
+		nanosleep(&(struct timespec){ .tv_nsec = 20 * 1000 * 1000 }, NULL);
+	}
+	if (!strstr(cg, scope))
+		goto fail;
+	snprintf(procs, sizeof(procs), "/sys/fs/cgroup%s/cgroup.procs", cg);
+	for (unsigned pass = 0; pass < 2; pass++) {
+		struct tree t;
+
+		if (tree_scan(root, &t) < 0)
+			break;
+		for (size_t i = 0; i < t.n_pids; i++)
+			/* A process that ended meanwhile needs no home. */
+			(void)write_string_file_in_place(procs, "%d\n", (int)t.pids[i]);
+		tree_done(&t);
+	}
+	log_info("%s: restored tree adopted by %s.", u->name, scope);
+	return;
+fail:
+	log_warning("%s: the restored tree could not get a scope of its own; it stays in kupgrade's cgroup.",
+		    u->name);
 }
 
 /* Put the restored tree back into the unit's cgroup when it still exists
@@ -98,14 +132,11 @@ static void rehome(const ManifestUnit *u, pid_t root)
 		return;
 	snprintf(path, sizeof(path), "/sys/fs/cgroup/%s/cgroup.procs", u->cgroup ?: "");
 	if (isempty(u->cgroup) || access(path, W_OK) < 0)
-		adopt(u, &t);
+		adopt(u, root);
 	else
-		for (size_t i = 0; i < t.n_pids; i++) {
-			FILE *f = fopen(path, "we");
-
-			if (!f || (fprintf(f, "%d\n", (int)t.pids[i]), fclose(f)) != 0)
+		for (size_t i = 0; i < t.n_pids; i++)
+			if (write_string_file_in_place(path, "%d\n", (int)t.pids[i]) < 0)
 				log_debug("Cannot move PID %d into %s, ignoring.", (int)t.pids[i], u->cgroup);
-		}
 	tree_done(&t);
 }
 
@@ -199,7 +230,7 @@ static const Manifest *current_manifest;
 
 int restore_unit(struct imagedir *d, ManifestUnit *u)
 {
-	uint64_t t0 = now_usec();
+	uint64_t t0 = now_usec(CLOCK_MONOTONIC);
 	char fault_name[300];
 	int r = 0;
 
@@ -223,11 +254,11 @@ int restore_unit(struct imagedir *d, ManifestUnit *u)
 		u->outcome = KUPGRADE__UNIT_OUTCOME__FAILED;
 	else if (u->outcome != KUPGRADE__UNIT_OUTCOME__RESTORED_NEW_PIDNS)
 		u->outcome = KUPGRADE__UNIT_OUTCOME__RESTORED;
-	(void)manifest_unit_add_timing(u, "restore", now_usec() - t0);
+	(void)manifest_unit_add_timing(u, "restore", now_usec(CLOCK_MONOTONIC) - t0);
 	if (r < 0)
 		return r;
 	log_info("Restored %s (%zu tree%s) in %.2f s.", u->name, u->n_root_pids,
-		 u->n_root_pids == 1 ? "" : "s", (now_usec() - t0) / 1e6);
+		 u->n_root_pids == 1 ? "" : "s", (now_usec(CLOCK_MONOTONIC) - t0) / 1e6);
 	return 0;
 }
 
@@ -382,14 +413,14 @@ static bool address_present(uint32_t family, const char *addr)
 static int phase_wait_addresses(void *ctx, void *arg)
 {
 	struct restore *rs = ctx;
-	uint64_t t0 = now_usec();
+	uint64_t t0 = now_usec(CLOCK_MONOTONIC);
 
 	for (size_t i = 0; i < rs->m->n_units; i++)
 		for (size_t j = 0; j < rs->m->units[i]->n_connections; j++) {
 			const Kupgrade__Connection *c = rs->m->units[i]->connections[j];
 
 			while (!address_present(c->family, c->src)) {
-				if (now_usec() - t0 > ADDRESS_WAIT_USEC) {
+				if (now_usec(CLOCK_MONOTONIC) - t0 > ADDRESS_WAIT_USEC) {
 					log_warning("Address %s of %s is still missing after %llu s; restoring "
 						    "anyway.",
 						    c->src, rs->m->units[i]->name, ADDRESS_WAIT_USEC / 1000000);
@@ -441,16 +472,6 @@ static void service_file(char *buf, size_t size, const char *unit, const char *w
 	snprintf(buf, size, "%s/%s.%s", RESTORE_SERVICE_DIR, unit, what);
 }
 
-static int read_boot_id(char *buf, size_t size)
-{
-	int r = read_small_file("/proc/sys/kernel/random/boot_id", buf, size);
-
-	if (r < 0)
-		return r;
-	buf[strcspn(buf, "\n")] = 0;
-	return 0;
-}
-
 /* Images written by another boot: the switch happened, systemd restores the
  * services (kupgrade-generator's drop-ins) and this command the rest. */
 static bool after_switch(const Manifest *m)
@@ -466,7 +487,7 @@ static bool after_switch(const Manifest *m)
 static int phase_wait_services(void *ctx, void *arg)
 {
 	struct restore *rs = ctx;
-	uint64_t t0 = now_usec();
+	uint64_t t0 = now_usec(CLOCK_MONOTONIC);
 
 	for (size_t i = 0; i < rs->m->n_units; i++) {
 		ManifestUnit *u = rs->m->units[i];
@@ -479,7 +500,7 @@ static int phase_wait_services(void *ctx, void *arg)
 			continue;
 		service_file(path, sizeof(path), u->name, "result");
 		while (read_full_file_str(path, &text) < 0) {
-			if (now_usec() - t0 > SERVICE_WAIT_USEC)
+			if (now_usec(CLOCK_MONOTONIC) - t0 > SERVICE_WAIT_USEC)
 				break;
 			nanosleep(&(struct timespec){ .tv_nsec = 100 * 1000 * 1000 }, NULL);
 		}
@@ -535,14 +556,6 @@ static int phase_fresh_start(void *ctx, void *arg)
 	return 0;
 }
 
-static uint64_t clock_usec(clockid_t id)
-{
-	struct timespec ts;
-
-	clock_gettime(id, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /*
  * Timings that only this side can measure: from the kernel's start to this
  * restore, and from the old kernel handing the kexec to systemd until then
@@ -573,7 +586,7 @@ static void record_phase_timings(Manifest *m, const struct phase_list *l)
 
 int verb_restore(int argc, char **argv)
 {
-	uint64_t boottime = clock_usec(CLOCK_BOOTTIME), realtime = clock_usec(CLOCK_REALTIME);
+	uint64_t boottime = now_usec(CLOCK_BOOTTIME), realtime = now_usec(CLOCK_REALTIME);
 	struct restore rs = {};
 	struct phase_list l = {};
 	struct phase_result res;

@@ -34,11 +34,6 @@ static void sleep_ms(unsigned ms)
 	nanosleep(&(struct timespec){ .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L }, NULL);
 }
 
-static int read_boot_id(char *buf, size_t size)
-{
-	return read_small_file("/proc/sys/kernel/random/boot_id", buf, size);
-}
-
 static bool worker_alive(const char *id)
 {
 	_cleanup_free_ char *text = NULL;

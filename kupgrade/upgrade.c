@@ -10,6 +10,7 @@
 #include "fileio.h"
 #include "kexec.h"
 #include "log.h"
+#include "timeutil.h"
 #include "manifest.h"
 #include "phase.h"
 #include "progress.h"
@@ -35,14 +36,6 @@ struct upgrade {
 	enum kexec_method method;
 	bool loaded;
 };
-
-static uint64_t realtime_usec(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 static int load(struct upgrade *u, const char *initrd)
 {
@@ -189,7 +182,7 @@ static int phase_save_pending(void *ctx, void *arg)
 	if (r < 0)
 		return log_oom();
 	m->has_kexec_realtime_usec = true;
-	m->kexec_realtime_usec = realtime_usec();
+	m->kexec_realtime_usec = now_usec(CLOCK_REALTIME);
 	return report_save_pending(m);
 }
 

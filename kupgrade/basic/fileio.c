@@ -62,29 +62,61 @@ int read_one_line_file(const char *path, char **ret)
 	return 0;
 }
 
-int write_string_file(const char *path, const char *fmt, ...)
+/* Write text to path: atomically (a temporary file renamed over it, 0600)
+ * or in place into an existing file (sysfs, cgroupfs). */
+static int write_text(const char *path, const char *text, bool in_place)
 {
-	_cleanup_free_ char *text = NULL, *tmp = NULL;
+	_cleanup_free_ char *tmp = NULL;
 	_cleanup_close_ int fd = -EBADF;
-	va_list ap;
-	int k;
+	size_t n = strlen(text);
+	int r;
 
-	va_start(ap, fmt);
-	k = vasprintf(&text, fmt, ap);
-	va_end(ap);
-	if (k < 0 || asprintf(&tmp, "%s.tmp", path) < 0)
+	if (in_place)
+		fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+	else if (asprintf(&tmp, "%s.tmp", path) < 0)
 		return -ENOMEM;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	else
+		fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return negative_errno();
-	if (write(fd, text, k) != k) {
+	r = write(fd, text, n) == (ssize_t)n ? 0 : negative_errno();
+	if (in_place)
+		return r;
+	if (r == 0 && rename(tmp, path) < 0)
+		r = negative_errno();
+	if (r < 0)
 		(void)unlink(tmp);
-		return -EIO;
-	}
-	if (rename(tmp, path) < 0) {
-		k = negative_errno();
-		(void)unlink(tmp);
-		return k;
-	}
+	return r;
+}
+
+#define WRITE_FORMATTED(path, fmt, in_place)                 \
+	({                                                   \
+		_cleanup_free_ char *_text = NULL;           \
+		va_list _ap;                                 \
+		int _k;                                      \
+                                                             \
+		va_start(_ap, fmt);                          \
+		_k = vasprintf(&_text, fmt, _ap);            \
+		va_end(_ap);                                 \
+		_k < 0 ? -ENOMEM : write_text(path, _text, in_place); \
+	})
+
+int write_string_file(const char *path, const char *fmt, ...)
+{
+	return WRITE_FORMATTED(path, fmt, false);
+}
+
+int write_string_file_in_place(const char *path, const char *fmt, ...)
+{
+	return WRITE_FORMATTED(path, fmt, true);
+}
+
+int read_boot_id(char *buf, size_t size)
+{
+	int r = read_small_file("/proc/sys/kernel/random/boot_id", buf, size);
+
+	if (r < 0)
+		return r;
+	buf[strcspn(buf, "\n")] = 0;
 	return 0;
 }

@@ -332,7 +332,20 @@ vm_session_open() { # NAME [REMOTE CMD]
 	echo $! >"$d/holder.pid"
 	(
 		echo "$BASHPID" >"$d/ssh.pid"
-		exec ssh -tt "${VM_SSH_OPTS[@]}" -o ServerAliveInterval=30 -o ServerAliveCountMax=60 \
+		# No ServerAlive probes: ssh takes the first value of an option, so
+		# VM_SSH_OPTS' 5 s x 6 would end the session after 30 s of pause;
+		# and any packet the host sends while the guest is away is one that
+		# qemu's user-mode TCP retransmits and gives up on after about two
+		# minutes, resetting the connection.
+		local i opts=()
+		for ((i = 0; i < ${#VM_SSH_OPTS[@]}; i++)); do
+			if [[ ${VM_SSH_OPTS[i]} == -o && ${VM_SSH_OPTS[i + 1]:-} == ServerAlive* ]]; then
+				((i++))
+				continue
+			fi
+			opts+=("${VM_SSH_OPTS[i]}")
+		done
+		exec ssh -tt "${opts[@]}" -o ServerAliveInterval=0 \
 			-p "$VM_PORT" root@127.0.0.1 "${@:2}"
 	) <"$d/in" 2>&1 | "$KUP_VM_LIB/tsline" >"$d/log" &
 	for ((i = 0; i < 100; i++)); do

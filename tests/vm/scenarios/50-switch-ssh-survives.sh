@@ -21,8 +21,16 @@ switch() {
 	boot0=$(vm_boot_id)
 	t0=$(kup_now)
 	vm_session_send op "KUPGRADE_KEXEC_NO_CHECKS=1 kupgrade --kernel /boot/vmlinuz-$to --yes; echo \"RC_$tag=\$?\"\n"
-	# Typed while the machine is paused: must arrive exactly once.
-	sleep 20
+	# Typed while the machine is away, once the new kernel runs its initramfs
+	# (typed earlier, qemu's user-mode TCP would give up retransmitting it
+	# to a guest that is not there, about 2 minutes, and reset the
+	# connection): must arrive exactly once.
+	local waited=0
+	until vm_serial_time 'Run /init as init process' "$t0" >/dev/null; do
+		((waited++ < 1800)) || fail "the new kernel never started ($tag)"
+		vm_alive || fail "qemu died ($tag)"
+		sleep 0.5
+	done
 	vm_session_send op "echo TYPED_$tag\$((6*7))\n"
 	vm_session_expect op "RC_$tag=[0-9]" 1500 || fail "kupgrade never returned in the session ($tag)"
 	grep -q "RC_$tag=0" "$log" || fail "kupgrade exited non-zero ($tag): $(grep -a "RC_$tag=" "$log" | tail -1)"
