@@ -50,12 +50,36 @@ switch() {
 }
 
 # Counter: every number once, in order; the largest gap is the pause the
-# operator saw.
+# operator saw. tsline flushes a partial line after 1 s without input, so a
+# tick can arrive in two pieces ("t", "ick 62"): they are joined first.
 check_counter() {
-	awk '/ tick [0-9]+\r?$/ { sub(/\r$/, ""); n = $NF; t = $1;
-		if (last && n != last + 1) { printf "counter jumped from %d to %d\n", last, n; bad = 1 }
-		if (last && t - lt > gap) gap = t - lt; last = n; lt = t }
-		END { printf "GAP %.1f LAST %d\n", gap, last; exit bad }' "$log"
+	python3 - "$log" <<'PY'
+import re, sys
+rows = []
+for raw in open(sys.argv[1], encoding="utf-8", errors="replace"):
+    head, sep, text = raw.rstrip("\n").partition(" | ")
+    if sep:
+        rows.append([float(head.split()[0]), text])
+joined, i = [], 0
+while i < len(rows):
+    t, text = rows[i]
+    while i + 1 < len(rows) and (re.fullmatch(r"t(i(c(k ?)?)?)?", text) or
+                                 (re.search(r"tick \d+$", text) and re.fullmatch(r"\d+", rows[i + 1][1]))):
+        i += 1
+        text += rows[i][1]
+    joined.append((t, text))
+    i += 1
+# A tick may follow a prompt or an echoed command on the same line.
+ticks = [(t, int(m.group(1))) for t, x in joined for m in [re.search(r"tick (\d+)$", x)] if m]
+bad, gap = 0, 0.0
+for (t0, a), (t1, b) in zip(ticks, ticks[1:]):
+    if b != a + 1:
+        print(f"counter jumped from {a} to {b}")
+        bad = 1
+    gap = max(gap, t1 - t0)
+print(f"GAP {gap:.1f} LAST {ticks[-1][1] if ticks else 0}")
+sys.exit(bad)
+PY
 }
 
 switch "$KV_NEW" new
