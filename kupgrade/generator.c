@@ -12,14 +12,13 @@
 /*
  * kupgrade-generator (a link to kupgrade in /lib/systemd/system-generators):
  * on the boot after a switch, when the initramfs left a manifest in
- * /run/kupgrade, it pulls in the lock and restore units and gives every
+ * /run/kupgrade (or the disk transport one in /var/lib/kupgrade/images), it pulls in the lock and restore units and gives every
  * checkpointed service a drop-in whose start restores its tree: systemd
  * keeps owning the service, and orders the restores by the services' own
  * dependencies. Generators run before any unit and may only write units,
  * drop-ins and links.
  */
 
-#define IMAGES "/run/kupgrade"
 #define UNITDIR "/lib/systemd/system"
 
 static int link_unit(const char *dir, const char *target, const char *unit, const char *unit_path)
@@ -35,7 +34,7 @@ static int link_unit(const char *dir, const char *target, const char *unit, cons
 	return 0;
 }
 
-static int write_dropin(const char *dir, const char *unit)
+static int write_dropin(const char *dir, const char *unit, const char *images)
 {
 	char path[4096];
 	int r;
@@ -58,10 +57,10 @@ static int write_dropin(const char *dir, const char *unit)
 		"ExecCondition=\n"
 		"ExecStartPre=\n"
 		"ExecStart=\n"
-		"ExecStart=/usr/sbin/kupgrade restore-unit --from " IMAGES " %s\n"
+		"ExecStart=/usr/sbin/kupgrade restore-unit --from %s %s\n"
 		"ExecStartPost=\n"
 		"TimeoutStartSec=300\n",
-		unit, RESTORE_SERVICE_DIR, unit, unit);
+		unit, RESTORE_SERVICE_DIR, unit, images, unit);
 	if (r >= 0)
 		(void)chmod(path, 0644);
 	return r;
@@ -69,18 +68,19 @@ static int write_dropin(const char *dir, const char *unit)
 
 int verb_generator(int argc, char **argv)
 {
-	const char *normal = argc > 1 ? argv[1] : "/tmp";
+	const char *normal = argc > 1 ? argv[1] : "/tmp", *images = restore_images_dir();
 	Manifest *m = NULL;
+	char path[256];
 	int r;
 
 	log_set_journal_prefix(false);
-	if (access(IMAGES "/" MANIFEST_FILE, F_OK) < 0)
+	if (!images)
 		return 0;
-	r = manifest_read_file(IMAGES "/" MANIFEST_FILE, &m);
+	snprintf(path, sizeof(path), "%s/" MANIFEST_FILE, images);
+	r = manifest_read_file(path, &m);
 	if (r < 0) {
 		/* Nothing is restored: the lock and restore units report it. */
-		log_error_errno(r, "Cannot read %s/%s, not generating restore drop-ins: %m", IMAGES,
-				MANIFEST_FILE);
+		log_error_errno(r, "Cannot read %s, not generating restore drop-ins: %m", path);
 		r = 0;
 	} else
 		for (size_t i = 0; i < m->n_units; i++) {
@@ -90,7 +90,7 @@ int verb_generator(int argc, char **argv)
 			if (!streq(u->kind, "service"))
 				continue;
 			snprintf(unit_path, sizeof(unit_path), UNITDIR "/%s", u->name);
-			if (write_dropin(normal, u->name) < 0 ||
+			if (write_dropin(normal, u->name, images) < 0 ||
 			    link_unit(normal, "multi-user.target", u->name, unit_path) < 0)
 				log_error("Cannot generate the restore of %s; it starts fresh.", u->name);
 		}

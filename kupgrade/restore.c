@@ -277,14 +277,32 @@ static void restore_done(struct restore *rs)
 	imagedir_close(&rs->dir);
 }
 
+const char *restore_images_dir(void)
+{
+	static const char *const dirs[] = { "/run/kupgrade", "/var/lib/kupgrade/images" };
+
+	for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
+		char path[256];
+
+		snprintf(path, sizeof(path), "%s/" MANIFEST_FILE, dirs[i]);
+		if (access(path, F_OK) == 0)
+			return dirs[i];
+	}
+	return NULL;
+}
+
 static int read_manifest(const char *from, struct restore *rs)
 {
 	char path[4096];
 	int r;
 
 	rs->dir.fd = -EBADF;
+	/* Without --from: the images a switch left for this boot. */
 	if (!from)
-		return log_error_errno(-EINVAL, "Missing --from DIR: the directory a checkpoint wrote.");
+		from = restore_images_dir();
+	if (!from)
+		return log_error_errno(-EINVAL, "Missing --from DIR: the directory a checkpoint wrote "
+						"(no switch left images in /run/kupgrade or /var/lib/kupgrade/images).");
 	r = imagedir_open(from, &rs->dir);
 	if (r < 0)
 		return r;

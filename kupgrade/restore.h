@@ -21,3 +21,8 @@ int restore_tree(struct imagedir *d, ManifestUnit *u, uint32_t root);
 
 /* The locked connections of u, appended to *c (from the manifest). */
 int unit_connections(const ManifestUnit *u, struct tcp_conn **c, size_t *n);
+
+/* Where the images of a switch are found on the boot after it: the RAM path
+ * (/run/kupgrade, filled by the initramfs) or the disk path
+ * (/var/lib/kupgrade/images); NULL when neither holds a manifest. */
+const char *restore_images_dir(void);
