@@ -258,7 +258,7 @@ vm_scp_from() {
 
 vm_boot_id() { vm_ssh cat /proc/sys/kernel/random/boot_id; }
 vm_wait_ssh() { # TIMEOUT [OLD_BOOT_ID: only a different boot counts]
-	local limit=${1:?vm_wait_ssh TIMEOUT} old=${2:-} t0=$EPOCHREALTIME start=$SECONDS id
+	local limit=${1:?vm_wait_ssh TIMEOUT} old=${2:-} t0=$EPOCHREALTIME start=$SECONDS id left
 	vm__ssh_opts
 	while ((SECONDS - start < limit)); do
 		if ! vm_alive; then
@@ -266,7 +266,12 @@ vm_wait_ssh() { # TIMEOUT [OLD_BOOT_ID: only a different boot counts]
 			vm_serial_tail 60 >&2
 			return 1
 		fi
-		if id=$(VM_SSH_TIMEOUT=15 vm_ssh -o ConnectTimeout=5 cat /proc/sys/kernel/random/boot_id 2>/dev/null) &&
+		# One attempt may take long on a starved guest (logind, PAM): give it
+		# up to 90 s of what is left, never more than the limit.
+		left=$((limit - (SECONDS - start)))
+		((left > 90)) && left=90
+		((left < 5)) && left=5
+		if id=$(VM_SSH_TIMEOUT=$left vm_ssh -o ConnectTimeout=10 cat /proc/sys/kernel/random/boot_id 2>/dev/null) &&
 			[[ -n $id && $id != "$old" ]]; then
 			VM_SSH_UP_T=$(kup_now)
 			return 0
