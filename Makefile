@@ -70,6 +70,8 @@ MANPAGES := $(patsubst docs/%.scd,build/%,$(wildcard docs/*.scd))
 
 install: all $(MANPAGES)
 	install -D -m 0755 build/kupgrade $(DESTDIR)$(SBINDIR)/kupgrade
+	install -d $(DESTDIR)$(GENDIR)
+	ln -sf $(SBINDIR)/kupgrade $(DESTDIR)$(GENDIR)/kupgrade-generator
 	for f in $(wildcard units/*.service units/*.target units/*.socket); do \
 		install -D -m 0644 $$f $(DESTDIR)$(UNITDIR)/$$(basename $$f); done
 	for f in $(wildcard units/*-generator); do \
@@ -81,6 +83,7 @@ install: all $(MANPAGES)
 	for d in hooks scripts/init-premount scripts/init-bottom scripts/local-bottom; do \
 		for f in $$(ls hooks/initramfs-tools/$$d/* 2>/dev/null); do \
 			install -D -m 0755 $$f $(DESTDIR)$(PREFIX)/share/initramfs-tools/$$d/$$(basename $$f); done; done
+	install -D -m 0755 hooks/carry-images $(DESTDIR)$(LIBEXEC)/carry-images
 	for f in $(wildcard hooks/dracut/90kupgrade/*); do \
 		install -D -m 0755 $$f $(DESTDIR)$(PREFIX)/lib/dracut/modules.d/90kupgrade/$$(basename $$f); done
 	for f in $(MANPAGES); do \

@@ -16,6 +16,7 @@ const char *arg_to;
 const char *arg_from;
 const char *arg_config = "/etc/kupgrade.conf";
 char **arg_units;
+const char *arg_id;
 
 int exit_code_from_errno(int r)
 {

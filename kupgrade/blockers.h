@@ -3,6 +3,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "plan.h"
 #include "proc.h"
@@ -35,3 +36,6 @@ struct unix_peer_facts {
 };
 
 enum fd_verdict fd_check_unix_peer(const struct unix_peer_facts *f, char *reason, size_t size);
+
+/* A process's mount namespace against PID 1's (inode numbers of ns/mnt). */
+enum fd_verdict ns_check_mount(uint64_t mnt_ns, uint64_t init_mnt_ns, char *reason, size_t size);

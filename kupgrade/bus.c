@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The only file speaking D-Bus (sd-bus): systemd's units and their cgroups. */
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <systemd/sd-bus.h>
@@ -20,8 +22,6 @@ static inline void message_unrefp(sd_bus_message **m)
 	sd_bus_message_unref(*m);
 }
 
-static void bus_unit_done(struct bus_unit *u);
-
 static bool ends_with(const char *s, const char *suffix)
 {
 	size_t n = strlen(s), k = strlen(suffix);
@@ -29,79 +29,184 @@ static bool ends_with(const char *s, const char *suffix)
 	return n >= k && streq(s + n - k, suffix);
 }
 
-static int get_string(sd_bus *bus, const char *path, const char *iface, const char *prop, char **ret)
+static void bus_unit_done(struct bus_unit *u)
 {
-	sd_bus_error error = SD_BUS_ERROR_NULL;
-	int r = sd_bus_get_property_string(bus, SD_DEST, path, iface, prop, &error, ret);
-
-	if (r < 0)
-		log_debug("Cannot read %s.%s of %s: %s", iface, prop, path, error.message ?: strerror(-r));
-	sd_bus_error_free(&error);
-	return r;
+	free(u->name);
+	free(u->active_state);
+	free(u->cgroup);
+	free(u->service_type);
 }
 
-/* Fills in the properties of one unit; the unit may vanish meanwhile. */
-static int fill_unit(sd_bus *bus, const char *path, struct bus_unit *u)
+void bus_units_free(struct bus_unit *units, size_t n)
 {
-	bool service = ends_with(u->name, ".service");
-	const char *iface = service ? "org.freedesktop.systemd1.Service" : "org.freedesktop.systemd1.Scope";
-	sd_bus_error error = SD_BUS_ERROR_NULL;
-	uint32_t pid = 0;
+	for (size_t i = 0; i < n; i++)
+		bus_unit_done(&units[i]);
+	free(units);
+}
+
+/*
+ * Property reads are sent all at once and their replies collected after:
+ * under emulation a D-Bus round trip costs tens of milliseconds, and one after
+ * the other they added up to seconds.
+ */
+struct pending {
+	struct bus_unit *unit;
+	const char *prop;
+	int state; /* 1 while waiting, then 0 or a negative errno */
+};
+
+static int on_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+	struct pending *c = userdata;
+	const sd_bus_error *e = sd_bus_message_get_error(m);
+	const char *s;
+	uint32_t u;
 	int r;
 
-	r = get_string(bus, path, iface, "ControlGroup", &u->cgroup);
-	if (r < 0)
-		return r;
-	if (!service)
+	if (e) {
+		/* The unit may have gone since ListUnits. */
+		log_debug("Cannot read %s of %s: %s", c->prop, c->unit->name, e->message ?: e->name);
+		c->state = -EIO;
 		return 0;
-	r = sd_bus_get_property_trivial(bus, SD_DEST, path, iface, "MainPID", &error, 'u', &pid);
-	sd_bus_error_free(&error);
-	if (r < 0)
-		return r;
-	u->main_pid = (pid_t)pid;
-	return get_string(bus, path, iface, "Type", &u->service_type);
+	}
+	if (streq(c->prop, "MainPID")) {
+		r = sd_bus_message_read(m, "v", "u", &u);
+		if (r >= 0)
+			c->unit->main_pid = (pid_t)u;
+	} else {
+		r = sd_bus_message_read(m, "v", "s", &s);
+		if (r >= 0) {
+			char **dst = streq(c->prop, "Type") ? &c->unit->service_type : &c->unit->cgroup;
+
+			*dst = strdup(s);
+			if (!*dst)
+				r = -ENOMEM;
+		}
+	}
+	c->state = r < 0 ? r : 0;
+	return 0;
 }
 
-static int read_units(sd_bus *bus, sd_bus_message *reply, struct bus_unit **units, size_t *n)
+static bool all_done(const struct pending *calls, size_t n)
 {
-	const char *name, *active, *path;
+	for (size_t i = 0; i < n; i++)
+		if (calls[i].state == 1)
+			return false;
+	return true;
+}
+
+static int wait_replies(sd_bus *bus, const struct pending *calls, size_t n)
+{
+	int r;
+
+	while (!all_done(calls, n)) {
+		r = sd_bus_process(bus, NULL);
+		if (r < 0)
+			return r;
+		if (r > 0)
+			continue;
+		/* Each call carries sd-bus's method timeout, so this ends. */
+		r = sd_bus_wait(bus, UINT64_MAX);
+		if (r < 0)
+			return r;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (calls[i].state == -ENOMEM)
+			return -ENOMEM;
+	return 0;
+}
+
+/* Reads ControlGroup of every unit, and MainPID and Type of services. */
+static int read_properties(sd_bus *bus, struct bus_unit *units, char **paths, size_t n)
+{
+	static const char *const props[] = { "ControlGroup", "MainPID", "Type" };
+	_cleanup_free_ struct pending *calls = calloc(MAX(n * ELEMENTSOF(props), 1u), sizeof(struct pending));
+	size_t k = 0;
+	int r;
+
+	if (!calls)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		bool service = ends_with(units[i].name, ".service");
+		const char *iface = service ? "org.freedesktop.systemd1.Service" : "org.freedesktop.systemd1.Scope";
+
+		for (size_t p = 0; p < (service ? ELEMENTSOF(props) : 1u); p++) {
+			struct pending *c = &calls[k++];
+
+			*c = (struct pending){ .unit = &units[i], .prop = props[p], .state = 1 };
+			r = sd_bus_call_method_async(bus, NULL, SD_DEST, paths[i], "org.freedesktop.DBus.Properties",
+						     "Get", on_reply, c, "ss", iface, c->prop);
+			if (r < 0)
+				return r;
+		}
+	}
+	return wait_replies(bus, calls, k);
+}
+
+/* Units that may hold processes: not inactive or failed, not a finished oneshot. */
+static bool may_hold_processes(const char *name, const char *active, const char *sub)
+{
+	if (!ends_with(name, ".service") && !ends_with(name, ".scope"))
+		return false;
+	if (streq(active, "inactive") || streq(active, "failed"))
+		return false;
+	/* Leftovers of an "exited" unit still show up, named after their cgroup. */
+	return !streq(sub, "exited") && !streq(sub, "dead");
+}
+
+static int add_unit(struct bus_unit **units, char ***paths, size_t *n, const char *name, const char *active,
+		    const char *path)
+{
+	struct bus_unit *grown = realloc(*units, (*n + 1) * sizeof(**units));
+	char **gp;
+
+	if (!grown)
+		return -ENOMEM;
+	*units = grown;
+	gp = realloc(*paths, (*n + 1) * sizeof(char *));
+	if (!gp)
+		return -ENOMEM;
+	*paths = gp;
+	grown[*n] = (struct bus_unit){ .name = strdup(name), .active_state = strdup(active) };
+	gp[*n] = strdup(path);
+	(*n)++;
+	return grown[*n - 1].name && grown[*n - 1].active_state && gp[*n - 1] ? 0 : -ENOMEM;
+}
+
+static int read_units(sd_bus_message *reply, struct bus_unit **units, char ***paths, size_t *n)
+{
+	const char *name, *active, *sub, *path;
 	int r;
 
 	r = sd_bus_message_enter_container(reply, 'a', "(ssssssouso)");
 	if (r < 0)
 		return r;
-	while ((r = sd_bus_message_read(reply, "(ssssssouso)", &name, NULL, NULL, &active, NULL, NULL, &path,
-					NULL, NULL, NULL)) > 0) {
-		struct bus_unit u = {}, *grown;
-
-		if (!ends_with(name, ".service") && !ends_with(name, ".scope"))
+	while ((r = sd_bus_message_read(reply, "(ssssssouso)", &name, NULL, NULL, &active, &sub, NULL, &path, NULL,
+					NULL, NULL)) > 0) {
+		if (!may_hold_processes(name, active, sub))
 			continue;
-		/* Only units that can hold processes. */
-		if (streq(active, "inactive") || streq(active, "failed"))
-			continue;
-		u.name = strdup(name);
-		u.active_state = strdup(active);
-		if (!u.name || !u.active_state) {
-			bus_unit_done(&u);
-			return -ENOMEM;
-		}
-		r = fill_unit(bus, path, &u);
-		if (r < 0 || isempty(u.cgroup)) {
-			/* Gone since ListUnits, or no cgroup (yet): not an owner of anything. */
-			bus_unit_done(&u);
-			continue;
-		}
-		grown = realloc(*units, (*n + 1) * sizeof(**units));
-		if (!grown) {
-			bus_unit_done(&u);
-			return -ENOMEM;
-		}
-		*units = grown;
-		(*units)[(*n)++] = u;
+		r = add_unit(units, paths, n, name, active, path);
+		if (r < 0)
+			return r;
 	}
 	if (r < 0)
 		return r;
 	return sd_bus_message_exit_container(reply);
+}
+
+/* Keeps units that have a cgroup; the others vanished or hold nothing. */
+static size_t keep_with_cgroup(struct bus_unit *units, size_t n)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (isempty(units[i].cgroup)) {
+			bus_unit_done(&units[i]);
+			continue;
+		}
+		units[k++] = units[i];
+	}
+	return k;
 }
 
 /* The system bus; systemd's private socket (root only) when dbus is down. */
@@ -134,6 +239,7 @@ int bus_list_units(struct bus_unit **ret, size_t *ret_n)
 	_cleanup_(message_unrefp) sd_bus_message *reply = NULL;
 	sd_bus_error error = SD_BUS_ERROR_NULL;
 	struct bus_unit *units = NULL;
+	char **paths = NULL;
 	size_t n = 0;
 	int r;
 
@@ -146,27 +252,189 @@ int bus_list_units(struct bus_unit **ret, size_t *ret_n)
 		sd_bus_error_free(&error);
 		return r;
 	}
-	r = read_units(bus, reply, &units, &n);
+	r = read_units(reply, &units, &paths, &n);
+	if (r >= 0)
+		r = read_properties(bus, units, paths, n);
+	for (size_t i = 0; i < n; i++)
+		free(paths[i]);
+	free(paths);
 	if (r < 0) {
 		bus_units_free(units, n);
-		return log_debug_errno(r, "Cannot parse ListUnits reply: %m");
+		return log_debug_errno(r, "Cannot read units from systemd: %m");
 	}
 	*ret = units;
-	*ret_n = n;
+	*ret_n = keep_with_cgroup(units, n);
 	return 0;
 }
 
-static void bus_unit_done(struct bus_unit *u)
+/* Turn an sd-bus error into -errno plus one message, logged here. */
+static int log_bus_error(int r, const sd_bus_error *e, const char *what)
 {
-	free(u->name);
-	free(u->active_state);
-	free(u->cgroup);
-	free(u->service_type);
+	if (sd_bus_error_is_set(e))
+		return log_error_errno(sd_bus_error_get_errno(e) ?: r, "%s: %s", what, e->message);
+	return log_error_errno(r, "%s: %m", what);
 }
 
-void bus_units_free(struct bus_unit *units, size_t n)
+static int append_exec_start(sd_bus_message *m, char *const *argv)
 {
-	for (size_t i = 0; i < n; i++)
-		bus_unit_done(&units[i]);
-	free(units);
+	int r;
+
+	r = sd_bus_message_open_container(m, 'r', "sv");
+	r = r < 0 ? r : sd_bus_message_append(m, "s", "ExecStart");
+	r = r < 0 ? r : sd_bus_message_open_container(m, 'v', "a(sasb)");
+	r = r < 0 ? r : sd_bus_message_open_container(m, 'a', "(sasb)");
+	r = r < 0 ? r : sd_bus_message_open_container(m, 'r', "sasb");
+	r = r < 0 ? r : sd_bus_message_append(m, "s", argv[0]);
+	r = r < 0 ? r : sd_bus_message_append_strv(m, (char **)argv);
+	r = r < 0 ? r : sd_bus_message_append(m, "b", 0);
+	r = r < 0 ? r : sd_bus_message_close_container(m);
+	r = r < 0 ? r : sd_bus_message_close_container(m);
+	r = r < 0 ? r : sd_bus_message_close_container(m);
+	r = r < 0 ? r : sd_bus_message_close_container(m);
+	return r;
+}
+
+int bus_start_transient_service(const char *unit, const char *description, char *const *argv,
+				char *const *env)
+{
+	_cleanup_(bus_unrefp) sd_bus *bus = NULL;
+	_cleanup_(message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+	sd_bus_error error = SD_BUS_ERROR_NULL;
+	int r;
+
+	r = open_bus(&bus);
+	if (r < 0)
+		return log_error_errno(r, "Cannot reach systemd over D-Bus: %m");
+	r = sd_bus_message_new_method_call(bus, &m, SD_DEST, SD_PATH, SD_MANAGER, "StartTransientUnit");
+	r = r < 0 ? r : sd_bus_message_append(m, "ss", unit, "fail");
+	r = r < 0 ? r : sd_bus_message_open_container(m, 'a', "(sv)");
+	r = r < 0 ? r : sd_bus_message_append(m, "(sv)", "Description", "s", description);
+	/* oneshot: the job ends when the worker does; nothing restarts it. */
+	r = r < 0 ? r : sd_bus_message_append(m, "(sv)", "Type", "s", "oneshot");
+	r = r < 0 ? r : sd_bus_message_append(m, "(sv)", "CollectMode", "s", "inactive-or-failed");
+	/* Never stopped by the shutdown it starts itself. */
+	r = r < 0 ? r : sd_bus_message_append(m, "(sv)", "DefaultDependencies", "b", 0);
+	r = r < 0 ? r : sd_bus_message_append(m, "(sv)", "TimeoutStartUSec", "t", (uint64_t)UINT64_MAX);
+	r = r < 0 ? r : append_exec_start(m, argv);
+	if (env && env[0]) {
+		r = r < 0 ? r : sd_bus_message_open_container(m, 'r', "sv");
+		r = r < 0 ? r : sd_bus_message_append(m, "s", "Environment");
+		r = r < 0 ? r : sd_bus_message_open_container(m, 'v', "as");
+		r = r < 0 ? r : sd_bus_message_append_strv(m, (char **)env);
+		r = r < 0 ? r : sd_bus_message_close_container(m);
+		r = r < 0 ? r : sd_bus_message_close_container(m);
+	}
+	r = r < 0 ? r : sd_bus_message_close_container(m);
+	r = r < 0 ? r : sd_bus_message_append(m, "a(sa(sv))", 0);
+	if (r < 0)
+		return log_error_errno(r, "Cannot build the D-Bus request for %s: %m", unit);
+	/* "fail" mode returns at once; the worker reports through its state file. */
+	r = sd_bus_call(bus, m, 0, &error, &reply);
+	if (r < 0) {
+		if (sd_bus_error_has_name(&error, "org.freedesktop.systemd1.UnitExists"))
+			r = -EEXIST;
+		r = log_bus_error(r, &error, "Cannot start the upgrade worker");
+	}
+	sd_bus_error_free(&error);
+	return r < 0 ? r : 0;
+}
+
+int bus_start_unit(const char *unit, const char *mode)
+{
+	_cleanup_(bus_unrefp) sd_bus *bus = NULL;
+	_cleanup_(message_unrefp) sd_bus_message *reply = NULL;
+	sd_bus_error error = SD_BUS_ERROR_NULL;
+	int r;
+
+	r = open_bus(&bus);
+	if (r < 0)
+		return log_error_errno(r, "Cannot reach systemd over D-Bus: %m");
+	r = sd_bus_call_method(bus, SD_DEST, SD_PATH, SD_MANAGER, "StartUnit", &error, &reply, "ss", unit,
+			       mode);
+	if (r < 0) {
+		char what[256];
+
+		snprintf(what, sizeof(what), "Cannot start %s", unit);
+		r = log_bus_error(r, &error, what);
+	}
+	sd_bus_error_free(&error);
+	return r < 0 ? r : 0;
+}
+
+int bus_start_transient_scope(const char *unit, const char *description, const pid_t *pids, size_t n)
+{
+	_cleanup_(bus_unrefp) sd_bus *bus = NULL;
+	_cleanup_(message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+	sd_bus_error error = SD_BUS_ERROR_NULL;
+	int r;
+
+	r = open_bus(&bus);
+	if (r < 0)
+		return log_error_errno(r, "Cannot reach systemd over D-Bus: %m");
+	r = sd_bus_message_new_method_call(bus, &m, SD_DEST, SD_PATH, SD_MANAGER, "StartTransientUnit");
+	r = r < 0 ? r : sd_bus_message_append(m, "ss", unit, "fail");
+	r = r < 0 ? r : sd_bus_message_open_container(m, 'a', "(sv)");
+	r = r < 0 ? r : sd_bus_message_append(m, "(sv)", "Description", "s", description);
+	r = r < 0 ? r : sd_bus_message_open_container(m, 'r', "sv");
+	r = r < 0 ? r : sd_bus_message_append(m, "s", "PIDs");
+	r = r < 0 ? r : sd_bus_message_open_container(m, 'v', "au");
+	r = r < 0 ? r : sd_bus_message_open_container(m, 'a', "u");
+	for (size_t i = 0; r >= 0 && i < n; i++)
+		r = sd_bus_message_append(m, "u", (uint32_t)pids[i]);
+	r = r < 0 ? r : sd_bus_message_close_container(m);
+	r = r < 0 ? r : sd_bus_message_close_container(m);
+	r = r < 0 ? r : sd_bus_message_close_container(m);
+	r = r < 0 ? r : sd_bus_message_close_container(m);
+	r = r < 0 ? r : sd_bus_message_append(m, "a(sa(sv))", 0);
+	if (r < 0)
+		return log_error_errno(r, "Cannot build the D-Bus request for %s: %m", unit);
+	r = sd_bus_call(bus, m, 0, &error, &reply);
+	if (r < 0) {
+		char what[300];
+
+		snprintf(what, sizeof(what), "Cannot create scope %s", unit);
+		r = log_bus_error(r, &error, what);
+	}
+	sd_bus_error_free(&error);
+	return r < 0 ? r : 0;
+}
+
+static int call_manager(const char *method, const char *what, const char *types, ...)
+{
+	_cleanup_(bus_unrefp) sd_bus *bus = NULL;
+	_cleanup_(message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+	sd_bus_error error = SD_BUS_ERROR_NULL;
+	va_list ap;
+	int r;
+
+	r = open_bus(&bus);
+	if (r < 0)
+		return log_error_errno(r, "Cannot reach systemd over D-Bus: %m");
+	r = sd_bus_message_new_method_call(bus, &m, SD_DEST, SD_PATH, SD_MANAGER, method);
+	if (r >= 0 && types) {
+		va_start(ap, types);
+		r = sd_bus_message_appendv(m, types, ap);
+		va_end(ap);
+	}
+	if (r < 0)
+		return log_error_errno(r, "Cannot build the D-Bus request to %s: %m", what);
+	/* A reload can take a while under emulation. */
+	r = sd_bus_call(bus, m, 120 * 1000000ULL, &error, &reply);
+	if (r < 0)
+		r = log_bus_error(r, &error, what);
+	sd_bus_error_free(&error);
+	return r < 0 ? r : 0;
+}
+
+int bus_reload(void)
+{
+	return call_manager("Reload", "reload systemd's units", NULL);
+}
+
+int bus_restart_unit(const char *unit)
+{
+	char what[300];
+
+	snprintf(what, sizeof(what), "restart %s", unit);
+	return call_manager("RestartUnit", what, "ss", unit, "replace");
 }

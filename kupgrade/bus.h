@@ -18,3 +18,22 @@ struct bus_unit {
  * the system bus. -ECONNREFUSED/-ENOENT etc. when systemd is not reachable. */
 int bus_list_units(struct bus_unit **ret, size_t *ret_n);
 void bus_units_free(struct bus_unit *units, size_t n);
+
+/*
+ * Start a transient service running argv (argv[0] an absolute path) with the
+ * extra environment env (NULL-terminated "K=V", may be NULL), mode
+ * "fail": -EEXIST when a unit of that name is already active (another
+ * upgrade runs). Returns once systemd has accepted the job.
+ */
+int bus_start_transient_service(const char *unit, const char *description, char *const *argv,
+				char *const *env);
+
+/* StartUnit(unit, mode), e.g. ("kexec.target", "replace-irreversibly"). */
+int bus_start_unit(const char *unit, const char *mode);
+
+/* Move pids into a new transient scope (the tree of a restored session). */
+int bus_start_transient_scope(const char *unit, const char *description, const pid_t *pids, size_t n);
+/* systemctl daemon-reload: generators run again. Waits for it to finish. */
+int bus_reload(void);
+/* systemctl restart UNIT, without waiting for the job. */
+int bus_restart_unit(const char *unit);

@@ -32,8 +32,9 @@ bool cgroup_is_below(const char *path, const char *cg);
 
 /*
  * The systemd unit owning a cgroup path, from systemd's naming of the tree:
- * the outermost component ending in .service or .scope. Returns its length in
- * *ret_prefix_len (the unit's cgroup is path[0..len)), or NULL when the path
- * is directly in a slice or the root.
+ * the outermost component ending in .service or .scope. Returns a pointer to
+ * that component inside path, its length in *ret_name_len, and the length of
+ * the unit's own cgroup (path up to and including it) in *ret_prefix_len; or
+ * NULL when the path is directly in a slice or the root.
  */
 const char *cgroup_path_unit(const char *path, size_t *ret_name_len, size_t *ret_prefix_len);

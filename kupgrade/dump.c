@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "criu.h"
+#include "dump.h"
 #include "imagedir.h"
 #include "inspect.h"
 #include "log.h"
@@ -61,6 +62,7 @@ struct checkpoint {
 	Manifest *m;
 	uint64_t est_bytes;
 	struct phase_list *phases;
+	struct checkpoint_options opts;
 };
 
 static uint64_t now_usec(void)
@@ -147,13 +149,16 @@ static int add_dump_phases(struct checkpoint *c)
 		snprintf(name, sizeof(name), "dump:%s", c->units[i].mu->name);
 		r = phase_list_add(c->phases, name, phase_dump_unit, undo_dump_unit, &c->units[i]);
 	}
-	r = r ?: phase_list_add(c->phases, "write-manifest", phase_manifest, NULL, NULL);
+	r = r ?: phase_list_add(c->phases, "write-manifest", phase_manifest, NULL, c);
+	/* An outer orchestrator's phases follow the manifest (upgrade.c). */
+	if (r == 0 && c->opts.add_tail)
+		r = c->opts.add_tail(c->phases, c->opts.userdata);
 	return r < 0 ? log_oom() : 0;
 }
 
 static int phase_plan(void *ctx, void *arg)
 {
-	struct checkpoint *c = ctx;
+	struct checkpoint *c = arg;
 	int r;
 
 	r = plan_build(arg_config, &c->plan);
@@ -226,7 +231,7 @@ static int scan_tree(struct ckpt_unit *u, struct ckpt_tree *ct, pid_t root)
 
 static int phase_scan(void *ctx, void *arg)
 {
-	struct checkpoint *c = ctx;
+	struct checkpoint *c = arg;
 
 	for (size_t i = 0; i < c->n_units; i++) {
 		struct ckpt_unit *u = &c->units[i];
@@ -255,15 +260,15 @@ static int phase_criu_check(void *ctx, void *arg)
 
 static int phase_prepare_images(void *ctx, void *arg)
 {
-	struct checkpoint *c = ctx;
+	struct checkpoint *c = arg;
 
 	/* 10% over the estimate: page-aligned images and CRIU's metadata. */
-	return imagedir_prepare(arg_to, arg_images_on_disk, c->est_bytes + c->est_bytes / 10, &c->dir);
+	return imagedir_prepare(c->opts.images_path, c->opts.on_disk, c->est_bytes + c->est_bytes / 10, &c->dir);
 }
 
 static int undo_prepare_images(void *ctx, void *arg)
 {
-	struct checkpoint *c = ctx;
+	struct checkpoint *c = arg;
 
 	return imagedir_wipe(&c->dir, false);
 }
@@ -273,7 +278,7 @@ static int undo_prepare_images(void *ctx, void *arg)
  * own tree is away. */
 static int phase_lock_network(void *ctx, void *arg)
 {
-	struct checkpoint *c = ctx;
+	struct checkpoint *c = arg;
 	size_t n = 0;
 	int r;
 
@@ -310,7 +315,7 @@ static int lock_unit(struct ckpt_unit *u, bool add)
 
 static int undo_lock_network(void *ctx, void *arg)
 {
-	struct checkpoint *c = ctx;
+	struct checkpoint *c = arg;
 
 	return c->lock ? c->lock->unlock() : 0;
 }
@@ -470,45 +475,109 @@ static int phase_dump_unit(void *ctx, void *arg)
 
 static int phase_manifest(void *ctx, void *arg)
 {
-	struct checkpoint *c = ctx;
+	struct checkpoint *c = arg;
 	struct timespec ts;
 	char v[32];
-	int r;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	c->m->has_created_realtime_usec = true;
 	c->m->created_realtime_usec = (uint64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 	if (criu_version_string(v, sizeof(v)) == 0 && manifest_set_string(&c->m->criu_version, v) < 0)
 		return log_oom();
+	if (checkpoint_record_timings(c) < 0)
+		return log_oom();
+	return checkpoint_write_manifest(c);
+}
+
+static bool has_timing(const Manifest *m, const char *phase)
+{
+	for (size_t i = 0; i < m->n_timings; i++)
+		if (streq(m->timings[i]->phase, phase))
+			return true;
+	return false;
+}
+
+int checkpoint_record_timings(struct checkpoint *c)
+{
 	for (size_t i = 0; i < c->phases->n; i++) {
 		const struct phase *p = &c->phases->phases[i];
 
-		if (p->done && strncmp(p->name, "dump:", 5) != 0 &&
-		    manifest_add_timing(c->m, p->name, p->usec) < 0)
-			return log_oom();
+		/* Per-unit dump times live in the unit's own timings. */
+		if (!p->done || strncmp(p->name, "dump:", 5) == 0 || has_timing(c->m, p->name))
+			continue;
+		if (manifest_add_timing(c->m, p->name, p->usec) < 0)
+			return -ENOMEM;
 	}
-	r = manifest_write_at(c->dir.fd, c->m);
+	return 0;
+}
+
+int checkpoint_write_manifest(struct checkpoint *c)
+{
+	int r = manifest_write_at(c->dir.fd, c->m);
+
 	if (r < 0)
 		return log_error_errno(r, "Cannot write the manifest in %s: %m", c->dir.path);
 	return 0;
 }
 
-static int build_phases(struct checkpoint *c, struct phase_list *l)
+int checkpoint_add_phases(struct checkpoint *c, struct phase_list *l)
 {
 	int r = 0;
 
+	c->phases = l;
 	/* Plan and scan change nothing: every refusal comes before anything is frozen. */
-	r = r ?: phase_list_add(l, "plan", phase_plan, NULL, NULL);
-	r = r ?: phase_list_add(l, "scan", phase_scan, NULL, NULL);
-	r = r ?: phase_list_add(l, "criu-check", phase_criu_check, NULL, NULL);
-	r = r ?: phase_list_add(l, "prepare-images", phase_prepare_images, undo_prepare_images, NULL);
-	r = r ?: phase_list_add(l, "lock-network", phase_lock_network, undo_lock_network, NULL);
+	r = r ?: phase_list_add(l, "plan", phase_plan, NULL, c);
+	r = r ?: phase_list_add(l, "scan", phase_scan, NULL, c);
+	r = r ?: phase_list_add(l, "criu-check", phase_criu_check, NULL, c);
+	r = r ?: phase_list_add(l, "prepare-images", phase_prepare_images, undo_prepare_images, c);
+	r = r ?: phase_list_add(l, "lock-network", phase_lock_network, undo_lock_network, c);
 	/* "dump:<unit>"... and "write-manifest" are appended by the plan phase. */
 	return r;
 }
 
-static void checkpoint_done(struct checkpoint *c)
+int checkpoint_new(const struct checkpoint_options *o, struct checkpoint **ret)
 {
+	struct checkpoint *c;
+	char boot_id[64];
+	struct utsname u;
+
+	if (read_boot_id(boot_id, sizeof(boot_id)) < 0 || uname(&u) < 0)
+		return log_error_errno(-EIO, "Cannot read the boot id or the kernel release.");
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return log_oom();
+	c->dir.fd = -EBADF;
+	c->opts = *o;
+	c->m = manifest_new(boot_id, u.release);
+	if (!c->m || manifest_set_string(&c->m->transport, o->transport ?: "local") < 0 ||
+	    (o->upgrade_id && manifest_set_string(&c->m->upgrade_id, o->upgrade_id) < 0) ||
+	    (o->kernel_to && manifest_set_string(&c->m->kernel_to, o->kernel_to) < 0)) {
+		checkpoint_free(c);
+		return log_oom();
+	}
+	*ret = c;
+	return 0;
+}
+
+Manifest *checkpoint_manifest(struct checkpoint *c)
+{
+	return c->m;
+}
+
+const char *checkpoint_images_path(const struct checkpoint *c)
+{
+	return c->dir.path ?: c->opts.images_path;
+}
+
+size_t checkpoint_n_units(const struct checkpoint *c)
+{
+	return c->n_units;
+}
+
+void checkpoint_free(struct checkpoint *c)
+{
+	if (!c)
+		return;
 	for (size_t i = 0; i < c->n_units; i++) {
 		release_cgroup(&c->units[i].holder);
 		for (size_t j = 0; j < c->units[i].n_trees; j++)
@@ -519,34 +588,33 @@ static void checkpoint_done(struct checkpoint *c)
 	manifest_free(c->m);
 	plan_free(c->plan);
 	imagedir_close(&c->dir);
+	free(c);
 }
 
 int verb_checkpoint(int argc, char **argv)
 {
-	struct checkpoint c = { .dir.fd = -EBADF };
+	struct checkpoint *c = NULL;
 	struct phase_list l = {};
 	struct phase_result res = {};
-	char boot_id[64];
-	struct utsname u;
 	int r;
 
 	if (!arg_to)
 		return log_error_errno(-EINVAL, "Missing --to DIR: where to write the images (on a tmpfs).");
 	if (geteuid() != 0)
 		return log_error_errno(-EPERM, "kupgrade checkpoint must run as root.");
-	if (read_boot_id(boot_id, sizeof(boot_id)) < 0 || uname(&u) < 0)
-		return log_error_errno(-EIO, "Cannot read the boot id or the kernel release.");
-	c.m = manifest_new(boot_id, u.release);
-	if (!c.m || manifest_set_string(&c.m->transport, "local") < 0)
-		return log_oom();
+	r = checkpoint_new(&(struct checkpoint_options){ .images_path = arg_to,
+							 .on_disk = arg_images_on_disk,
+							 .transport = "local" },
+			   &c);
+	if (r < 0)
+		return r;
 
-	r = build_phases(&c, &l);
+	r = checkpoint_add_phases(c, &l);
 	if (r < 0) {
 		r = log_oom();
 		goto out;
 	}
-	c.phases = &l;
-	r = phase_run(&l, &c, &res);
+	r = phase_run(&l, NULL, &res);
 	if (r < 0) {
 		if (res.undo_failures)
 			log_error("Checkpoint failed in phase '%s', and %u undo step%s failed: the system is NOT "
@@ -560,11 +628,11 @@ int verb_checkpoint(int argc, char **argv)
 		goto out;
 	}
 	log_info("Checkpoint complete: %zu unit%s in %s; restore with 'kupgrade restore --from %s'.",
-		 c.n_units, c.n_units == 1 ? "" : "s", c.dir.path, c.dir.path);
+		 c->n_units, c->n_units == 1 ? "" : "s", c->dir.path, c->dir.path);
 	if (arg_json)
-		inspect_print_json(stdout, c.m);
+		inspect_print_json(stdout, c->m);
 out:
 	phase_list_free(&l);
-	checkpoint_done(&c);
+	checkpoint_free(c);
 	return r;
 }

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <fcntl.h>
+#include <sys/mount.h>
 #include <linux/magic.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -230,8 +231,14 @@ int imagedir_wipe(struct imagedir *d, bool remove_root)
 
 	if (r < 0)
 		return log_error_errno(r, "Cannot wipe images in %s: %m", d->path);
-	if ((d->created || remove_root) && rmdir(d->path) < 0)
-		return log_error_errno(-errno, "Cannot remove %s: %m", d->path);
+	if (!(d->created || remove_root))
+		return 0;
+	/* After a switch the images root is the tmpfs the initramfs mounted:
+	 * empty now, it goes with its mount. */
+	if (rmdir(d->path) < 0 && errno == EBUSY && umount2(d->path, MNT_DETACH) >= 0)
+		(void)rmdir(d->path);
+	if (access(d->path, F_OK) == 0)
+		return log_error_errno(-EBUSY, "Cannot remove %s: %m", d->path);
 	return 0;
 }
 

@@ -32,6 +32,11 @@ static void json_unit(struct json_writer *w, const ManifestUnit *u)
 	for (size_t i = 0; i < u->n_root_pids; i++)
 		json_uint(w, u->root_pids[i]);
 	json_end_array(w);
+	json_key(w, "restored_pids");
+	json_begin_array(w);
+	for (size_t i = 0; i < u->n_restored_pids; i++)
+		json_uint(w, u->restored_pids[i]);
+	json_end_array(w);
 	json_key(w, "connections");
 	json_begin_array(w);
 	for (size_t i = 0; i < u->n_connections; i++) {
@@ -85,6 +90,8 @@ int inspect_print_json(FILE *f, const Manifest *m)
 	json_kv_string(&w, "lock_method", m->lock_method ?: "none");
 	json_kv_string(&w, "lock_table", m->lock_table);
 	json_kv_string(&w, "transport", m->transport);
+	json_kv_string(&w, "upgrade_id", m->upgrade_id);
+	json_kv_string(&w, "kernel_restored", m->kernel_restored);
 	json_timings(&w, "timings_usec", m->timings, m->n_timings);
 	json_key(&w, "units");
 	json_begin_array(&w);
@@ -106,6 +113,10 @@ void inspect_print_text(FILE *f, const Manifest *m)
 	fprintf(f, "kupgrade manifest, format %u\n", m->format_version);
 	fprintf(f, "  boot id:    %s\n  kernel:     %s%s%s\n", m->boot_id, m->kernel_from,
 		m->kernel_to ? " -> " : "", m->kernel_to ?: "");
+	if (m->kernel_restored)
+		fprintf(f, "  restored on: %s\n", m->kernel_restored);
+	if (m->upgrade_id)
+		fprintf(f, "  upgrade:    %s\n", m->upgrade_id);
 	if (m->criu_version)
 		fprintf(f, "  criu:       %s\n", m->criu_version);
 	fprintf(f, "  lock:       %s%s%s\n", m->lock_method ?: "none", m->lock_table ? ", table " : "",
@@ -125,7 +136,10 @@ void inspect_print_text(FILE *f, const Manifest *m)
 		fputs("  trees:      ", f);
 		for (size_t j = 0; j < u->n_root_pids; j++)
 			fprintf(f, "%s%u", j ? ", " : "", u->root_pids[j]);
-		fprintf(f, " (%u processes%s)\n", u->n_processes, u->shell_job ? ", shell job" : "");
+		fprintf(f, " (%u processes%s)", u->n_processes, u->shell_job ? ", shell job" : "");
+		for (size_t j = 0; j < u->n_restored_pids; j++)
+			fprintf(f, "%s%u", j ? ", " : "; restored as PID ", u->restored_pids[j]);
+		fputc('\n', f);
 		if (u->has_image_bytes)
 			fprintf(f, "  images:     %.1f MiB\n", u->image_bytes / 1048576.0);
 		for (size_t j = 0; j < u->n_connections; j++)

@@ -20,12 +20,18 @@ static const struct verb verbs[] = {
 	{ "plan", verb_plan, "show what happens to every process, and why" },
 	{ "checkpoint", verb_checkpoint, "dump units to --to DIR (all or nothing)" },
 	{ "restore", verb_restore, "restore every tree from --from DIR" },
+	{ "restore-unit", verb_restore_unit, "(internal) restore one service from --from DIR, as its ExecStart" },
 	{ "lock", verb_lock, "re-create the network lock of --from DIR" },
 	{ "inspect", verb_inspect, "print the manifest of DIR [--json]" },
+	{ "upgrade", verb_upgrade, "switch the running kernel to --kernel FILE (the default verb)" },
+	{ "check", verb_check, "preflight: can this machine switch to --kernel FILE?" },
+	{ "status", verb_status, "show the report of the last switch [--json]" },
+	{ "upgrade-worker", verb_upgrade_worker, "(internal) the upgrade, run as a transient service" },
+	{ "stage", verb_stage, "(test) carry --from DIR across the next kexec into --kernel" },
 };
 
 /* Verbs that take positional arguments (read from argv[optind...]). */
-static const char *const verbs_with_args[] = { "inspect" };
+static const char *const verbs_with_args[] = { "inspect", "restore-unit" };
 
 static bool takes_args(const struct verb *v)
 {
@@ -88,6 +94,7 @@ static int parse_argv(int argc, char **argv)
 		ARG_DRY_RUN,
 		ARG_YES,
 		ARG_JSON,
+		ARG_ID,
 	};
 	static const struct option options[] = {
 		{ "kernel", required_argument, NULL, ARG_KERNEL },
@@ -102,6 +109,7 @@ static int parse_argv(int argc, char **argv)
 		{ "dry-run", no_argument, NULL, ARG_DRY_RUN },
 		{ "yes", no_argument, NULL, ARG_YES },
 		{ "json", no_argument, NULL, ARG_JSON },
+		{ "id", required_argument, NULL, ARG_ID },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
@@ -149,6 +157,9 @@ static int parse_argv(int argc, char **argv)
 		case ARG_JSON:
 			arg_json = true;
 			break;
+		case ARG_ID:
+			arg_id = optarg;
+			break;
 		case 'v':
 			log_set_max_level(LOG_DEBUG);
 			break;
@@ -180,6 +191,9 @@ int main(int argc, char **argv)
 	char **verb_argv;
 
 	log_set_program("kupgrade");
+	/* Installed as a link in systemd's generator directory. */
+	if (strstr(argv[0], "kupgrade-generator"))
+		return verb_generator(argc, argv) < 0 ? 1 : 0;
 	if (getenv("JOURNAL_STREAM"))
 		log_set_journal_prefix(true);
 

@@ -72,15 +72,25 @@ ManifestUnit *manifest_add_unit(Manifest *m, const char *name, const char *kind,
 	return u;
 }
 
+static int append_u32(uint32_t **array, size_t *n, uint32_t v)
+{
+	uint32_t *a = realloc(*array, (*n + 1) * sizeof(*a));
+
+	if (!a)
+		return -ENOMEM;
+	*array = a;
+	a[(*n)++] = v;
+	return 0;
+}
+
 int manifest_unit_add_root(ManifestUnit *u, uint32_t pid)
 {
-	uint32_t *n = realloc(u->root_pids, (u->n_root_pids + 1) * sizeof(*n));
+	return append_u32(&u->root_pids, &u->n_root_pids, pid);
+}
 
-	if (!n)
-		return -ENOMEM;
-	u->root_pids = n;
-	n[u->n_root_pids++] = pid;
-	return 0;
+int manifest_unit_add_restored_pid(ManifestUnit *u, uint32_t pid)
+{
+	return append_u32(&u->restored_pids, &u->n_restored_pids, pid);
 }
 
 int manifest_unit_add_connection(ManifestUnit *u, uint32_t family, const char *src,

@@ -26,6 +26,7 @@ Manifest *manifest_new(const char *boot_id, const char *kernel_from);
 ManifestUnit *manifest_add_unit(Manifest *m, const char *name, const char *kind,
 				const char *image_dir);
 int manifest_unit_add_root(ManifestUnit *u, uint32_t pid);
+int manifest_unit_add_restored_pid(ManifestUnit *u, uint32_t pid);
 int manifest_unit_add_connection(ManifestUnit *u, uint32_t family, const char *src,
 				 uint32_t sport, const char *dst, uint32_t dport);
 int manifest_unit_add_external(ManifestUnit *u, const char *key, const char *path,

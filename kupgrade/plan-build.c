@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "blockers.h"
 #include "bus.h"
@@ -38,6 +39,7 @@ struct build {
 	char *mount; /* cgroup2 mount, NULL if none */
 	pid_t self;
 	char *self_cgroup;
+	uint64_t init_mnt_ns; /* PID 1's mount namespace, 0 if unknown */
 
 	struct cg_pid *walked; /* from the cgroup tree, sorted by pid */
 	size_t n_walked, size_walked;
@@ -339,7 +341,8 @@ static int add_blocker(struct plan_unit *u, const char *reason, pid_t pid, const
 
 	if (has_blocker(u, reason))
 		return 0;
-	if (asprintf(&s, "%s (pid %d %s, fd %d)", reason, pid, comm, fd) < 0)
+	if ((fd >= 0 ? asprintf(&s, "%s (pid %d %s, fd %d)", reason, pid, comm, fd)
+		     : asprintf(&s, "%s (pid %d %s)", reason, pid, comm)) < 0)
 		return -ENOMEM;
 	n = realloc(u->blockers, (u->n_blockers + 1) * sizeof(char *));
 	if (!n) {
@@ -407,6 +410,19 @@ static int scan_fd(pid_t pid, const struct proc_fd *fd, void *userdata)
 	return add_verdict(u, v, reason, pid, s->comm, fd->fd, fd->ino);
 }
 
+static int check_mount_ns(struct build *b, size_t unit, const struct plan_process *pp)
+{
+	struct plan_unit *u = &b->plan->units[unit];
+	uint64_t ns = 0;
+	char reason[256];
+
+	if (u->decision != DECISION_CHECKPOINT || proc_read_ns(pp->pid, "mnt", &ns) < 0)
+		return 0;
+	if (ns_check_mount(ns, b->init_mnt_ns, reason, sizeof(reason)) == FD_OK)
+		return 0;
+	return add_blocker(u, reason, pp->pid, pp->comm, -1) < 0 ? log_oom() : 0;
+}
+
 static int scan_process(struct build *b, size_t unit, struct plan_process *pp)
 {
 	struct fd_scan s = { b, unit, pp->comm };
@@ -422,6 +438,9 @@ static int scan_process(struct build *b, size_t unit, struct plan_process *pp)
 
 	if (pp->pid == b->self)
 		return 0; /* our own fds are transient */
+	r = check_mount_ns(b, unit, pp);
+	if (r < 0)
+		return r;
 	r = proc_for_each_fd(pp->pid, scan_fd, &s);
 	if (r == -ENOMEM)
 		return log_oom();
@@ -599,34 +618,75 @@ static int fetch_units(struct build *b)
 	return 0;
 }
 
-static int build_plan(struct build *b)
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* Each phase logs its duration at debug level (-v): the plan runs before
+ * anything is frozen, but it should stay quick. */
+#define PHASE(name, expr)                                                            \
+	({                                                                           \
+		double _t0 = now_ms();                                               \
+		int _r = (expr);                                                     \
+		log_debug("plan: %s took %.1f ms", name, now_ms() - _t0);            \
+		_r;                                                                  \
+	})
+
+static int scan_all(struct build *b)
 {
 	struct plan *p = b->plan;
 	int r;
 
-	r = fetch_units(b);
+	for (size_t i = 0; i < p->n_units; i++)
+		for (size_t j = 0; j < p->units[i].n_procs; j++) {
+			if (p->units[i].kind == OWNER_KERNEL)
+				continue;
+			r = scan_process(b, i, &p->units[i].procs[j]);
+			if (r < 0)
+				return r;
+		}
+	return 0;
+}
+
+static int finish_all(struct build *b)
+{
+	struct plan *p = b->plan;
+
+	for (size_t i = 0; i < p->n_units; i++) {
+		qsort(p->units[i].procs, p->units[i].n_procs, sizeof(struct plan_process), cmp_proc);
+		if (finish_unit(p, &p->units[i]) < 0)
+			return log_oom();
+	}
+	qsort(p->units, p->n_units, sizeof(*p->units), cmp_unit);
+	return 0;
+}
+
+static int build_plan(struct build *b)
+{
+	int r;
+
+	r = PHASE("listing units over D-Bus", fetch_units(b));
 	if (r >= 0)
-		r = collect_processes(b);
+		r = PHASE("collecting processes", collect_processes(b));
 	if (r >= 0)
 		r = mark_self(b);
 	/* A first decision says where blockers matter; the final one counts them. */
 	if (r >= 0)
 		r = decide_all(b);
-	for (size_t i = 0; r >= 0 && i < p->n_units; i++)
-		for (size_t j = 0; r >= 0 && j < p->units[i].n_procs; j++)
-			if (p->units[i].kind != OWNER_KERNEL)
-				r = scan_process(b, i, &p->units[i].procs[j]);
+	if (r >= 0 && proc_read_ns(1, "mnt", &b->init_mnt_ns) < 0)
+		log_debug("Cannot read PID 1's mount namespace; not comparing namespaces.");
 	if (r >= 0)
-		r = check_unix_peers(b);
+		r = PHASE("reading memory and open files", scan_all(b));
+	if (r >= 0)
+		r = PHASE("checking unix socket peers", check_unix_peers(b));
 	if (r >= 0)
 		r = decide_all(b);
-	for (size_t i = 0; r >= 0 && i < p->n_units; i++) {
-		qsort(p->units[i].procs, p->units[i].n_procs, sizeof(struct plan_process), cmp_proc);
-		if (finish_unit(p, &p->units[i]) < 0)
-			r = log_oom();
-	}
 	if (r >= 0)
-		qsort(p->units, p->n_units, sizeof(*p->units), cmp_unit);
+		r = finish_all(b);
 	return r;
 }
 

@@ -134,6 +134,31 @@ static const char *format_bytes(char buf[static 16], uint64_t b)
 	return buf;
 }
 
+/* One line per kind of external file; the JSON lists every fd. */
+static void print_externals(const struct plan_unit *u)
+{
+	for (size_t j = 0; j < u->n_externals; j++) {
+		const struct plan_external *e = &u->externals[j];
+		unsigned fds = 0, procs = 0;
+		bool seen = false;
+
+		for (size_t k = 0; k < j && !seen; k++)
+			seen = streq(u->externals[k].what, e->what);
+		if (seen)
+			continue;
+		for (size_t k = j; k < u->n_externals; k++) {
+			if (!streq(u->externals[k].what, e->what))
+				continue;
+			fds++;
+			/* Count each pid once: entries of one process are adjacent. */
+			if (k == j || u->externals[k].pid != u->externals[k - 1].pid)
+				procs++;
+		}
+		printf("    external: %s (%u fd%s in %u process%s)\n", e->what, fds, fds == 1 ? "" : "s", procs,
+		       procs == 1 ? "" : "es");
+	}
+}
+
 static void print_table(const struct plan *p)
 {
 	unsigned counts[_DECISION_MAX];
@@ -149,9 +174,7 @@ static void print_table(const struct plan *p)
 		       format_bytes(b, u->est_image_bytes), u->forced ? "[forced] " : "", u->reason);
 		for (size_t j = 0; j < u->n_blockers; j++)
 			printf("    blocker: %s\n", u->blockers[j]);
-		for (size_t j = 0; j < u->n_externals; j++)
-			printf("    external: %s (pid %d, fd %d)\n", u->externals[j].what, u->externals[j].pid,
-			       u->externals[j].fd);
+		print_externals(u);
 	}
 	count_decisions(p, counts);
 	printf("\n%zu owners: %u checkpoint, %u restart, %u leave; %u processes, %u threads, RSS %s, "
@@ -165,6 +188,9 @@ int verb_plan(int argc, char **argv)
 	struct plan *p = NULL;
 	int r;
 
+	/* Other users' open files and memory maps are root's to read. */
+	if (geteuid() != 0)
+		return log_error_errno(-EPERM, "kupgrade plan must run as root: it reads every process's open files.");
 	/* The default file may be missing; a file named on the command line may not. */
 	if (!streq(arg_config, DEFAULT_CONFIG) && access(arg_config, F_OK) < 0)
 		return log_error_errno(negative_errno(), "Cannot use --config %s: %m", arg_config);

@@ -129,6 +129,16 @@ static int decide_default(struct plan_unit *u)
 	}
 }
 
+const struct plan_external *plan_unit_unsupported_external(const struct plan_unit *u)
+{
+	/* The logind session FIFOs are handed back as fresh FIFOs; a journal
+	 * stream would need a fresh stream connected to journald. */
+	for (size_t i = 0; i < u->n_externals; i++)
+		if (!strstr(u->externals[i].what, "FIFO"))
+			return &u->externals[i];
+	return NULL;
+}
+
 int plan_decide(struct plan_unit *u, const struct config *c)
 {
 	const struct config_rule *rule;
@@ -160,5 +170,10 @@ int plan_decide(struct plan_unit *u, const struct config *c)
 	if (u->n_blockers > 0)
 		return set_reason(u, DECISION_RESTART, false, "cannot be checkpointed as it stands: %s%s",
 				  u->blockers[0], blocker_summary_suffix(u));
+	if (plan_unit_unsupported_external(u))
+		return set_reason(u, DECISION_RESTART, false,
+				  "PID %d %s, which kupgrade cannot hand back at restore yet",
+				  (int)plan_unit_unsupported_external(u)->pid,
+				  plan_unit_unsupported_external(u)->what);
 	return decide_default(u);
 }

@@ -91,6 +91,8 @@ struct plan {
 int plan_build(const char *config_path, struct plan **ret);
 void plan_free(struct plan *p);
 struct plan_unit *plan_find_unit(struct plan *p, const char *name);
+/* The first external file of u that the restore cannot hand back, or NULL. */
+const struct plan_external *plan_unit_unsupported_external(const struct plan_unit *u);
 
 const char *plan_decision_to_string(enum plan_decision d);
 const char *owner_kind_to_string(enum owner_kind k);

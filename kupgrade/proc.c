@@ -207,6 +207,18 @@ int proc_list_pids(pid_t **ret, size_t *ret_n)
 	return 0;
 }
 
+int proc_read_ns(pid_t pid, const char *name, uint64_t *ret)
+{
+	char path[64];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/%s", pid, name);
+	if (stat(path, &st) < 0)
+		return proc_errno();
+	*ret = st.st_ino;
+	return 0;
+}
+
 static int read_one_fd(pid_t pid, int fdnum, struct proc_fd *ret)
 {
 	char path[64];

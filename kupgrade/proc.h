@@ -43,6 +43,9 @@ int proc_read_cgroup(pid_t pid, char **ret);
 /* All thread-group leaders in /proc, sorted. */
 int proc_list_pids(pid_t **ret, size_t *ret_n);
 
+/* Inode of /proc/PID/ns/NAME ("mnt", "net"...), which identifies the namespace. */
+int proc_read_ns(pid_t pid, const char *name, uint64_t *ret);
+
 /* One open file descriptor, without opening it. */
 struct proc_fd {
 	int fd;

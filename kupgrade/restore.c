@@ -1,14 +1,24 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <fcntl.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/utsname.h>
 
 #include "criu.h"
 #include "inspect.h"
 #include "log.h"
 #include "netlock.h"
+#include "bus.h"
 #include "phase.h"
+#include "pidns.h"
+#include "fileio.h"
+#include "report.h"
 #include "restore.h"
 #include "tree.h"
 #include "verbs.h"
@@ -48,41 +58,81 @@ static int make_fifo(int dir_fd, const Kupgrade__ExternalFile *e, unsigned idx, 
 	return 0;
 }
 
+/* Adopt a restored tree whose unit is gone (a session scope) into a new
+ * transient scope, so it outlives the service that restored it. */
+static void adopt(const ManifestUnit *u, const struct tree *t)
+{
+	char scope[300], desc[400];
+
+	snprintf(scope, sizeof(scope), "kupgrade-%s", u->name);
+	if (!strstr(scope, ".scope"))
+		strncat(scope, ".scope", sizeof(scope) - strlen(scope) - 1);
+	for (char *p = scope; *p; p++)
+		if (*p == '/')
+			*p = '_';
+	snprintf(desc, sizeof(desc), "%s, restored by kupgrade", u->name);
+	if (bus_start_transient_scope(scope, desc, t->pids, t->n_pids) < 0)
+		log_warning("%s: the restored tree stays in kupgrade's cgroup.", u->name);
+	else
+		log_info("%s: restored tree adopted by %s.", u->name, scope);
+}
+
 /* Put the restored tree back into the unit's cgroup when it still exists
- * (CRIU runs with manage_cgroups=ignore, as the old cgroup may be gone). */
+ * (CRIU runs with manage_cgroups=ignore, as the old cgroup may be gone);
+ * else into a scope of its own. */
 static void rehome(const ManifestUnit *u, pid_t root)
 {
 	char path[4096];
 	struct tree t;
 
-	if (isempty(u->cgroup))
-		return;
-	/* systemd stops a service whose main process went away, killing what
-	 * is in its cgroup; a restarted one is another instance. Issue 5 hands
-	 * services back to their unit; until then they stay beside it. */
+	/* A service is restored by its own unit's start after a switch
+	 * (restore-unit): CRIU, our child, was born in the unit's cgroup.
+	 * Restored on the same boot by "kupgrade restore", it stays beside its
+	 * unit, in kupgrade's cgroup: systemd would take a tree moved into a
+	 * dead unit's cgroup for strays. */
 	if (streq_ptr(u->kind, "service")) {
-		log_info("%s: the restored tree stays in kupgrade's cgroup, beside the unit.", u->name);
-		return;
-	}
-	snprintf(path, sizeof(path), "/sys/fs/cgroup/%s/cgroup.procs", u->cgroup);
-	if (access(path, W_OK) < 0) {
-		log_info("%s: cgroup %s is gone, the restored tree stays in kupgrade's cgroup.", u->name,
-			 u->cgroup);
+		log_info("%s: the restored tree stays in the cgroup of the process that restored it.", u->name);
 		return;
 	}
 	if (tree_scan(root, &t) < 0)
 		return;
-	for (size_t i = 0; i < t.n_pids; i++) {
-		FILE *f = fopen(path, "we");
+	snprintf(path, sizeof(path), "/sys/fs/cgroup/%s/cgroup.procs", u->cgroup ?: "");
+	if (isempty(u->cgroup) || access(path, W_OK) < 0)
+		adopt(u, &t);
+	else
+		for (size_t i = 0; i < t.n_pids; i++) {
+			FILE *f = fopen(path, "we");
 
-		if (!f || (fprintf(f, "%d\n", (int)t.pids[i]), fclose(f)) != 0)
-			log_debug("Cannot move PID %d into %s, ignoring.", (int)t.pids[i], u->cgroup);
-	}
+			if (!f || (fprintf(f, "%d\n", (int)t.pids[i]), fclose(f)) != 0)
+				log_debug("Cannot move PID %d into %s, ignoring.", (int)t.pids[i], u->cgroup);
+		}
 	tree_done(&t);
+}
+
+/* Is pid in use here, and by what (for the report)? */
+static bool pid_taken(pid_t pid, char *comm, size_t size)
+{
+	char path[64];
+	int k;
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	k = read_small_file(path, comm, size);
+	if (k < 0)
+		return k != -ENOENT;
+	comm[strcspn(comm, "\n")] = 0;
+	return true;
+}
+
+static int restore_in_pidns(void *userdata)
+{
+	return criu_restore_tree(userdata, NULL);
 }
 
 int restore_tree(struct imagedir *d, ManifestUnit *u, uint32_t root)
 {
+	struct criu_restore_req req;
+	char taken_by[64] = "";
+	bool taken;
 	struct criu_inherit inherit[16];
 	int fds[16], n = 0, r;
 	_cleanup_close_ int fd = -EBADF;
@@ -103,16 +153,32 @@ int restore_tree(struct imagedir *d, ManifestUnit *u, uint32_t root)
 		n++;
 	}
 	snprintf(log_name, sizeof(log_name), "%s-%u-restore.log", u->name, root);
-	r = criu_restore_tree(&(struct criu_restore_req){ .images_fd = fd,
-							  .log_name = log_name,
-							  .shell_job = u->has_shell_job && u->shell_job,
-							  .inherit = inherit,
-							  .n_inherit = n },
-			      &pid);
-	if (r < 0)
-		goto out;
-	if ((uint32_t)pid != root)
+	req = (struct criu_restore_req){ .images_fd = fd,
+					 .log_name = log_name,
+					 .shell_job = u->has_shell_job && u->shell_job,
+					 .inherit = inherit,
+					 .n_inherit = n };
+	taken = pid_taken((pid_t)root, taken_by, sizeof(taken_by));
+	if (!taken)
+		r = criu_restore_tree(&req, &pid);
+	if (taken || r < 0) {
+		/* Its PIDs are (or may be) taken in this boot: inside a PID
+		 * namespace of its own the tree keeps them. */
+		if (taken)
+			log_notice("%s: PID %u is taken by %s; restoring the tree in a new PID namespace.",
+				   u->name, root, taken_by);
+		else
+			log_notice("%s: retrying the restore of tree %u in a new PID namespace.", u->name, root);
+		r = pidns_run(restore_in_pidns, &req, &pid);
+		if (r < 0)
+			goto out;
+		u->has_outcome = true;
+		u->outcome = KUPGRADE__UNIT_OUTCOME__RESTORED_NEW_PIDNS;
+		(void)manifest_set_string(&u->outcome_reason, taken ? "its PID was taken in the new boot: restored in a new PID namespace"
+								    : "restored in a new PID namespace after a failed first attempt");
+	} else if ((uint32_t)pid != root)
 		log_warning("%s: tree %u came back as PID %d.", u->name, root, (int)pid);
+	(void)manifest_unit_add_restored_pid(u, (uint32_t)pid);
 	rehome(u, pid);
 out:
 	for (int i = 0; i < n; i++)
@@ -120,10 +186,31 @@ out:
 	return r;
 }
 
+/* KUPGRADE_FAULT, or on the boot after a switch the one the upgrade carried
+ * in the manifest (KUPGRADE_BOOT_FAULT), e.g. "restore-tree:session-3.scope". */
+static const char *fault_for(const Manifest *m)
+{
+	const char *f = getenv("KUPGRADE_FAULT");
+
+	return !isempty(f) ? f : m ? m->boot_fault : NULL;
+}
+
+static const Manifest *current_manifest;
+
 int restore_unit(struct imagedir *d, ManifestUnit *u)
 {
 	uint64_t t0 = now_usec();
+	char fault_name[300];
 	int r = 0;
+
+	snprintf(fault_name, sizeof(fault_name), "restore-tree:%s", u->name);
+	if (phase_fault_matches(fault_for(current_manifest), fault_name)) {
+		log_error("%s: restore failed: fault injected (%s).", u->name, fault_name);
+		u->has_outcome = true;
+		u->outcome = KUPGRADE__UNIT_OUTCOME__FAILED;
+		(void)manifest_set_string(&u->outcome_reason, "fault injected by KUPGRADE_FAULT");
+		return -EIO;
+	}
 
 	for (size_t i = 0; i < u->n_root_pids; i++) {
 		int k = restore_tree(d, u, u->root_pids[i]);
@@ -132,7 +219,10 @@ int restore_unit(struct imagedir *d, ManifestUnit *u)
 			r = k;
 	}
 	u->has_outcome = true;
-	u->outcome = r < 0 ? KUPGRADE__UNIT_OUTCOME__FAILED : KUPGRADE__UNIT_OUTCOME__RESTORED;
+	if (r < 0)
+		u->outcome = KUPGRADE__UNIT_OUTCOME__FAILED;
+	else if (u->outcome != KUPGRADE__UNIT_OUTCOME__RESTORED_NEW_PIDNS)
+		u->outcome = KUPGRADE__UNIT_OUTCOME__RESTORED;
 	(void)manifest_unit_add_timing(u, "restore", now_usec() - t0);
 	if (r < 0)
 		return r;
@@ -171,6 +261,7 @@ static int read_manifest(const char *from, struct restore *rs)
 	r = manifest_read_file(path, &rs->m);
 	if (r < 0)
 		return r;
+	current_manifest = rs->m;
 	if (!isempty(rs->m->lock_method) && !streq(rs->m->lock_method, "none")) {
 		rs->lock = netlock_get(rs->m->lock_method);
 		if (!rs->lock)
@@ -244,13 +335,69 @@ static int phase_restore_unit(void *ctx, void *arg)
 
 	/* A unit that fails is reported; the others are still restored. */
 	if (restore_unit(&rs->dir, u) < 0) {
-		manifest_set_string(&u->outcome_reason, "CRIU restore failed, see " CRIU_LOG_DIR);
+		if (!u->outcome_reason)
+			manifest_set_string(&u->outcome_reason, "CRIU restore failed, see " CRIU_LOG_DIR);
 		rs->failed++;
 		return 0;
 	}
 	/* Its connections flow again now, not when the last unit is back. */
 	if (rs->lock && unit_connections(u, &c, &n) == 0 && rs->lock->update(false, c, n) < 0)
 		log_warning("%s: its connections stay locked until the end of the restore.", u->name);
+	return 0;
+}
+
+/* Is addr configured here? bind() to it says so without sending anything. */
+static bool address_present(uint32_t family, const char *addr)
+{
+	union {
+		struct sockaddr_in in;
+		struct sockaddr_in6 in6;
+	} sa = {};
+	socklen_t len;
+	_cleanup_close_ int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return false;
+	if (family == AF_INET) {
+		sa.in.sin_family = AF_INET;
+		if (inet_pton(AF_INET, addr, &sa.in.sin_addr) != 1)
+			return false;
+		len = sizeof(sa.in);
+	} else {
+		sa.in6.sin6_family = AF_INET6;
+		if (inet_pton(AF_INET6, addr, &sa.in6.sin6_addr) != 1)
+			return false;
+		len = sizeof(sa.in6);
+	}
+	return bind(fd, (struct sockaddr *)&sa, len) == 0;
+}
+
+#define ADDRESS_WAIT_USEC (60ULL * 1000000)
+
+/*
+ * After a kexec the restore runs while the network is being configured: a
+ * connection can only come back once its local address exists ("Cannot
+ * assign requested address" otherwise). Wait for them, bounded.
+ */
+static int phase_wait_addresses(void *ctx, void *arg)
+{
+	struct restore *rs = ctx;
+	uint64_t t0 = now_usec();
+
+	for (size_t i = 0; i < rs->m->n_units; i++)
+		for (size_t j = 0; j < rs->m->units[i]->n_connections; j++) {
+			const Kupgrade__Connection *c = rs->m->units[i]->connections[j];
+
+			while (!address_present(c->family, c->src)) {
+				if (now_usec() - t0 > ADDRESS_WAIT_USEC) {
+					log_warning("Address %s of %s is still missing after %llu s; restoring "
+						    "anyway.",
+						    c->src, rs->m->units[i]->name, ADDRESS_WAIT_USEC / 1000000);
+					return 0;
+				}
+				nanosleep(&(struct timespec){ .tv_nsec = 50 * 1000 * 1000 }, NULL);
+			}
+		}
 	return 0;
 }
 
@@ -282,33 +429,194 @@ static void report(const Manifest *m)
 	}
 }
 
+/* --- services after a kexec: each restored by its own unit's start --- */
+
+static bool is_service(const ManifestUnit *u)
+{
+	return streq(u->kind, "service");
+}
+
+static void service_file(char *buf, size_t size, const char *unit, const char *what)
+{
+	snprintf(buf, size, "%s/%s.%s", RESTORE_SERVICE_DIR, unit, what);
+}
+
+static int read_boot_id(char *buf, size_t size)
+{
+	int r = read_small_file("/proc/sys/kernel/random/boot_id", buf, size);
+
+	if (r < 0)
+		return r;
+	buf[strcspn(buf, "\n")] = 0;
+	return 0;
+}
+
+/* Images written by another boot: the switch happened, systemd restores the
+ * services (kupgrade-generator's drop-ins) and this command the rest. */
+static bool after_switch(const Manifest *m)
+{
+	char now[64];
+
+	return read_boot_id(now, sizeof(now)) >= 0 && !streq(now, m->boot_id);
+}
+
+#define SERVICE_WAIT_USEC (300ULL * 1000000)
+
+/* Collect what each service's restore (verb_restore_unit) wrote. */
+static int phase_wait_services(void *ctx, void *arg)
+{
+	struct restore *rs = ctx;
+	uint64_t t0 = now_usec();
+
+	for (size_t i = 0; i < rs->m->n_units; i++) {
+		ManifestUnit *u = rs->m->units[i];
+		_cleanup_free_ char *text = NULL;
+		char path[4096], *reason = NULL;
+		long outcome;
+		unsigned long long usec = 0;
+
+		if (!is_service(u))
+			continue;
+		service_file(path, sizeof(path), u->name, "result");
+		while (read_full_file_str(path, &text) < 0) {
+			if (now_usec() - t0 > SERVICE_WAIT_USEC)
+				break;
+			nanosleep(&(struct timespec){ .tv_nsec = 100 * 1000 * 1000 }, NULL);
+		}
+		u->has_outcome = true;
+		if (!text) {
+			u->outcome = KUPGRADE__UNIT_OUTCOME__FAILED;
+			(void)manifest_set_string(&u->outcome_reason, "its restore never reported back");
+			rs->failed++;
+			continue;
+		}
+		outcome = strtol(text, &reason, 10);
+		usec = strtoull(reason, &reason, 10);
+		reason += strspn(reason, " ");
+		reason[strcspn(reason, "\n")] = 0;
+		u->outcome = (Kupgrade__UnitOutcome)outcome;
+		(void)manifest_unit_add_timing(u, "restore", usec);
+		if (*reason)
+			(void)manifest_set_string(&u->outcome_reason, reason);
+		if (u->outcome == KUPGRADE__UNIT_OUTCOME__FAILED)
+			rs->failed++;
+		(void)unlink(path);
+	}
+	return 0;
+}
+
+/* With the images gone the generator writes no drop-in any more: a reload
+ * gives every restored service back its own ExecStart= and Type=, for the
+ * next "systemctl restart". */
+static int phase_reload(void *ctx, void *arg)
+{
+	return bus_reload();
+}
+
+/* A service that could not be restored is started fresh, and says so. */
+static int phase_fresh_start(void *ctx, void *arg)
+{
+	struct restore *rs = ctx;
+
+	for (size_t i = 0; i < rs->m->n_units; i++) {
+		ManifestUnit *u = rs->m->units[i];
+		_cleanup_free_ char *why = NULL;
+
+		if (!is_service(u) || u->outcome != KUPGRADE__UNIT_OUTCOME__FAILED)
+			continue;
+		if (bus_restart_unit(u->name) < 0)
+			continue;
+		if (asprintf(&why, "restore failed (%s): started fresh", u->outcome_reason ?: "see the journal") < 0)
+			continue;
+		u->outcome = KUPGRADE__UNIT_OUTCOME__RESTARTED_FRESH;
+		(void)manifest_set_string(&u->outcome_reason, why);
+		log_warning("%s: %s.", u->name, why);
+	}
+	return 0;
+}
+
+static uint64_t clock_usec(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/*
+ * Timings that only this side can measure: from the kernel's start to this
+ * restore, and from the old kernel handing the kexec to systemd until then
+ * (wall clocks of two boots: good to the RTC's precision).
+ */
+static void record_boot_timings(Manifest *m, uint64_t boottime, uint64_t realtime)
+{
+	struct utsname u;
+
+	m->has_restore_realtime_usec = true;
+	m->restore_realtime_usec = realtime;
+	if (uname(&u) >= 0)
+		(void)manifest_set_string(&m->kernel_restored, u.release);
+	if (!m->upgrade_id)
+		return;
+	report_merge_pending(m);
+	(void)manifest_add_timing(m, "boot-to-restore", boottime);
+	if (m->has_kexec_realtime_usec && realtime > m->kexec_realtime_usec + boottime)
+		(void)manifest_add_timing(m, "shutdown-and-kexec", realtime - m->kexec_realtime_usec - boottime);
+}
+
+static void record_phase_timings(Manifest *m, const struct phase_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (l->phases[i].done && strncmp(l->phases[i].name, "restore:", 8) != 0)
+			(void)manifest_add_timing(m, l->phases[i].name, l->phases[i].usec);
+}
+
 int verb_restore(int argc, char **argv)
 {
+	uint64_t boottime = clock_usec(CLOCK_BOOTTIME), realtime = clock_usec(CLOCK_REALTIME);
 	struct restore rs = {};
 	struct phase_list l = {};
 	struct phase_result res;
+	bool boot;
 	int r;
 
 	r = read_manifest(arg_from, &rs);
 	if (r < 0)
 		goto out;
+	boot = after_switch(rs.m);
+	record_boot_timings(rs.m, boottime, realtime);
 	r = phase_list_add(&l, "lock-network", phase_lock, NULL, NULL);
+	if (r == 0)
+		r = phase_list_add(&l, "wait-addresses", phase_wait_addresses, NULL, NULL);
 	for (size_t i = 0; r == 0 && i < rs.m->n_units; i++) {
 		char name[300];
 
+		if (boot && is_service(rs.m->units[i]))
+			continue;
 		snprintf(name, sizeof(name), "restore:%s", rs.m->units[i]->name);
 		r = phase_list_add(&l, name, phase_restore_unit, NULL, rs.m->units[i]);
 	}
+	if (r == 0 && boot)
+		r = phase_list_add(&l, "wait-services", phase_wait_services, NULL, NULL);
 	if (r == 0)
 		r = phase_list_add(&l, "unlock-network", phase_unlock, NULL, NULL);
 	if (r == 0)
 		r = phase_list_add(&l, "wipe-images", phase_wipe, NULL, NULL);
+	if (r == 0 && boot)
+		r = phase_list_add(&l, "reload", phase_reload, NULL, NULL);
+	if (r == 0 && boot)
+		r = phase_list_add(&l, "fresh-start", phase_fresh_start, NULL, NULL);
 	if (r < 0) {
 		r = log_oom();
 		goto out;
 	}
 	r = phase_run(&l, &rs, &res);
+	record_phase_timings(rs.m, &l);
 	report(rs.m);
+	/* After a switch the report is kept; the client in the restored
+	 * session waits for it. */
+	if (rs.m->upgrade_id)
+		(void)report_save(rs.m);
 	if (arg_json)
 		inspect_print_json(stdout, rs.m);
 	if (r < 0) {
@@ -336,4 +644,65 @@ int verb_lock(int argc, char **argv)
 		r = ensure_lock(&rs);
 	restore_done(&rs);
 	return r;
+}
+
+/*
+ * "kupgrade restore-unit --from DIR UNIT": the ExecStart= that
+ * kupgrade-generator gives a checkpointed service for the boot after a
+ * switch (Type=forking, PIDFile=). CRIU is our child, so the restored tree
+ * is born in the service's own cgroup, and systemd takes its main process
+ * from the PID file: the service stays a systemd service.
+ */
+int verb_restore_unit(int argc, char **argv)
+{
+	struct restore rs = {};
+	_cleanup_free_ struct tcp_conn *c = NULL;
+	char path[4096];
+	ManifestUnit *u = NULL;
+	size_t n = 0;
+	pid_t main_pid;
+	int r;
+
+	if (optind != argc - 1)
+		return log_error_errno(-EINVAL, "restore-unit needs --from DIR and one unit name.");
+	r = read_manifest(arg_from, &rs);
+	if (r < 0)
+		goto out;
+	for (size_t i = 0; i < rs.m->n_units; i++)
+		if (streq(rs.m->units[i]->name, argv[optind]))
+			u = rs.m->units[i];
+	if (!u) {
+		r = log_error_errno(-ENOENT, "%s is not in the manifest of %s.", argv[optind], arg_from);
+		goto out;
+	}
+	if (mkdir(RESTORE_SERVICE_DIR, 0700) < 0 && errno != EEXIST) {
+		r = log_error_errno(-errno, "Cannot create %s: %m", RESTORE_SERVICE_DIR);
+		goto out;
+	}
+	r = restore_unit(&rs.dir, u);
+	if (r >= 0) {
+		if (rs.lock && unit_connections(u, &c, &n) == 0 && rs.lock->update(false, c, n) < 0)
+			log_warning("%s: its connections stay locked until the end of the restore.", u->name);
+		/* The old main PID when it came back as itself; else the root
+		 * (or its PID namespace's init) that holds it. */
+		main_pid = u->n_restored_pids ? (pid_t)u->restored_pids[0] : (pid_t)u->root_pids[0];
+		for (size_t i = 0; i < u->n_root_pids && i < u->n_restored_pids; i++)
+			if (u->main_pid == u->root_pids[i])
+				main_pid = (pid_t)u->restored_pids[i];
+		if (u->outcome == KUPGRADE__UNIT_OUTCOME__RESTORED && u->main_pid > 0 &&
+		    kill((pid_t)u->main_pid, 0) == 0)
+			main_pid = (pid_t)u->main_pid;
+		service_file(path, sizeof(path), u->name, "pid");
+		r = write_string_file(path, "%d\n", (int)main_pid);
+		if (r < 0)
+			log_error_errno(r, "Cannot write %s: %m", path);
+	}
+	service_file(path, sizeof(path), u->name, "result");
+	(void)write_string_file(path, "%d %llu %s\n",
+				r < 0 ? KUPGRADE__UNIT_OUTCOME__FAILED : u->outcome,
+				(unsigned long long)(u->n_timings ? u->timings[u->n_timings - 1]->usec : 0),
+				u->outcome_reason ?: (r < 0 ? "CRIU restore failed, see " CRIU_LOG_DIR : ""));
+out:
+	restore_done(&rs);
+	return r < 0 ? EXIT_SOFTWARE : 0;
 }

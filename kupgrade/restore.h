@@ -11,6 +11,9 @@
  * every tree it already dumped back in place, through the same path).
  * Records the outcome and timing in u; returns < 0 if any tree failed.
  */
+/* Per-service PID and result files, boot after a switch (verb_restore_unit). */
+#define RESTORE_SERVICE_DIR "/run/kupgrade-services"
+
 int restore_unit(struct imagedir *d, ManifestUnit *u);
 
 /* One tree of u, from d/<image_dir>/<root>. */

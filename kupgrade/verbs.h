@@ -11,6 +11,7 @@
 
 /* Documented exit codes (sysexits where they fit), see docs/kupgrade.8.scd. */
 enum {
+	EXIT_DECLINED = 1,	/* the operator did not confirm: nothing changed */
 	EXIT_CANNOT_SWITCH = 2, /* preflight: this switch cannot succeed here */
 	EXIT_USAGE = 64,	/* EX_USAGE: bad command line */
 	EXIT_DATAERR = 65,	/* EX_DATAERR: bad input data (not a kernel, bad manifest) */
@@ -35,11 +36,19 @@ extern const char *arg_to;
 extern const char *arg_from;
 extern const char *arg_config;
 extern char **arg_units; /* NULL-terminated, from repeated --unit */
+extern const char *arg_id;   /* upgrade id: client and worker share it */
 
 int exit_code_from_errno(int r);
 
 int verb_plan(int argc, char **argv);
 int verb_checkpoint(int argc, char **argv); /* dump.c */
 int verb_restore(int argc, char **argv);    /* restore.c */
+int verb_restore_unit(int argc, char **argv); /* restore.c */
+int verb_generator(int argc, char **argv);  /* generator.c */
 int verb_lock(int argc, char **argv);	    /* restore.c */
 int verb_inspect(int argc, char **argv);    /* inspect.c */
+int verb_check(int argc, char **argv); /* check.c */
+int verb_upgrade(int argc, char **argv);        /* upgrade-client.c */
+int verb_upgrade_worker(int argc, char **argv); /* upgrade.c */
+int verb_status(int argc, char **argv);         /* report.c */
+int verb_stage(int argc, char **argv); /* stage.c: test verb, carry a directory */

@@ -133,6 +133,27 @@ TEST(plan_blockers_make_restart_with_reason)
 	free(u.reason);
 }
 
+TEST(plan_journal_stream_restarts_session_fifo_does_not)
+{
+	struct plan_external stream = { 255, 1, 42, "writes its output to a journal stream (/run/systemd/journal/stdout)" };
+	struct plan_external fifo = { 465, 8, 43, "holds the logind session FIFO /run/systemd/sessions/19.ref" };
+	struct plan_unit svc = unit("ssh.service", OWNER_SERVICE);
+	struct plan_unit ses = unit("session-19.scope", OWNER_SESSION);
+
+	svc.externals = &stream;
+	svc.n_externals = 1;
+	decide(&svc, NULL);
+	ASSERT_EQ(svc.decision, DECISION_RESTART);
+	ASSERT_TRUE(strstr(svc.reason, "journal stream"));
+	ASSERT_TRUE(strstr(svc.reason, "PID 255"));
+	ses.externals = &fifo;
+	ses.n_externals = 1;
+	decide(&ses, NULL);
+	ASSERT_EQ(ses.decision, DECISION_CHECKPOINT);
+	free(svc.reason);
+	free(ses.reason);
+}
+
 static int parse_config(const char *text, struct config *c)
 {
 	FILE *f = fmemopen((void *)text, strlen(text), "r");
@@ -533,4 +554,16 @@ TEST(plan_build_accounts_for_every_process_once)
 	waitpid(child, NULL, 0);
 	free(seen);
 	plan_free(p);
+}
+
+TEST(blockers_mount_namespace)
+{
+	char reason[256] = "";
+
+	ASSERT_EQ(ns_check_mount(4026531841u, 4026531841u, reason, sizeof(reason)), FD_OK);
+	ASSERT_EQ(ns_check_mount(0, 4026531841u, reason, sizeof(reason)), FD_OK);
+	ASSERT_EQ(ns_check_mount(4026532190u, 0, reason, sizeof(reason)), FD_OK);
+	ASSERT_EQ(ns_check_mount(4026532190u, 4026531841u, reason, sizeof(reason)), FD_BLOCKER);
+	ASSERT_TRUE(strstr(reason, "own mount namespace"));
+	ASSERT_TRUE(strstr(reason, "PrivateTmp="));
 }

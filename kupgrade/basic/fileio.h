@@ -1,0 +1,13 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stddef.h>
+
+/* Read a small file whole into buf (NUL-terminated); the byte count or -errno. */
+int read_small_file(const char *path, char *buf, size_t size);
+/* Read a whole file into a malloc'd NUL-terminated string. */
+int read_full_file_str(const char *path, char **ret);
+/* The first line, without its newline. */
+int read_one_line_file(const char *path, char **ret);
+/* Write a formatted string to path (created 0600, truncated), atomically. */
+int write_string_file(const char *path, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

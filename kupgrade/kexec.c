@@ -1,0 +1,400 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+
+#include "kexec.h"
+#include "log.h"
+
+#ifndef SYS_kexec_file_load
+#define SYS_kexec_file_load 320 /* x86-64 */
+#endif
+
+#define SECURE_BOOT_VAR "/sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c"
+
+const char *kexec_method_to_string(enum kexec_method m)
+{
+	static const char *const names[_KEXEC_METHOD_MAX] = {
+		[KEXEC_METHOD_FILE] = "kexec_file_load",
+		[KEXEC_METHOD_LEGACY] = "kexec_load",
+	};
+
+	return m >= 0 && m < _KEXEC_METHOD_MAX ? names[m] : "unknown";
+}
+
+/* Read a small file whole; -errno. */
+static int read_small_file(const char *path, char *buf, size_t size)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	ssize_t n;
+
+	if (fd < 0)
+		return negative_errno();
+	n = read(fd, buf, size - 1);
+	if (n < 0)
+		return negative_errno();
+	buf[n] = 0;
+	return (int)n;
+}
+
+int kexec_parse_lockdown(const char *text, char *ret, size_t size)
+{
+	/* "none [integrity] confidentiality": the active mode is in brackets. */
+	const char *a = strchr(text, '['), *b;
+
+	if (!a || !(b = strchr(a, ']')) || b == a + 1 || (size_t)(b - a - 1) >= size)
+		return -EBADMSG;
+	memcpy(ret, a + 1, (size_t)(b - a - 1));
+	ret[b - a - 1] = 0;
+	return 0;
+}
+
+int kexec_config_value(const char *text, const char *option)
+{
+	size_t n = strlen(option);
+
+	for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+		if (strncmp(p, option, n) == 0 && p[n] == '=')
+			return p[n + 1] == 'y' || p[n + 1] == 'm';
+		if (strncmp(p, "# ", 2) == 0 && strncmp(p + 2, option, n) == 0 &&
+		    strncmp(p + 2 + n, " is not set", 11) == 0)
+			return 0;
+	}
+	return -ENOENT;
+}
+
+static int spawn_wait(char *const argv[], bool quiet)
+{
+	pid_t pid = fork();
+	int status;
+
+	if (pid < 0)
+		return negative_errno();
+	if (pid == 0) {
+		if (quiet) {
+			int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+
+			if (null >= 0) {
+				dup2(null, STDOUT_FILENO);
+				dup2(null, STDERR_FILENO);
+			}
+		}
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return negative_errno();
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	return 128 + WTERMSIG(status);
+}
+
+static char *slurp_stream(FILE *f)
+{
+	char *buf = NULL, chunk[65536];
+	size_t size = 0, k;
+	FILE *out = open_memstream(&buf, &size);
+
+	if (!out)
+		return NULL;
+	while ((k = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		fwrite(chunk, 1, k, out);
+	if (fclose(out) != 0) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+/* Debian has no /proc/config.gz; /boot/config-$(uname -r) is the usual source. */
+static char *read_running_config(void)
+{
+	struct utsname u;
+	char path[512], *text;
+	FILE *f;
+
+	if (uname(&u) < 0)
+		return NULL;
+	snprintf(path, sizeof(path), "/boot/config-%s", u.release);
+	f = fopen(path, "re");
+	if (f) {
+		text = slurp_stream(f);
+		fclose(f);
+		return text;
+	}
+	if (access("/proc/config.gz", R_OK) < 0)
+		return NULL;
+	f = popen("gzip -dc /proc/config.gz 2>/dev/null", "re");
+	if (!f)
+		return NULL;
+	text = slurp_stream(f);
+	if (pclose(f) != 0) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
+static char *find_tool(void)
+{
+	static const char *const paths[] = { "/usr/sbin/kexec", "/sbin/kexec",
+					     "/usr/local/sbin/kexec" };
+	const char *e = getenv("KUPGRADE_KEXEC"); /* tests: a fake kexec */
+
+	if (e)
+		return access(e, X_OK) == 0 ? strdup(e) : NULL;
+	for (size_t i = 0; i < ELEMENTSOF(paths); i++)
+		if (access(paths[i], X_OK) == 0)
+			return strdup(paths[i]);
+	return NULL;
+}
+
+/*
+ * Whether kexec_file_load exists, without loading anything: with bad fds it
+ * fails with EBADF after the permission checks and before touching the
+ * loaded image (kernel/kexec_file.c), ENOSYS when the kernel lacks it.
+ */
+static int probe_file_load(void)
+{
+	long r = syscall(SYS_kexec_file_load, -1, -1, 0UL, "", 0UL);
+
+	if (r >= 0 || errno == EBADF || errno == EINVAL)
+		return 1;
+	if (errno == ENOSYS)
+		return 0;
+	return -errno; /* EPERM: no CAP_SYS_BOOT or disabled; unknown here */
+}
+
+int kexec_probe(struct kexec_support *ret)
+{
+	char buf[256];
+	_cleanup_free_ char *config = NULL;
+
+	*ret = (struct kexec_support){ .file_load = -1, .config_kexec_file = -1,
+				       .config_kexec_sig = -1, .config_kexec_sig_force = -1,
+				       .secure_boot = -1, .loaded = -1 };
+
+	if (read_small_file("/proc/sys/kernel/kexec_load_disabled", buf, sizeof(buf)) > 0)
+		ret->load_disabled = buf[0] == '1';
+	if (read_small_file("/sys/kernel/security/lockdown", buf, sizeof(buf)) > 0)
+		(void)kexec_parse_lockdown(buf, ret->lockdown, sizeof(ret->lockdown));
+	else if (access("/sys/kernel/security", F_OK) == 0 &&
+		 access("/sys/kernel/security/lsm", F_OK) == 0)
+		strcpy(ret->lockdown, "none"); /* securityfs mounted, no lockdown LSM */
+
+	ret->file_load = ret->load_disabled ? -EPERM : probe_file_load();
+
+	config = read_running_config();
+	if (config) {
+		ret->config_kexec_file = kexec_config_value(config, "CONFIG_KEXEC_FILE");
+		ret->config_kexec_sig = kexec_config_value(config, "CONFIG_KEXEC_SIG");
+		ret->config_kexec_sig_force = kexec_config_value(config, "CONFIG_KEXEC_SIG_FORCE");
+	}
+
+	/* efivarfs: 4 bytes of attributes, then the value. */
+	if (access("/sys/firmware/efi", F_OK) < 0)
+		ret->secure_boot = 0; /* BIOS boot: no Secure Boot */
+	else {
+		_cleanup_close_ int fd = open(SECURE_BOOT_VAR, O_RDONLY | O_CLOEXEC);
+		uint8_t v[5];
+
+		if (fd >= 0 && read(fd, v, sizeof(v)) == (ssize_t)sizeof(v))
+			ret->secure_boot = v[4] == 1;
+	}
+
+	ret->loaded = kexec_loaded();
+	ret->tool = find_tool();
+	return 0;
+}
+
+void kexec_support_done(struct kexec_support *s)
+{
+	free(s->tool);
+	s->tool = NULL;
+}
+
+static bool locked_down(const struct kexec_support *s)
+{
+	/* Unknown counts as locked when Secure Boot is on (Debian locks down then). */
+	if (isempty(s->lockdown))
+		return s->secure_boot == 1;
+	return !streq(s->lockdown, "none");
+}
+
+int kexec_choose_method(const struct kexec_support *s, bool no_checks, enum kexec_method *ret,
+			const char **ret_reason)
+{
+	bool legacy_ok = !locked_down(s);
+
+	if (s->load_disabled) {
+		*ret_reason = "kexec is disabled on this boot (kernel.kexec_load_disabled=1, "
+			      "which cannot be undone before a reboot)";
+		return -EPERM;
+	}
+	/* -i only reaches kexec-tools' own purgatory, i.e. the legacy call. */
+	if (no_checks && legacy_ok) {
+		*ret = KEXEC_METHOD_LEGACY;
+		return 0;
+	}
+	if (s->file_load != 0 && s->config_kexec_file != 0) {
+		*ret = KEXEC_METHOD_FILE;
+		return 0;
+	}
+	if (legacy_ok) {
+		*ret = KEXEC_METHOD_LEGACY;
+		return 0;
+	}
+	*ret_reason = "this kernel lacks kexec_file_load and is locked down, which forbids "
+		      "the legacy kexec_load";
+	return -EPERM;
+}
+
+int kexec_image_acceptable(const struct kexec_support *s, const struct kernel_image *k,
+			   enum kexec_method m, const char **ret_reason)
+{
+	bool need_sig = s->config_kexec_sig_force == 1 ||
+			(m == KEXEC_METHOD_FILE && locked_down(s) && s->config_kexec_sig != 0);
+
+	if (need_sig && !k->pe_signed) {
+		*ret_reason = "the running kernel only loads signed kernels (lockdown or "
+			      "KEXEC_SIG_FORCE) and this image carries no signature";
+		return -EKEYREJECTED;
+	}
+	return 0;
+}
+
+static int strv_push(char ***v, size_t *n, const char *fmt, const char *arg)
+{
+	char **nv = realloc(*v, (*n + 2) * sizeof(char *));
+	char *s;
+
+	if (!nv)
+		return -ENOMEM;
+	*v = nv;
+	if (asprintf(&s, fmt, arg) < 0)
+		return -ENOMEM;
+	nv[(*n)++] = s;
+	nv[*n] = NULL;
+	return 0;
+}
+
+void kexec_argv_free(char **argv)
+{
+	for (char **p = argv; p && *p; p++)
+		free(*p);
+	free(argv);
+}
+
+int kexec_build_load_argv(const char *tool, const struct kexec_request *req, enum kexec_method m,
+			  char ***ret)
+{
+	char **v = NULL;
+	size_t n = 0;
+	int r;
+
+	if (!req->kernel || (req->append && req->reuse_cmdline))
+		return -EINVAL;
+
+	r = strv_push(&v, &n, "%s", tool);
+	if (r >= 0)
+		r = strv_push(&v, &n, "%s", m == KEXEC_METHOD_FILE ? "-s" : "-c");
+	if (r >= 0 && req->no_checks && m == KEXEC_METHOD_LEGACY)
+		r = strv_push(&v, &n, "%s", "-i");
+	if (r >= 0)
+		r = strv_push(&v, &n, "%s", "-l");
+	if (r >= 0)
+		r = strv_push(&v, &n, "%s", req->kernel);
+	if (r >= 0 && req->initrd)
+		r = strv_push(&v, &n, "--initrd=%s", req->initrd);
+	if (r >= 0 && req->reuse_cmdline)
+		r = strv_push(&v, &n, "%s", "--reuse-cmdline");
+	/* Always pass the command line: kexec -s otherwise boots with none. */
+	if (r >= 0 && !req->reuse_cmdline)
+		r = strv_push(&v, &n, "--append=%s", req->append ?: "");
+	if (r < 0) {
+		kexec_argv_free(v);
+		return r;
+	}
+	*ret = v;
+	return 0;
+}
+
+static bool no_checks_wanted(const struct kexec_request *req)
+{
+	const char *e = getenv("KUPGRADE_KEXEC_NO_CHECKS");
+
+	return req->no_checks || (e && streq(e, "1"));
+}
+
+int kexec_load_kernel(const struct kexec_request *req, enum kexec_method *ret_method)
+{
+	struct kexec_support s;
+	struct kexec_request rq = *req;
+	const char *reason = NULL;
+	enum kexec_method m;
+	char **argv = NULL;
+	int r;
+
+	rq.no_checks = no_checks_wanted(req);
+	kexec_probe(&s);
+	if (!s.tool) {
+		kexec_support_done(&s);
+		return log_error_errno(-EOPNOTSUPP, "kexec-tools is not installed (no kexec binary); "
+						    "install the kexec-tools package.");
+	}
+	r = kexec_choose_method(&s, rq.no_checks, &m, &reason);
+	if (r < 0) {
+		kexec_support_done(&s);
+		return log_error_errno(r, "Cannot load a kernel: %s.", reason);
+	}
+	r = kexec_build_load_argv(s.tool, &rq, m, &argv);
+	kexec_support_done(&s);
+	if (r < 0)
+		return log_error_errno(r, "Cannot build the kexec command line: %m");
+
+	log_debug("Loading %s with %s%s.", rq.kernel, kexec_method_to_string(m),
+		  rq.no_checks && m == KEXEC_METHOD_LEGACY ? " (no purgatory checks)" : "");
+	r = spawn_wait(argv, false);
+	kexec_argv_free(argv);
+	if (r < 0)
+		return log_error_errno(r, "Cannot run kexec: %m");
+	if (r != 0)
+		return log_error_errno(-EIO, "kexec failed to load %s (exit status %d, see its "
+					     "message above).", rq.kernel, r);
+	if (kexec_loaded() == 0)
+		return log_error_errno(-EIO, "kexec reported success but no kernel is loaded.");
+	*ret_method = m;
+	return 0;
+}
+
+int kexec_unload(enum kexec_method m)
+{
+	_cleanup_free_ char *tool = find_tool();
+	char *argv[] = { tool, m == KEXEC_METHOD_FILE ? "-s" : "-c", "-u", NULL };
+	int r;
+
+	if (!tool)
+		return log_error_errno(-EOPNOTSUPP, "Cannot unload: kexec-tools is not installed.");
+	r = spawn_wait(argv, false);
+	if (r < 0)
+		return log_error_errno(r, "Cannot run kexec -u: %m");
+	if (r != 0 || kexec_loaded() > 0)
+		return log_error_errno(-EIO, "kexec -u failed (exit status %d): a kernel stays "
+					     "loaded; run 'kexec -u' by hand.", r);
+	return 0;
+}
+
+int kexec_loaded(void)
+{
+	char buf[16];
+	int r = read_small_file("/sys/kernel/kexec_loaded", buf, sizeof(buf));
+
+	if (r < 0)
+		return r;
+	return buf[0] == '1';
+}

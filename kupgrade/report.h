@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include "manifest.h"
+
+/*
+ * The report of a switch is the manifest as the restore left it: outcomes
+ * and timings of both kernels filled in. Kept in REPORT_DIR as
+ * "<upgrade id>.manifest" (or "<boot id>.manifest"), "last" links to the
+ * newest; "kupgrade status" prints it.
+ */
+
+#define REPORT_DIR "/var/lib/kupgrade/reports"
+/* Written by the worker just before the kexec: the old kernel's timings
+ * (stage, reload) that happen after the manifest entered the images. */
+#define REPORT_PENDING "/var/lib/kupgrade/pending.manifest"
+
+char *report_path_for(const char *id);
+int report_save(const Manifest *m);
+/* The old kernel's last word: m (with stage/reload timings) as REPORT_PENDING. */
+int report_save_pending(const Manifest *m);
+int report_load_last(Manifest **ret);
+/* 0 when every unit came back as it was, EXIT_SOFTWARE otherwise. */
+int report_exit_code(const Manifest *m);
+/* Merge the timings of the pending file into m when it belongs to m's upgrade. */
+void report_merge_pending(Manifest *m);

@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * kupgrade stage --from DIR --kernel FILE: a test and diagnostic verb. It
+ * carries an existing directory across the next kexec exactly as the
+ * upgrade carries checkpoint images (pick a transport, stage, load the
+ * kernel with it), without checkpointing anything, so that the image
+ * crossing can be proven on its own. After 'systemctl kexec' the directory's
+ * contents are in /run/kupgrade (initrd transport) or in
+ * /var/lib/kupgrade/images (disk transport).
+ */
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+#include "kernel-image.h"
+#include "kexec.h"
+#include "log.h"
+#include "transport.h"
+#include "verbs.h"
+
+#define MiB (1024ULL * 1024ULL)
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int stage_and_load(struct transport *t, const struct transport_ops *ops,
+			  double *ret_stage_s, double *ret_load_s, enum kexec_method *ret_method)
+{
+	struct kexec_request rq = { .kernel = arg_kernel, .append = arg_append,
+				    /* Without --append, the running command line. */
+				    .reuse_cmdline = arg_reuse_cmdline || !arg_append };
+	double t0 = now_s(), t1;
+	int r;
+
+	r = ops->stage(t);
+	if (r < 0)
+		goto undo;
+	t1 = now_s();
+	*ret_stage_s = t1 - t0;
+	rq.initrd = ops == &transport_initrd_ops ? t->staged_initrd : t->initrd;
+	r = kexec_load_kernel(&rq, ret_method);
+	if (r < 0)
+		goto undo;
+	*ret_load_s = now_s() - t1;
+	/* The kernel holds its own copy of the initrd now: free ours. */
+	if (ops == &transport_initrd_ops)
+		(void)ops->undo(t);
+	return 0;
+undo:
+	(void)ops->undo(t);
+	return r;
+}
+
+int verb_stage(int argc, char **argv)
+{
+	_cleanup_free_ char *initrd = NULL, *why = NULL;
+	struct transport t = { .images_dir = arg_from };
+	const struct transport_ops *ops;
+	double stage_s = 0, load_s = 0;
+	enum kexec_method method = KEXEC_METHOD_FILE;
+	struct kernel_image k;
+	unsigned files;
+	uint64_t bytes;
+	int r;
+
+	if (!arg_from || !arg_kernel) {
+		log_error("stage needs --from DIR and --kernel FILE; see kupgrade(8).");
+		return EXIT_USAGE;
+	}
+	r = kernel_image_read(arg_kernel, &k);
+	if (r < 0)
+		return log_error_errno(r, "%s is not a usable kernel image: %m", arg_kernel);
+	initrd = arg_initrd ? strdup(arg_initrd) : kernel_image_find_initrd(arg_kernel, k.release);
+	if (!initrd)
+		return log_error_errno(-ENOENT, "No initrd found next to %s; pass --initrd.", arg_kernel);
+	t.initrd = initrd;
+	r = transport_measure(arg_from, &bytes, &files);
+	if (r < 0)
+		return log_error_errno(r, "Cannot read %s: %m", arg_from);
+	r = transport_read_meminfo(&t.mem);
+	if (r < 0)
+		return log_error_errno(r, "Cannot read /proc/meminfo: %m");
+	ops = transport_pick(&t, arg_images_on_disk, bytes, &why);
+	if (!ops)
+		return log_error_errno(-ENOSPC, "%llu MiB cannot cross here: %s",
+				       (unsigned long long)(bytes / MiB), why ?: "no room");
+	if (why)
+		log_notice("Using the disk: %s.", why);
+	if (arg_dry_run) {
+		log_info("Would stage %u files (%llu MiB) from %s with the %s transport and load %s.",
+			 files, (unsigned long long)(bytes / MiB), arg_from, ops->name, arg_kernel);
+		return 0;
+	}
+
+	r = stage_and_load(&t, ops, &stage_s, &load_s, &method);
+	if (r >= 0) {
+		log_info("Loaded Linux %s with %u files (%llu MiB) by %s: stage %.1f s, load %.1f s "
+			 "(%s). 'systemctl kexec' switches.",
+			 k.release, files, (unsigned long long)(bytes / MiB), ops->name, stage_s,
+			 load_s, kexec_method_to_string(method));
+		if (arg_json)
+			printf("{\"release\":\"%s\",\"transport\":\"%s\",\"files\":%u,\"bytes\":%llu,"
+			       "\"staged_bytes\":%llu,\"stage_seconds\":%.3f,\"load_seconds\":%.3f,"
+			       "\"method\":\"%s\"}\n",
+			       k.release, ops->name, files, (unsigned long long)bytes,
+			       (unsigned long long)t.staged_bytes, stage_s, load_s,
+			       kexec_method_to_string(method));
+	}
+	transport_done(&t);
+	return r;
+}

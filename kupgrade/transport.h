@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+/*
+ * Image transports: how a checkpoint's image directory crosses the kexec.
+ * Each transport is a small ops table in its own file (a KHO/LUO backend
+ * would be one more):
+ *   - initrd: the images as a newc cpio appended to a copy of the new
+ *     kernel's initrd, unpacked by the new kernel, carried into
+ *     /run/kupgrade by the initramfs script (carry-images);
+ *   - disk: the images copied into a root-only directory on disk.
+ * Memory is checked first; transport_pick() falls back to disk when the
+ * initrd path does not fit or --images-on-disk is given.
+ */
+
+/* What the initramfs side finds, and where it puts it. */
+#define TRANSPORT_ARCHIVE_DIR "kupgrade-images"	      /* in the initramfs root */
+#define TRANSPORT_ARCHIVE_LIST "kupgrade-images.list" /* sizes + modes, see carry-images */
+#define TRANSPORT_RUN_DIR "/run/kupgrade"	      /* after the switch */
+#define TRANSPORT_STAGE_DIR "/run/kupgrade-stage"     /* the combined initrd (tmpfs) */
+#define TRANSPORT_DISK_DIR "/var/lib/kupgrade/images"
+
+struct transport_mem {
+	uint64_t total;	    /* MemTotal */
+	uint64_t available; /* MemAvailable */
+};
+
+struct transport {
+	/* inputs */
+	const char *images_dir; /* the checkpoint's images (root-only tmpfs) */
+	const char *initrd;	/* initrd: the new kernel's initrd */
+	const char *stage_dir;	/* NULL: the transport's default (tests pass a temp dir,
+				 * and then nothing is mounted) */
+	struct transport_mem mem;
+	/* outputs of stage() */
+	char *staged_initrd; /* initrd: what to hand kexec --initrd */
+	char *staged_dir;    /* where stage() wrote */
+	bool mounted;	     /* initrd: we mounted a tmpfs on staged_dir */
+	uint64_t staged_bytes;
+};
+
+struct transport_ops {
+	const char *name;
+	/* 0 if payload bytes of images (estimated before they exist) can
+	 * cross here; else -ENOSPC (or -errno) and a reason for people in
+	 * *ret_reason (allocated, the caller frees it). */
+	int (*fits)(const struct transport *t, uint64_t payload, char **ret_reason);
+	/* Put the images where the other kernel will find them. Logs. */
+	int (*stage)(struct transport *t);
+	/* Remove everything stage() made, also after a partial stage. For the
+	 * initrd transport this may run as soon as the kernel is loaded: the
+	 * kernel keeps its own copy of the initrd. */
+	int (*undo)(struct transport *t);
+};
+
+extern const struct transport_ops transport_initrd_ops;
+extern const struct transport_ops transport_disk_ops;
+
+/* Does this initrd hold the initramfs script that receives images
+ * (usr/lib/kupgrade/carry-images)? Listed with lsinitramfs or lsinitrd:
+ * 1 yes, 0 no, -EOPNOTSUPP when neither tool is installed. */
+int transport_initrd_has_carrier(const char *initrd);
+
+/* Pure: the initrd transport's memory need on the old kernel while
+ * loading (FACTS: ~4x the payload at the peak of kexec -s -l: images in
+ * tmpfs, the combined initrd, the kernel's copy, a transient) plus two
+ * copies of the initrd itself. */
+uint64_t transport_initrd_peak_bytes(uint64_t payload, uint64_t initrd_size);
+/* Pure: what the new kernel needs to boot with it: the unpacked archive
+ * and its copy in /run/kupgrade at once, plus room to boot. */
+uint64_t transport_initrd_boot_bytes(uint64_t payload);
+
+/* Choose a transport: disk if asked, else initrd if it fits, else disk if
+ * that fits. *ret_reason (allocated): why memory was not used when disk is
+ * picked without being asked for; why nothing fits when NULL is returned. */
+const struct transport_ops *transport_pick(const struct transport *t, bool on_disk,
+					   uint64_t payload, char **ret_reason);
+
+int transport_read_meminfo(struct transport_mem *ret);
+/* Pure: parse /proc/meminfo text. */
+int transport_parse_meminfo(const char *text, struct transport_mem *ret);
+
+/*
+ * Walk a directory tree: fn gets each directory before its contents, then
+ * each regular file, with its path relative to root, sorted by name.
+ * Anything else (symlinks, devices, sockets) is -EOPNOTSUPP naming it.
+ */
+typedef int (*transport_walk_fn)(const char *relpath, int fd, const struct stat *st,
+				 void *userdata);
+int transport_walk(const char *root, transport_walk_fn fn, void *userdata,
+		   char **ret_bad_path);
+
+/* Total bytes of regular files under dir, and their count. */
+int transport_measure(const char *dir, uint64_t *ret_bytes, unsigned *ret_files);
+
+/* Copy exactly n bytes between fds at their positions; -EIO if in ends early. */
+int transport_copy_bytes(int in, int out, uint64_t n);
+/* rm -rf, without following symlinks; a missing path is fine. */
+int transport_remove_tree(const char *path);
+
+void transport_done(struct transport *t);

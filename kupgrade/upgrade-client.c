@@ -1,0 +1,270 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <limits.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "bus.h"
+#include "check.h"
+#include "fileio.h"
+#include "inspect.h"
+#include "log.h"
+#include "manifest.h"
+#include "progress.h"
+#include "report.h"
+#include "upgrade.h"
+#include "verbs.h"
+
+/*
+ * "kupgrade --kernel FILE": the client. It checks, asks, starts the worker
+ * as a transient service and follows it. Typed into an ssh session, it is
+ * checkpointed with that session: from the worker's "Q" on it opens no file
+ * (stat() only), so that nothing it holds has to cross the kexec; restored on
+ * the new kernel it notices the new boot id, waits for the report and prints
+ * it in the operator's shell.
+ */
+
+#define POLL_MS 200
+#define START_TIMEOUT_S 60	/* the worker must say something by then */
+#define REPORT_TIMEOUT_S 900	/* restore of everything on the new kernel */
+
+static void sleep_ms(unsigned ms)
+{
+	nanosleep(&(struct timespec){ .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L }, NULL);
+}
+
+static int read_boot_id(char *buf, size_t size)
+{
+	return read_small_file("/proc/sys/kernel/random/boot_id", buf, size);
+}
+
+static bool worker_alive(const char *id)
+{
+	_cleanup_free_ char *text = NULL;
+	long pid;
+
+	if (progress_read_file(id, "pid", &text) < 0)
+		return true; /* not written yet: the start timeout covers it */
+	pid = strtol(text, NULL, 10);
+	return pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
+}
+
+/* Print the lines the worker appended; returns true when it said "Q". */
+static bool show_progress(const char *id, off_t *pos)
+{
+	_cleanup_free_ char *lines = NULL;
+	bool quiet = false;
+
+	if (progress_read_new(id, pos, &lines) < 0 || !lines)
+		return false;
+	for (char *l = strtok(lines, "\n"); l; l = strtok(NULL, "\n")) {
+		if (streq(l, "Q"))
+			quiet = true;
+		else if (l[0] == 'P' && l[1] == ' ')
+			fprintf(stderr, "kupgrade: %s\n", l + 2);
+	}
+	return quiet;
+}
+
+/* The worker finished on this kernel: it failed and undid everything, or
+ * (dry run) did nothing. "<code> <message>". */
+static int show_result(const char *id)
+{
+	_cleanup_free_ char *text = NULL;
+	char *msg;
+	long code;
+
+	if (progress_read_file(id, "result", &text) < 0)
+		return log_error_errno(-EIO, "The worker left no readable result; see 'journalctl -u %s'.",
+				       UPGRADE_WORKER_UNIT);
+	code = strtol(text, &msg, 10);
+	msg += strspn(msg, " ");
+	msg[strcspn(msg, "\n")] = 0;
+	if (code == 0)
+		log_info("%s", msg);
+	else
+		log_error("%s", msg);
+	progress_remove(id);
+	return code >= 0 && code < 256 ? (int)code : EXIT_SOFTWARE;
+}
+
+/* On the new kernel: wait for the report the restore writes, print it. */
+static int show_report(const char *id)
+{
+	_cleanup_free_ char *path = report_path_for(id);
+	Manifest *m = NULL;
+	int r = -ENOENT;
+
+	if (!path)
+		return log_oom();
+	for (unsigned waited = 0; waited < REPORT_TIMEOUT_S * 1000; waited += POLL_MS) {
+		struct stat st;
+
+		if (stat(path, &st) == 0) {
+			r = manifest_read_file(path, &m);
+			break;
+		}
+		sleep_ms(POLL_MS);
+	}
+	if (r < 0)
+		return log_error_errno(r, "Running on the new kernel, but no report appeared at %s: see "
+					  "'journalctl -u kupgrade-restore'.",
+				       path);
+	if (arg_json)
+		inspect_print_json(stdout, m);
+	inspect_print_text(stderr, m);
+	r = report_exit_code(m);
+	manifest_free(m);
+	return r;
+}
+
+static int follow(const char *id, const char *boot_id)
+{
+	off_t pos = 0;
+	bool quiet = false;
+	unsigned silent_ms = 0;
+
+	for (;;) {
+		char now[64];
+
+		if (!quiet) {
+			quiet = show_progress(id, &pos);
+			if (quiet) {
+				/* From here on: stat() and sleep only, until the boot changes. */
+				(void)progress_write_file(id, "quiet", "1\n");
+			}
+		}
+		if (progress_file_exists(id, "result")) {
+			if (!quiet)
+				show_progress(id, &pos);
+			return show_result(id);
+		}
+		if (read_boot_id(now, sizeof(now)) >= 0 && !streq(now, boot_id)) {
+			log_info("Now running Linux on a new boot; waiting for the restore report...");
+			return show_report(id);
+		}
+		if (!worker_alive(id) && !progress_file_exists(id, "result"))
+			return log_error_errno(-ESRCH, "The upgrade worker died without a result; see "
+						       "'journalctl -u %s'.",
+					       UPGRADE_WORKER_UNIT);
+		if (!progress_file_exists(id, "pid") && (silent_ms += POLL_MS) > START_TIMEOUT_S * 1000)
+			return log_error_errno(-ETIMEDOUT, "The upgrade worker did not start; see "
+							   "'journalctl -u %s'.",
+					       UPGRADE_WORKER_UNIT);
+		sleep_ms(POLL_MS);
+	}
+}
+
+static bool confirm(const char *release)
+{
+	char answer[16];
+
+	if (arg_yes || !isatty(STDIN_FILENO))
+		return true;
+	fprintf(stderr, "Switch the running kernel to Linux %s now, keeping every checkpointed "
+			"process? [y/N] ",
+		release);
+	if (!fgets(answer, sizeof(answer), stdin))
+		return false;
+	return answer[0] == 'y' || answer[0] == 'Y';
+}
+
+static int worker_argv(const char *id, char ***ret)
+{
+	static char exe[PATH_MAX];
+	char **a = calloc(16, sizeof(char *));
+	size_t n = 0;
+	ssize_t k;
+
+	if (!a)
+		return -ENOMEM;
+	k = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (k < 0) {
+		free(a);
+		return negative_errno();
+	}
+	exe[k] = 0;
+	a[n++] = exe;
+	a[n++] = "upgrade-worker";
+	a[n++] = "--id";
+	a[n++] = (char *)id;
+	a[n++] = "--kernel";
+	a[n++] = (char *)arg_kernel;
+	if (arg_initrd) {
+		a[n++] = "--initrd";
+		a[n++] = (char *)arg_initrd;
+	}
+	if (arg_append) {
+		a[n++] = "--append";
+		a[n++] = (char *)arg_append;
+	}
+	if (arg_reuse_cmdline)
+		a[n++] = "--reuse-cmdline";
+	if (arg_images_on_disk)
+		a[n++] = "--images-on-disk";
+	a[n++] = "--config";
+	a[n++] = (char *)arg_config;
+	*ret = a;
+	return 0;
+}
+
+/* KUPGRADE_* variables (fault injection, test knobs) reach the worker. */
+static char **worker_env(void)
+{
+	extern char **environ;
+	size_t n = 0;
+	char **e;
+
+	for (char **p = environ; *p; p++)
+		n += strncmp(*p, "KUPGRADE_", 9) == 0;
+	e = calloc(n + 1, sizeof(char *));
+	if (!e)
+		return NULL;
+	n = 0;
+	for (char **p = environ; *p; p++)
+		if (strncmp(*p, "KUPGRADE_", 9) == 0)
+			e[n++] = *p;
+	return e;
+}
+
+int verb_upgrade(int argc, char **argv)
+{
+	_cleanup_free_ char *release = NULL, *initrd = NULL;
+	_cleanup_free_ char **wargv = NULL, **wenv = NULL;
+	char id[65], boot_id[64];
+	int r;
+
+	if (!arg_kernel)
+		return log_error_errno(-EINVAL, "upgrade needs --kernel FILE; see 'kupgrade help'.");
+	if (geteuid() != 0)
+		return log_error_errno(-EPERM, "kupgrade must run as root to switch kernels.");
+
+	/* Every refusal comes now, before anything is started or frozen. */
+	r = check_preflight(arg_kernel, arg_initrd, &release, &initrd);
+	if (r < 0)
+		return r == -ECANCELED ? EXIT_CANNOT_SWITCH : r;
+	if (arg_dry_run)
+		return upgrade_print_dry_run(release);
+	if (!confirm(release)) {
+		log_notice("Not switching: not confirmed. Nothing was changed.");
+		return EXIT_DECLINED;
+	}
+
+	r = progress_prepare_dir();
+	if (r < 0)
+		return r;
+	if (progress_new_id(id, sizeof(id)) < 0 || read_boot_id(boot_id, sizeof(boot_id)) < 0)
+		return log_error_errno(-EIO, "Cannot read the boot id or make an upgrade id.");
+	if (worker_argv(id, &wargv) < 0 || !(wenv = worker_env()))
+		return log_oom();
+	r = bus_start_transient_service(UPGRADE_WORKER_UNIT, "kupgrade: switch the running kernel",
+					wargv, wenv);
+	if (r == -EEXIST)
+		return log_error_errno(-EBUSY, "Another kernel switch is running (%s); wait for it.",
+				       UPGRADE_WORKER_UNIT);
+	if (r < 0)
+		return r;
+	log_info("Switching to Linux %s (upgrade %s); this shell pauses while it happens.", release, id);
+	return follow(id, boot_id);
+}

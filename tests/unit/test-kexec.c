@@ -1,0 +1,147 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+
+#include "kexec.h"
+#include "test.h"
+
+TEST(kexec_parse_lockdown_modes)
+{
+	char m[24];
+
+	ASSERT_OK(kexec_parse_lockdown("[none] integrity confidentiality\n", m, sizeof(m)));
+	ASSERT_STREQ(m, "none");
+	ASSERT_OK(kexec_parse_lockdown("none [integrity] confidentiality\n", m, sizeof(m)));
+	ASSERT_STREQ(m, "integrity");
+	ASSERT_OK(kexec_parse_lockdown("none integrity [confidentiality]", m, sizeof(m)));
+	ASSERT_STREQ(m, "confidentiality");
+	ASSERT_EQ(kexec_parse_lockdown("none integrity", m, sizeof(m)), -EBADMSG);
+	ASSERT_EQ(kexec_parse_lockdown("[]", m, sizeof(m)), -EBADMSG);
+	ASSERT_EQ(kexec_parse_lockdown("[confidentiality]", m, 4), -EBADMSG);
+}
+
+TEST(kexec_config_values)
+{
+	const char *cfg = "#\n# Automatically generated file\nCONFIG_KEXEC=y\n"
+			  "CONFIG_KEXEC_FILE=y\nCONFIG_KEXEC_SIG=y\n"
+			  "# CONFIG_KEXEC_SIG_FORCE is not set\nCONFIG_FOO=m\n";
+
+	ASSERT_EQ(kexec_config_value(cfg, "CONFIG_KEXEC"), 1);
+	ASSERT_EQ(kexec_config_value(cfg, "CONFIG_KEXEC_FILE"), 1);
+	ASSERT_EQ(kexec_config_value(cfg, "CONFIG_KEXEC_SIG_FORCE"), 0);
+	ASSERT_EQ(kexec_config_value(cfg, "CONFIG_FOO"), 1);
+	/* A prefix of another option is not that option. */
+	ASSERT_EQ(kexec_config_value(cfg, "CONFIG_KEXEC_S"), -ENOENT);
+	ASSERT_EQ(kexec_config_value(cfg, "CONFIG_BAR"), -ENOENT);
+	ASSERT_EQ(kexec_config_value("", "CONFIG_KEXEC"), -ENOENT);
+}
+
+static struct kexec_support open_support(void)
+{
+	return (struct kexec_support){ .lockdown = "none", .file_load = 1,
+				       .config_kexec_file = 1, .config_kexec_sig = 1,
+				       .config_kexec_sig_force = 0, .secure_boot = 0 };
+}
+
+TEST(kexec_method_choice)
+{
+	struct kexec_support s = open_support();
+	const char *why = NULL;
+	enum kexec_method m;
+
+	ASSERT_OK(kexec_choose_method(&s, false, &m, &why));
+	ASSERT_EQ(m, KEXEC_METHOD_FILE);
+	/* -i needs the legacy call, allowed without lockdown. */
+	ASSERT_OK(kexec_choose_method(&s, true, &m, &why));
+	ASSERT_EQ(m, KEXEC_METHOD_LEGACY);
+	/* No kexec_file_load: legacy. */
+	s.file_load = 0;
+	ASSERT_OK(kexec_choose_method(&s, false, &m, &why));
+	ASSERT_EQ(m, KEXEC_METHOD_LEGACY);
+	/* ... unless locked down. */
+	strcpy(s.lockdown, "integrity");
+	ASSERT_EQ(kexec_choose_method(&s, false, &m, &why), -EPERM);
+	ASSERT_TRUE(why && strstr(why, "locked down"));
+	/* Locked down with file load: file, even when -i is asked for. */
+	s.file_load = 1;
+	ASSERT_OK(kexec_choose_method(&s, true, &m, &why));
+	ASSERT_EQ(m, KEXEC_METHOD_FILE);
+	/* Unknown lockdown state under Secure Boot counts as locked. */
+	s.lockdown[0] = 0;
+	s.secure_boot = 1;
+	ASSERT_OK(kexec_choose_method(&s, true, &m, &why));
+	ASSERT_EQ(m, KEXEC_METHOD_FILE);
+	/* Disabled by sysctl: nothing. */
+	s.load_disabled = true;
+	ASSERT_EQ(kexec_choose_method(&s, false, &m, &why), -EPERM);
+	ASSERT_TRUE(strstr(why, "kexec_load_disabled"));
+}
+
+TEST(kexec_signature_requirement)
+{
+	struct kexec_support s = open_support();
+	struct kernel_image k = { .arch = "x86_64", .efi_stub = true, .pe_signed = false };
+	const char *why = NULL;
+
+	ASSERT_OK(kexec_image_acceptable(&s, &k, KEXEC_METHOD_FILE, &why));
+	strcpy(s.lockdown, "integrity");
+	ASSERT_EQ(kexec_image_acceptable(&s, &k, KEXEC_METHOD_FILE, &why), -EKEYREJECTED);
+	ASSERT_TRUE(why && strstr(why, "signature"));
+	k.pe_signed = true;
+	ASSERT_OK(kexec_image_acceptable(&s, &k, KEXEC_METHOD_FILE, &why));
+	strcpy(s.lockdown, "none");
+	s.config_kexec_sig_force = 1;
+	k.pe_signed = false;
+	ASSERT_EQ(kexec_image_acceptable(&s, &k, KEXEC_METHOD_LEGACY, &why), -EKEYREJECTED);
+}
+
+static char *joined(char **v)
+{
+	static char buf[1024];
+
+	buf[0] = 0;
+	for (; *v; v++) {
+		strcat(buf, *v);
+		if (v[1])
+			strcat(buf, " ");
+	}
+	return buf;
+}
+
+TEST(kexec_load_argv)
+{
+	struct kexec_request rq = { .kernel = "/boot/vmlinuz-6.1.0-56-cloud-amd64",
+				    .initrd = "/run/kupgrade-stage/initrd.img",
+				    .append = "root=/dev/vda1 ro quiet" };
+	char **v = NULL;
+
+	ASSERT_OK(kexec_build_load_argv("/sbin/kexec", &rq, KEXEC_METHOD_FILE, &v));
+	ASSERT_STREQ(joined(v), "/sbin/kexec -s -l /boot/vmlinuz-6.1.0-56-cloud-amd64 "
+				"--initrd=/run/kupgrade-stage/initrd.img "
+				"--append=root=/dev/vda1 ro quiet");
+	kexec_argv_free(v);
+
+	/* -i only on the legacy path, where it means something. */
+	rq.no_checks = true;
+	ASSERT_OK(kexec_build_load_argv("/sbin/kexec", &rq, KEXEC_METHOD_FILE, &v));
+	ASSERT_TRUE(!strstr(joined(v), " -i "));
+	kexec_argv_free(v);
+	rq.append = NULL;
+	rq.reuse_cmdline = true;
+	rq.initrd = NULL;
+	ASSERT_OK(kexec_build_load_argv("/sbin/kexec", &rq, KEXEC_METHOD_LEGACY, &v));
+	ASSERT_STREQ(joined(v), "/sbin/kexec -c -i -l /boot/vmlinuz-6.1.0-56-cloud-amd64 "
+				"--reuse-cmdline");
+	kexec_argv_free(v);
+
+	rq.append = "x";
+	ASSERT_EQ(kexec_build_load_argv("/sbin/kexec", &rq, KEXEC_METHOD_FILE, &v), -EINVAL);
+	rq.append = NULL;
+	rq.kernel = NULL;
+	ASSERT_EQ(kexec_build_load_argv("/sbin/kexec", &rq, KEXEC_METHOD_FILE, &v), -EINVAL);
+}
+
+TEST(kexec_method_names)
+{
+	ASSERT_STREQ(kexec_method_to_string(KEXEC_METHOD_FILE), "kexec_file_load");
+	ASSERT_STREQ(kexec_method_to_string(KEXEC_METHOD_LEGACY), "kexec_load");
+}

@@ -1,0 +1,89 @@
+#!/bin/bash
+# tests/vm/run.sh [SCENARIO...]: run VM scenarios (default: all of
+# tests/vm/scenarios/*.sh; a name may omit the directory and .sh).
+#
+# Prepares the guest image once for the run (tests/vm/image.sh: cached base,
+# this work tree installed), then runs each scenario under a hard time limit
+# (KUP_SCENARIO_TIMEOUT, default 900 s, or a "# kup-timeout: N" line in the
+# scenario), printing "PASS name" / "FAIL name (reason)" and at the end
+# "N passed, N failed". Exits 1 if any scenario failed.
+# Logs: $KUP_RUN_DIR (default /var/tmp/kupgrade-tests/runs/<time>-<pid>).
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+[[ $(id -u) -eq 0 ]] || { echo "run.sh: must run as root (image build uses chroot and mounts)" >&2; exit 77; }
+
+scenarios=()
+if (($#)); then
+	for a in "$@"; do
+		for f in "$a" "$HERE/scenarios/$a" "$HERE/scenarios/$a.sh"; do
+			[[ -f $f ]] && { scenarios+=("$(cd "$(dirname "$f")" && pwd)/$(basename "$f")"); continue 2; }
+		done
+		echo "run.sh: no scenario '$a' (have: $(cd "$HERE/scenarios" && ls *.sh | tr '\n' ' '))" >&2
+		exit 64
+	done
+else
+	scenarios=("$HERE"/scenarios/*.sh)
+fi
+
+export KUP_RUN_DIR=${KUP_RUN_DIR:-/var/tmp/kupgrade-tests/runs/$(date +%Y%m%d-%H%M%S)-$$}
+mkdir -p "$KUP_RUN_DIR/logs"
+echo "run directory: $KUP_RUN_DIR"
+
+# Old runs: logs kept for 12 hours (runs of other users may still be going).
+find /var/tmp/kupgrade-tests/runs -mindepth 1 -maxdepth 1 -type d -mmin +720 \
+	-exec rm -rf --one-file-system {} + 2>/dev/null || true
+
+cleanup() {
+	# Whatever a scenario left running (killed with SIGKILL, trap skipped).
+	local pg
+	for pg in "$KUP_RUN_DIR"/logs/*/vm.*/pgid; do
+		[[ -f $pg ]] && kill -KILL -- "-$(cat "$pg")" 2>/dev/null || true
+	done
+	find "$KUP_RUN_DIR/logs" -name disk.qcow2 -delete 2>/dev/null || true
+	[[ -n ${KUP_KEEP_IMAGE:-} ]] || rm -f "$KUP_RUN_DIR/image/disk.img"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+t0=$SECONDS
+if [[ ! -f $KUP_RUN_DIR/image/image.env ]]; then
+	timeout --foreground -k 30 "${KUP_IMAGE_TIMEOUT:-1800}" "$HERE/image.sh" "$KUP_RUN_DIR/image" ||
+		{ echo "FAIL image (guest image build failed or timed out)"; echo "0 passed, 1 failed"; exit 1; }
+fi
+echo "guest image ready in $((SECONDS - t0)) s: $(grep -E '^KV_(OLD|NEW)=' "$KUP_RUN_DIR/image/image.env" | tr '\n' ' ')"
+
+passed=0 failed=0 skipped=0 results=()
+for s in "${scenarios[@]}"; do
+	name=$(basename "$s" .sh)
+	log=$KUP_RUN_DIR/logs/$name.log
+	limit=$(sed -n 's/^# kup-timeout: *\([0-9]\+\).*/\1/p' "$s" | head -n1)
+	limit=${KUP_SCENARIO_TIMEOUT:-${limit:-900}}
+	echo "=== $name (limit ${limit} s)"
+	st=$SECONDS
+	set +e
+	KUP_SCENARIO=$name KUP_LOG_DIR=$KUP_RUN_DIR/logs/$name \
+		timeout -k 20 "$limit" bash "$s" </dev/null 2>&1 | tee "$log" | sed -u 's/^/    /'
+	rc=${PIPESTATUS[0]}
+	set -e
+	took=$((SECONDS - st))
+	case $rc in
+	0) line="PASS $name (${took} s)"; passed=$((passed + 1)) ;;
+	77) line="SKIP $name ($(grep -m1 '^SKIP: ' "$log" | cut -c7-))"; skipped=$((skipped + 1)) ;;
+	124 | 137) line="FAIL $name (timed out after ${limit} s)"; failed=$((failed + 1)) ;;
+	*)
+		reason=$(grep '^FAIL: ' "$log" | tail -n1 | cut -c7-)
+		line="FAIL $name (${reason:-exit status $rc})"
+		failed=$((failed + 1))
+		;;
+	esac
+	echo "$line"
+	results+=("$line")
+done
+
+echo "=== results (logs in $KUP_RUN_DIR)"
+printf '%s\n' "${results[@]}"
+summary="$passed passed, $failed failed"
+((skipped == 0)) || summary+=", $skipped skipped"
+echo "$summary"
+((failed == 0))

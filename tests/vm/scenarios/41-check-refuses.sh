@@ -1,0 +1,76 @@
+#!/bin/bash
+# 41-check-refuses: `kupgrade check` refuses, with a clear message, exit 2
+# and nothing changed: a missing file, a file that is not a kernel, a kernel
+# whose modules directory is missing (a copy of the other kernel whose
+# header names a version that is not installed), too little memory for the
+# images (KUPGRADE_MEMORY_LIMIT, see kupgrade(8)); a usage error exits 64;
+# and it accepts the real other kernel (exit 0, --json can_switch true).
+. "$(dirname "$0")/../lib.sh"
+# lib.sh's vm_kill can miss qemu (its pgid file names setsid's pid, not the
+# session's); make sure by qemu's own pid file.
+# shellcheck disable=SC2016 # expanded at exit
+kup_on_exit '[[ -s ${VM_DIR:-/nonexistent}/qemu.pid ]] && kill "$(cat "$VM_DIR/qemu.pid")" 2>/dev/null'
+
+vm_boot
+vm_wait_ssh 300 || fail "the guest did not come up"
+from=$(vm_ssh uname -r)
+to=$KV_NEW
+[[ $from == "$KV_NEW" ]] && to=$KV_OLD
+
+# Until the restore units land (issue 4), stand in for them so that the
+# restore-units probe can pass; the scenario says so.
+if ! vm_ssh test -e /lib/systemd/system/kupgrade-restore.service; then
+	info "kupgrade-restore.service not installed: enabling a stand-in in /etc/systemd/system"
+	vm_ssh "printf '[Unit]\nDescription=stand-in for the restore unit (test 41)\n[Service]\nType=oneshot\nExecStart=/bin/true\n[Install]\nWantedBy=sysinit.target\n' >/etc/systemd/system/kupgrade-restore.service && systemctl enable --quiet kupgrade-restore.service" ||
+		fail "cannot install the stand-in restore unit"
+fi
+
+# What check must not change: loaded kernel, mounts, kupgrade's dirs, nft rules.
+state() {
+	vm_ssh 'cat /sys/kernel/kexec_loaded; findmnt -rn -o TARGET,FSTYPE | sort
+		ls -la /run/kupgrade* /var/lib/kupgrade 2>&1; nft list ruleset 2>&1' | sha256sum
+}
+before=$(state)
+
+# expect NAME EXIT REGEX -- CMD: run CMD in the guest, check exit code and message.
+expect() {
+	local name=$1 code=$2 re=$3 out rc=0 t0
+	shift 4
+	t0=$(kup_now)
+	out=$(vm_ssh "$@" 2>&1) || rc=$?
+	info "$name: exit $rc in $(kup_since "$t0") s"
+	printf '%s\n' "$out" | sed 's/^/    /'
+	((rc == code)) || fail "$name: exit $rc, expected $code"
+	grep -qE -- "$re" <<<"$out" || fail "$name: no message matching '$re'"
+	[[ $(state) == "$before" ]] || fail "$name: check changed the system"
+}
+
+expect usage 64 'needs --kernel' -- kupgrade check
+expect missing-file 2 'FAIL +kernel +/boot/vmlinuz-0\.0\.0-none: No such file or directory' -- \
+	kupgrade check --kernel /boot/vmlinuz-0.0.0-none
+expect not-a-kernel 2 'FAIL +kernel +/etc/os-release is not a Linux kernel image' -- \
+	kupgrade check --kernel /etc/os-release
+
+# The other kernel, its header saying 6.1.0-99-...: no such modules directory.
+fake=${to/#6.1.0-[0-9][0-9]-/6.1.0-99-}
+[[ ${#fake} == "${#to}" ]] || fail "cannot make a same-length fake version of $to"
+vm_ssh "mkdir -p /root/fake && python3 - <<PY
+import sys
+b = open('/boot/vmlinuz-$to', 'rb').read()
+i = b.find(b'$to (')
+assert 0 < i < 65536, i
+open('/root/fake/vmlinuz-$fake', 'wb').write(b[:i] + b'$fake' + b[i + len('$to'):])
+PY
+cp /boot/initrd.img-$to /root/fake/initrd.img-$fake" || fail "cannot build the fake kernel"
+before=$(state)
+expect no-modules 2 "FAIL +modules +/lib/modules/$fake does not exist" -- \
+	kupgrade check --kernel "/root/fake/vmlinuz-$fake"
+
+expect low-memory 2 'FAIL +memory +the images .* MiB are available' -- \
+	KUPGRADE_MEMORY_LIMIT=64M kupgrade check --kernel "/boot/vmlinuz-$to"
+
+expect accepts 0 '"can_switch":true' -- kupgrade check --json --kernel "/boot/vmlinuz-$to"
+json=$(vm_ssh kupgrade check --json --kernel "/boot/vmlinuz-$to" 2>/dev/null)
+python3 -c 'import json, sys; d = json.loads(sys.argv[1]); assert d["release"] == sys.argv[2] and d["transport"] == "initrd", d' \
+	"$json" "$to" || fail "the --json document is not what was expected: $json"
+pass "check refused a missing file, a non-kernel, missing modules and low memory with exit 2 and no change, and accepted $to"
