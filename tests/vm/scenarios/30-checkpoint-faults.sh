@@ -23,7 +23,7 @@ log=$(vm_session_log ctr)
 # and read tokens from the stream.
 stream() { sed 's/^[^|]*| //' "$log" | tr -d '\r\n'; }
 ticks() { stream | grep -o 'tick [0-9]*' | awk '{ print $2 }'; }
-last_tick() { ticks | tail -n 1 | awk '{ print $1 + 0 }'; }
+last_tick() { ticks | awk '{ n = $1 } END { print n + 0 }'; }
 wait_tick() { # N TIMEOUT
 	local start=$SECONDS
 	while ((SECONDS - start < $2)); do
@@ -46,7 +46,14 @@ info "session $scope (sshd $sshd_pid, bash $bash_pid), service PID $svc_pid"
 # a rollback; a service's restored tree stays beside its unit (systemd stopped
 # the unit when its main process went; handing it back is issue 5), so the
 # unit names are taken afresh before each run.
-unit_of() { vm_ssh "cut -d: -f3 /proc/$1/cgroup" | sed 's,.*/,,'; }
+unit_of() { # PID; retried: under a loaded TCG host sshd can miss the banner timeout
+	local u i
+	for i in 1 2 3; do
+		u=$(vm_ssh "cut -d: -f3 /proc/$1/cgroup" | sed 's,.*/,,') && [[ -n $u ]] && break
+		sleep 5
+	done
+	echo "$u"
+}
 find_units() {
 	u1=$(unit_of "$sshd_pid") u2=$(unit_of "$svc_pid")
 	[[ -n $u1 && -n $u2 ]] || fail "cannot find the units of PIDs $sshd_pid and $svc_pid"

@@ -24,7 +24,7 @@ log=$(vm_session_log ctr)
 # and read tokens from the stream.
 stream() { sed 's/^[^|]*| //' "$log" | tr -d '\r\n'; }
 ticks() { stream | grep -o 'tick [0-9]*' | awk '{ print $2 }'; }
-last_tick() { ticks | tail -n 1 | awk '{ print $1 + 0 }'; }
+last_tick() { ticks | awk '{ n = $1 } END { print n + 0 }'; }
 wait_tick() { # N TIMEOUT
 	local start=$SECONDS
 	while ((SECONDS - start < $2)); do
