@@ -190,7 +190,33 @@ static int add_external(struct tree *t, pid_t pid, int fd, const char *link, uin
 	return 0;
 }
 
-static int scan_fd(struct tree *t, pid_t pid, int fd, const uint32_t *mnts, size_t n_mnts)
+/* Terminals: indexes of the pty masters and slaves the tree holds. */
+struct ptys {
+	uint64_t *masters, *slaves;
+	size_t n_masters, n_slaves;
+	pid_t slave_pid;
+};
+
+static int note_pty(struct ptys *p, pid_t pid, int fd, const char *link)
+{
+	_cleanup_free_ char *fdinfo = NULL;
+	char path[64];
+	const char *ti;
+	unsigned idx;
+
+	if (strncmp(link, "/dev/pts/", 9) == 0 && sscanf(link + 9, "%u", &idx) == 1) {
+		p->slave_pid = pid;
+		return push_u64(&p->slaves, &p->n_slaves, idx);
+	}
+	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", (int)pid, fd);
+	if (read_text(path, &fdinfo) < 0 || !(ti = strstr(fdinfo, "tty-index:")) ||
+	    sscanf(ti, "tty-index: %u", &idx) != 1)
+		return 0;
+	return push_u64(&p->masters, &p->n_masters, idx);
+}
+
+static int scan_fd(struct tree *t, struct ptys *ptys, pid_t pid, int fd, const uint32_t *mnts,
+		   size_t n_mnts)
 {
 	_cleanup_free_ char *fdinfo = NULL;
 	char path[64], link[4096];
@@ -207,6 +233,8 @@ static int scan_fd(struct tree *t, pid_t pid, int fd, const uint32_t *mnts, size
 		return push_u64(&t->sockets, &t->n_sockets, st.st_ino);
 	if (link[0] != '/')
 		return 0; /* pipes, anon inodes: CRIU handles them */
+	if (S_ISCHR(st.st_mode) && (streq(link, "/dev/ptmx") || strncmp(link, "/dev/pts/", 9) == 0))
+		return note_pty(ptys, pid, fd, link);
 	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", (int)pid, fd);
 	if (read_text(path, &fdinfo) < 0 || tree_parse_fdinfo_mnt_id(fdinfo, &mnt_id) < 0)
 		return 0;
@@ -216,7 +244,8 @@ static int scan_fd(struct tree *t, pid_t pid, int fd, const uint32_t *mnts, size
 	return add_external(t, pid, fd, link, mnt_id, &st);
 }
 
-static int scan_process(struct tree *t, pid_t pid, const uint32_t *mnts, size_t n_mnts)
+static int scan_process(struct tree *t, struct ptys *ptys, pid_t pid, const uint32_t *mnts,
+			size_t n_mnts)
 {
 	_cleanup_closedir_ DIR *d = NULL;
 	struct dirent *de;
@@ -236,7 +265,7 @@ static int scan_process(struct tree *t, pid_t pid, const uint32_t *mnts, size_t 
 	while ((de = readdir(d))) {
 		if (de->d_name[0] == '.')
 			continue;
-		r = scan_fd(t, pid, atoi(de->d_name), mnts, n_mnts);
+		r = scan_fd(t, ptys, pid, atoi(de->d_name), mnts, n_mnts);
 		if (r < 0)
 			return r;
 	}
@@ -246,6 +275,7 @@ static int scan_process(struct tree *t, pid_t pid, const uint32_t *mnts, size_t 
 int tree_scan(pid_t root, struct tree *ret)
 {
 	struct tree t = { .root = root };
+	struct ptys ptys = {};
 	_cleanup_free_ char *mountinfo = NULL;
 	_cleanup_free_ uint32_t *mnts = NULL;
 	size_t n_mnts = 0;
@@ -263,13 +293,30 @@ int tree_scan(pid_t root, struct tree *ret)
 	if (r < 0)
 		goto fail;
 	for (size_t i = 0; i < t.n_pids; i++) {
-		r = scan_process(&t, t.pids[i], mnts, n_mnts);
+		r = scan_process(&t, &ptys, t.pids[i], mnts, n_mnts);
 		if (r < 0)
 			goto fail;
 	}
+	/* A terminal whose master lives outside the tree (a shell started from
+	 * another session): CRIU would need that master handed in. An ssh
+	 * session's own sshd holds its master, inside the tree. */
+	for (size_t i = 0; i < ptys.n_slaves && !t.problem; i++) {
+		bool inside = false;
+
+		for (size_t j = 0; j < ptys.n_masters; j++)
+			inside = inside || ptys.masters[j] == ptys.slaves[i];
+		if (!inside)
+			r = set_problem(&t, "PID %d uses /dev/pts/%llu, whose terminal master is outside "
+					    "the tree",
+					(int)ptys.slave_pid, (unsigned long long)ptys.slaves[i]);
+	}
+	free(ptys.masters);
+	free(ptys.slaves);
 	*ret = t;
-	return 0;
+	return r < 0 ? r : 0;
 fail:
+	free(ptys.masters);
+	free(ptys.slaves);
 	tree_done(&t);
 	return r;
 }

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <fcntl.h>
 #include <signal.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 
@@ -86,5 +88,69 @@ TEST(tree_scan_flags_shell_job_outside_session)
 	ASSERT_TRUE(t.shell_job);
 	kill(child, SIGKILL);
 	waitpid(child, NULL, 0);
+	tree_done(&t);
+}
+
+/* A session leader holding a pty slave and, if own_master, its master. */
+static pid_t child_with_pty(bool own_master, int *ret_ready)
+{
+	int ready[2], m, sl;
+	pid_t pid;
+
+	m = posix_openpt(O_RDWR | O_NOCTTY);
+	if (m < 0 || grantpt(m) < 0 || unlockpt(m) < 0)
+		return -1;
+	sl = open(ptsname(m), O_RDWR | O_NOCTTY);
+	if (sl < 0 || pipe(ready) < 0)
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		setsid();
+		if (!own_master)
+			close(m);
+		close(ready[0]);
+		if (write(ready[1], "x", 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	close(m);
+	close(sl);
+	close(ready[1]);
+	*ret_ready = ready[0];
+	return pid;
+}
+
+static void scan_pty_child(bool own_master, struct tree *t)
+{
+	pid_t child;
+	int ready;
+	char c;
+
+	child = child_with_pty(own_master, &ready);
+	ASSERT_TRUE(child > 0);
+	ASSERT_EQ(read(ready, &c, 1), 1);
+	close(ready);
+	ASSERT_OK(tree_scan(child, t));
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+}
+
+TEST(tree_scan_pty_master_inside_is_fine)
+{
+	struct tree t;
+
+	scan_pty_child(true, &t);
+	ASSERT_TRUE(t.problem == NULL);
+	tree_done(&t);
+}
+
+TEST(tree_scan_pty_master_outside_is_refused)
+{
+	struct tree t;
+
+	scan_pty_child(false, &t);
+	ASSERT_TRUE(t.problem != NULL);
+	ASSERT_TRUE(strstr(t.problem, "terminal master is outside the tree"));
 	tree_done(&t);
 }
