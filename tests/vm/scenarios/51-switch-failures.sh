@@ -39,7 +39,7 @@ for f in check load quiet-client plan scan criu-check prepare-images lock-networ
 	vm_session_expect op "RC_$f=[0-9]" 600 || fail "kupgrade never returned with KUPGRADE_FAULT=$f"
 	rc=$(grep -a "RC_$f=[0-9]" "$log" | tail -1 | sed 's/.*RC_[a-z-]*=//')
 	[[ $rc != 0 ]] || fail "KUPGRADE_FAULT=$f: kupgrade exited 0"
-	grep -aq "phase '$f'" "$log" || fail "KUPGRADE_FAULT=$f: the message does not name the phase"
+	grep -aq "phase '$f" "$log" || fail "KUPGRADE_FAULT=$f: the message does not name the phase"
 	[[ $(vm_ssh uname -r) == "$KV_OLD" ]] || fail "KUPGRADE_FAULT=$f: the kernel changed"
 	out=$(clean_state) || fail "KUPGRADE_FAULT=$f left state behind: $out"
 	sleep 2
