@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 
 #include "kexec.h"
+#include "fileio.h"
 #include "log.h"
 
 #ifndef SYS_kexec_file_load
@@ -24,21 +25,6 @@ const char *kexec_method_to_string(enum kexec_method m)
 	};
 
 	return m >= 0 && m < _KEXEC_METHOD_MAX ? names[m] : "unknown";
-}
-
-/* Read a small file whole; -errno. */
-static int read_small_file(const char *path, char *buf, size_t size)
-{
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	ssize_t n;
-
-	if (fd < 0)
-		return negative_errno();
-	n = read(fd, buf, size - 1);
-	if (n < 0)
-		return negative_errno();
-	buf[n] = 0;
-	return (int)n;
 }
 
 int kexec_parse_lockdown(const char *text, char *ret, size_t size)

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <sys/xattr.h>
 
+#include "fileio.h"
 #include "log.h"
 #include "proc.h"
 
@@ -17,18 +18,12 @@ static int proc_errno(void)
 	return errno == ENOENT ? -ESRCH : negative_errno();
 }
 
-static int read_small_file(const char *path, char *buf, size_t size)
+/* A /proc file of a process that is gone reads as -ESRCH. */
+static int proc_read_file(const char *path, char *buf, size_t size)
 {
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
+	int r = read_small_file(path, buf, size);
 
-	if (fd < 0)
-		return proc_errno();
-	n = read(fd, buf, size - 1);
-	if (n < 0)
-		return negative_errno();
-	buf[n] = 0;
-	return 0;
+	return r == -ENOENT ? -ESRCH : r < 0 ? r : 0;
 }
 
 int proc_parse_stat(const char *buf, struct proc_stat *ret)
@@ -72,7 +67,7 @@ int proc_read_stat(pid_t pid, struct proc_stat *ret)
 	int r;
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	r = read_small_file(path, buf, sizeof(buf));
+	r = proc_read_file(path, buf, sizeof(buf));
 	if (r < 0)
 		return r;
 	return proc_parse_stat(buf, ret);
