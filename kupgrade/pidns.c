@@ -49,42 +49,54 @@ static _noreturn_ void run_init(int (*fn)(void *), void *userdata, int out)
 
 int pidns_run(int (*fn)(void *userdata), void *userdata, pid_t *ret_init)
 {
-	int p[2], init_pid = 0, result = -EIO, status;
+	/* Two pipes: the init's PID (from its parent) and fn's result (from
+	 * the init) are written by two processes, in no set order. */
+	int pid_pipe[2], res_pipe[2], init_pid = 0, result = -EIO, status;
 	pid_t c;
 
-	if (pipe2(p, O_CLOEXEC) < 0)
+	if (pipe2(pid_pipe, O_CLOEXEC) < 0)
 		return negative_errno();
-	c = fork();
-	if (c < 0) {
-		close(p[0]);
-		close(p[1]);
+	if (pipe2(res_pipe, O_CLOEXEC) < 0) {
+		close(pid_pipe[0]);
+		close(pid_pipe[1]);
 		return negative_errno();
 	}
+	c = fork();
 	if (c == 0) {
 		pid_t init;
 
-		close(p[0]);
+		close(pid_pipe[0]);
+		close(res_pipe[0]);
 		if (unshare(CLONE_NEWPID | CLONE_NEWNS) < 0 ||
 		    mount(NULL, "/", NULL, MS_SLAVE | MS_REC, NULL) < 0)
 			_exit(2);
 		init = fork();
 		if (init < 0)
 			_exit(3);
-		if (init == 0)
-			run_init(fn, userdata, p[1]);
-		write_int(p[1], init);
+		if (init == 0) {
+			close(pid_pipe[1]);
+			run_init(fn, userdata, res_pipe[1]);
+		}
+		write_int(pid_pipe[1], init);
 		_exit(0);
 	}
-	close(p[1]);
+	close(pid_pipe[1]);
+	close(res_pipe[1]);
+	if (c < 0) {
+		result = negative_errno();
+		goto out;
+	}
 	(void)waitpid(c, &status, 0);
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		close(p[0]);
-		return log_error_errno(-EPERM, "Cannot create a PID namespace (step %d).",
-				       WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+		result = log_error_errno(-EPERM, "Cannot create a PID namespace (step %d).",
+					 WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+		goto out;
 	}
-	if (read_int(p[0], &init_pid) < 0 || read_int(p[0], &result) < 0)
+	if (read_int(pid_pipe[0], &init_pid) < 0 || read_int(res_pipe[0], &result) < 0)
 		result = -EIO;
-	close(p[0]);
 	*ret_init = init_pid;
+out:
+	close(pid_pipe[0]);
+	close(res_pipe[0]);
 	return result;
 }
