@@ -28,11 +28,17 @@ static int open_log_dir(void)
 }
 
 /* Options common to every dump and restore. */
-static int new_opts(int images_fd, int log_fd, const char *log_name, criu_opts **ret)
+/* The log directory (CRIU's work dir, *ret_log_fd) and the options every
+ * dump and restore share. */
+static int new_opts(int images_fd, const char *log_name, int *ret_log_fd, criu_opts **ret)
 {
 	criu_opts *o = NULL;
-	int r;
+	int r, log_fd;
 
+	log_fd = open_log_dir();
+	if (log_fd < 0)
+		return log_error_errno(log_fd, "Cannot create %s: %m", CRIU_LOG_DIR);
+	*ret_log_fd = log_fd;
 	r = criu_local_init_opts(&o);
 	if (r < 0)
 		return log_error_errno(r, "Cannot initialise libcriu options: %m");
@@ -132,10 +138,7 @@ int criu_dump_tree(const struct criu_dump_req *req)
 	char what[64];
 	int r, saved;
 
-	log_fd = open_log_dir();
-	if (log_fd < 0)
-		return log_error_errno(log_fd, "Cannot create %s: %m", CRIU_LOG_DIR);
-	r = new_opts(req->images_fd, log_fd, req->log_name, &o);
+	r = new_opts(req->images_fd, req->log_name, &log_fd, &o);
 	if (r < 0)
 		return r;
 	criu_local_set_pid(o, req->pid);
@@ -163,10 +166,7 @@ int criu_restore_tree(const struct criu_restore_req *req, pid_t *ret_pid)
 	_cleanup_close_ int log_fd = -EBADF;
 	int r, saved;
 
-	log_fd = open_log_dir();
-	if (log_fd < 0)
-		return log_error_errno(log_fd, "Cannot create %s: %m", CRIU_LOG_DIR);
-	r = new_opts(req->images_fd, log_fd, req->log_name, &o);
+	r = new_opts(req->images_fd, req->log_name, &log_fd, &o);
 	if (r < 0)
 		return r;
 	criu_local_set_shell_job(o, req->shell_job);
