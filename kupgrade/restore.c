@@ -549,7 +549,12 @@ static int phase_wait_services(void *ctx, void *arg)
  * next "systemctl restart". */
 static int phase_reload(void *ctx, void *arg)
 {
-	return bus_reload();
+	struct restore *rs = ctx;
+
+	for (size_t i = 0; i < rs->m->n_units; i++)
+		if (is_service(rs->m->units[i]))
+			return bus_reload();
+	return 0; /* no drop-in was generated */
 }
 
 /* A service that could not be restored is started fresh, and says so. */
@@ -597,9 +602,15 @@ static void record_boot_timings(Manifest *m, uint64_t boottime, uint64_t realtim
 
 static void record_phase_timings(Manifest *m, const struct phase_list *l)
 {
-	for (size_t i = 0; i < l->n; i++)
-		if (l->phases[i].done && strncmp(l->phases[i].name, "restore:", 8) != 0)
-			(void)manifest_add_timing(m, l->phases[i].name, l->phases[i].usec);
+	for (size_t i = 0; i < l->n; i++) {
+		char name[300];
+
+		if (!l->phases[i].done || strncmp(l->phases[i].name, "restore:", 8) == 0)
+			continue;
+		/* The old kernel's phases are in m already, some of the same name. */
+		snprintf(name, sizeof(name), "restore-side:%s", l->phases[i].name);
+		(void)manifest_add_timing(m, name, l->phases[i].usec);
+	}
 }
 
 int verb_restore(int argc, char **argv)
