@@ -17,14 +17,6 @@ from=$(vm_ssh uname -r)
 to=$KV_NEW
 [[ $from == "$KV_NEW" ]] && to=$KV_OLD
 
-# Until the restore units land (issue 4), stand in for them so that the
-# restore-units probe can pass; the scenario says so.
-if ! vm_ssh test -e /lib/systemd/system/kupgrade-restore.service; then
-	info "kupgrade-restore.service not installed: enabling a stand-in in /etc/systemd/system"
-	vm_ssh "printf '[Unit]\nDescription=stand-in for the restore unit (test 41)\n[Service]\nType=oneshot\nExecStart=/bin/true\n[Install]\nWantedBy=sysinit.target\n' >/etc/systemd/system/kupgrade-restore.service && systemctl enable --quiet kupgrade-restore.service" ||
-		fail "cannot install the stand-in restore unit"
-fi
-
 # What check must not change: loaded kernel, mounts, kupgrade's dirs, nft rules.
 state() {
 	vm_ssh 'cat /sys/kernel/kexec_loaded; findmnt -rn -o TARGET,FSTYPE | sort
