@@ -31,7 +31,11 @@ GUEST_PKGS=(
 	systemd systemd-sysv udev dbus libpam-systemd openssh-server
 	criu kexec-tools nftables iptables initramfs-tools zstd cpio
 	iproute2 procps python3 netbase strace less
+	nginx lighttpd
 )
+# Daemons the service scenarios start with their own configuration; off
+# otherwise, so the other scenarios see the same machine as before.
+DISABLED_UNITS=(nginx.service lighttpd.service)
 INITRD_MODULES=(virtio_pci virtio_blk virtio_net ext4 crc32c_generic)
 # Units that only cost boot time or wake up at random in a test guest.
 MASK_UNITS=(
@@ -153,6 +157,9 @@ configure_guest() { # ROOT
 	systemctl --root="$root" enable systemd-networkd.service >/dev/null 2>&1
 	for u in "${MASK_UNITS[@]}"; do
 		systemctl --root="$root" mask "$u" >/dev/null 2>&1
+	done
+	for u in "${DISABLED_UNITS[@]}"; do
+		systemctl --root="$root" disable "$u" >/dev/null 2>&1
 	done
 	# Persistent journal, so vm_journal can show the boots before a kexec.
 	mkdir -p "$root/var/log/journal"
@@ -292,7 +299,7 @@ main() {
 	# The key covers what goes into the base (not the per-run stage).
 	KEY=$({
 		declare -f build_base configure_guest copy_host_apt_sources
-		declare -p SUITE GUEST_PKGS INITRD_MODULES MASK_UNITS
+		declare -p SUITE GUEST_PKGS INITRD_MODULES MASK_UNITS DISABLED_UNITS
 		echo "$KV_OLD $KV_NEW"
 	} | sha256sum | cut -c1-16)
 	local base=$CACHE/$KEY t
