@@ -141,8 +141,8 @@ enum fd_verdict fd_check_unix_peer(const struct unix_peer_facts *f, char *reason
 	/* --ext-unix-sk reconnects a datagram socket to its peer's address at restore. */
 	if (f->type == SOCK_DGRAM && f->peer_name)
 		return FD_OK;
-	if (streq_ptr(f->peer_name, "/run/systemd/journal/stdout")) {
-		snprintf(reason, size, "writes its output to a journal stream (/run/systemd/journal/stdout)");
+	if (streq_ptr(f->peer_name, JOURNAL_STREAM_SOCKET)) {
+		snprintf(reason, size, JOURNAL_STREAM_WHAT " (" JOURNAL_STREAM_SOCKET ")");
 		return FD_EXTERNAL;
 	}
 	if (!f->peer_unit) {

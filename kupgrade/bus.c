@@ -4,9 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <systemd/sd-bus.h>
+#include <time.h>
 
 #include "bus.h"
 #include "log.h"
+#include "timeutil.h"
 
 #define SD_DEST "org.freedesktop.systemd1"
 #define SD_PATH "/org/freedesktop/systemd1"
@@ -441,4 +443,43 @@ int bus_start_unit(const char *unit, const char *mode)
 
 	snprintf(what, sizeof(what), "start %s", unit);
 	return call_manager("StartUnit", what, "ss", unit, mode);
+}
+
+int bus_unit_property(const char *unit, const char *iface, const char *prop, char **ret)
+{
+	_cleanup_(bus_unrefp) sd_bus *bus = NULL;
+	_cleanup_free_ char *path = NULL;
+	sd_bus_error error = SD_BUS_ERROR_NULL;
+	int r;
+
+	r = open_bus(&bus);
+	if (r < 0)
+		return r;
+	r = sd_bus_path_encode("/org/freedesktop/systemd1/unit", unit, &path);
+	if (r < 0)
+		return r;
+	r = sd_bus_get_property_string(bus, SD_DEST, path, iface, prop, &error, ret);
+	if (r < 0)
+		log_debug("Cannot read %s of %s: %s", prop, unit, error.message ?: strerror(-r));
+	sd_bus_error_free(&error);
+	return r;
+}
+
+int bus_wait_active(const char *unit, uint64_t timeout_usec)
+{
+	uint64_t t0 = now_usec(CLOCK_MONOTONIC);
+
+	for (;;) {
+		_cleanup_free_ char *state = NULL;
+
+		if (bus_unit_property(unit, "org.freedesktop.systemd1.Unit", "ActiveState", &state) >= 0) {
+			if (streq(state, "active") || streq(state, "reloading"))
+				return 0;
+			if (streq(state, "failed") || streq(state, "inactive"))
+				return log_error_errno(-EIO, "%s is %s.", unit, state);
+		}
+		if (now_usec(CLOCK_MONOTONIC) - t0 > timeout_usec)
+			return log_error_errno(-ETIMEDOUT, "%s did not become active in time.", unit);
+		nanosleep(&(struct timespec){ .tv_nsec = 100 * 1000 * 1000 }, NULL);
+	}
 }

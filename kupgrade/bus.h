@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 /* The only file speaking D-Bus: what systemd knows of its units. */
@@ -37,3 +38,10 @@ int bus_start_transient_scope(const char *unit, const char *description, const p
 int bus_reload(void);
 /* systemctl restart UNIT, without waiting for the job. */
 int bus_restart_unit(const char *unit);
+
+/* A string property of a unit (iface e.g. "org.freedesktop.systemd1.Service",
+ * prop "PIDFile"); the caller frees *ret. */
+int bus_unit_property(const char *unit, const char *iface, const char *prop, char **ret);
+/* Wait until unit is active; -EIO once it is failed or inactive. A unit
+ * still "activating" keeps us waiting, up to timeout_usec. */
+int bus_wait_active(const char *unit, uint64_t timeout_usec);

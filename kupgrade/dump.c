@@ -1,12 +1,16 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <inttypes.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <sys/utsname.h>
 #include <time.h>
 
 #include "criu.h"
+#include "bus.h"
+#include "dropin.h"
 #include "dump.h"
 #include "imagedir.h"
 #include "inspect.h"
@@ -37,9 +41,13 @@
  * repair, its lock removed).
  */
 
+#define MAX_STREAMS 16
+
 struct ckpt_tree {
 	struct tree t;
 	bool dumped;
+	uint64_t streams[MAX_STREAMS]; /* journal stream sockets, declared external */
+	size_t n_streams;
 };
 
 struct checkpoint;
@@ -90,13 +98,11 @@ static int add_unit(struct checkpoint *c, const struct plan_unit *pu)
 	if (pu->n_blockers > 0)
 		return log_error_errno(-EOPNOTSUPP, "Unit %s cannot be checkpointed as it stands (see "
 						    "'kupgrade plan').", pu->name);
-	/* The logind FIFOs are handed back (tree.c finds them); a journal
-	 * stream would need a fresh stream connected to journald. */
-	for (size_t i = 0; i < pu->n_externals; i++)
-		if (!strstr(pu->externals[i].what, "FIFO"))
-			return log_error_errno(-EOPNOTSUPP, "Unit %s: PID %d %s: kupgrade cannot hand that back "
-							    "at restore yet.",
-					       pu->name, (int)pu->externals[i].pid, pu->externals[i].what);
+	/* The logind FIFOs and a service's journal streams are handed back. */
+	if (plan_unit_unsupported_external(pu))
+		return log_error_errno(-EOPNOTSUPP, "Unit %s: PID %d %s: kupgrade cannot hand that back at restore.",
+				       pu->name, (int)plan_unit_unsupported_external(pu)->pid,
+				       plan_unit_unsupported_external(pu)->what);
 	n = realloc(c->units, (c->n_units + 1) * sizeof(*n));
 	if (!n)
 		return log_oom();
@@ -113,6 +119,15 @@ static int add_unit(struct checkpoint *c, const struct plan_unit *pu)
 		return log_oom();
 	u->mu->has_main_pid = pu->main_pid > 0;
 	u->mu->main_pid = pu->main_pid;
+	if (pu->kind == OWNER_SERVICE) {
+		_cleanup_free_ char *pid_file = NULL;
+
+		/* Written again at restore: /run is new after the kexec, and the
+		 * service's own ExecReload= or ExecStop= may read it. */
+		if (bus_unit_property(pu->name, "org.freedesktop.systemd1.Service", "PIDFile", &pid_file) >= 0 &&
+		    !isempty(pid_file) && manifest_set_string(&u->mu->pid_file, pid_file) < 0)
+			return log_oom();
+	}
 	c->est_bytes += pu->est_image_bytes;
 	c->n_units++;
 	return 0;
@@ -172,6 +187,47 @@ static int phase_plan(void *ctx, void *arg)
 	return add_dump_phases(c);
 }
 
+static bool tree_has_socket(const struct tree *t, uint64_t ino)
+{
+	for (size_t i = 0; i < t->n_sockets; i++)
+		if (t->sockets[i] == ino)
+			return true;
+	return false;
+}
+
+/* The journal streams (stdout/stderr) of this tree's processes: declared
+ * external at dump (CRIU: unix[ino]) and handed back at restore as a fresh
+ * stream of the same unit (restore.c). */
+static int add_streams(struct ckpt_unit *u, struct ckpt_tree *ct)
+{
+	for (size_t i = 0; i < u->pu->n_externals; i++) {
+		const struct plan_external *e = &u->pu->externals[i];
+		char key[64], comm[64] = "", path[64];
+		bool seen = false;
+
+		if (!plan_external_is_journal_stream(e) || !tree_contains(&ct->t, e->pid) ||
+		    !tree_has_socket(&ct->t, e->inode))
+			continue;
+		for (size_t j = 0; j < ct->n_streams; j++)
+			seen = seen || ct->streams[j] == e->inode;
+		if (seen)
+			continue;
+		if (ct->n_streams == MAX_STREAMS)
+			return log_error_errno(-E2BIG, "Unit %s: too many journal streams.", u->mu->name);
+		ct->streams[ct->n_streams++] = e->inode;
+		snprintf(key, sizeof(key), "socket:[%" PRIu64 "]", e->inode);
+		if (manifest_unit_add_external(u->mu, key, JOURNAL_STREAM_SOCKET, S_IFSOCK, e->pid, e->fd) < 0)
+			return log_oom();
+		snprintf(path, sizeof(path), "/proc/%d/comm", (int)e->pid);
+		if (read_small_file(path, comm, sizeof(comm)) >= 0) {
+			comm[strcspn(comm, "\n")] = 0;
+			if (manifest_set_string(&u->mu->externals[u->mu->n_externals - 1]->identifier, comm) < 0)
+				return log_oom();
+		}
+	}
+	return 0;
+}
+
 static int scan_tree(struct ckpt_unit *u, struct ckpt_tree *ct, pid_t root)
 {
 	_cleanup_free_ struct tcp_conn *conns = NULL;
@@ -205,6 +261,9 @@ static int scan_tree(struct ckpt_unit *u, struct ckpt_tree *ct, pid_t root)
 		if (manifest_unit_add_external(mu, e->key, e->path, e->mode, e->pid, e->fd) < 0)
 			return log_oom();
 	}
+	r = add_streams(u, ct);
+	if (r < 0)
+		return r;
 	mu->n_processes += ct->t.n_pids;
 	mu->has_n_processes = true;
 	/* One flag per unit in the manifest: any tree needing it sets it. */
@@ -255,6 +314,57 @@ static int undo_prepare_images(void *ctx, void *arg)
 	struct checkpoint *c = arg;
 
 	return imagedir_wipe(&c->dir, false);
+}
+
+static bool is_service(const struct ckpt_unit *u)
+{
+	return u->pu->kind == OWNER_SERVICE;
+}
+
+static int undo_quiesce(void *ctx, void *arg)
+{
+	struct checkpoint *c = arg;
+	bool any = false;
+	int r = 0;
+
+	for (size_t i = 0; i < c->n_units; i++) {
+		if (!is_service(&c->units[i]))
+			continue;
+		any = true;
+		if (dropin_remove_quiesce(RUNTIME_UNIT_DIR, c->units[i].mu->name) < 0)
+			r = log_error_errno(-EIO, "Cannot remove kupgrade's drop-in of %s in %s.",
+					    c->units[i].mu->name, RUNTIME_UNIT_DIR);
+	}
+	return any ? bus_reload() ?: r : r;
+}
+
+/*
+ * Between its dump (which ends its processes with SIGKILL) and the kexec, a
+ * service must not be restarted by systemd, nor have its ExecStop= run, nor
+ * count as failed: a runtime drop-in says so for each, before any dump.
+ */
+static int phase_quiesce(void *ctx, void *arg)
+{
+	struct checkpoint *c = arg;
+	bool any = false;
+
+	for (size_t i = 0; i < c->n_units; i++) {
+		int r;
+
+		if (!is_service(&c->units[i]))
+			continue;
+		any = true;
+		r = dropin_write_quiesce(RUNTIME_UNIT_DIR, c->units[i].mu->name);
+		if (r < 0) {
+			log_error_errno(r, "Cannot write kupgrade's drop-in for %s in %s: %m", c->units[i].mu->name,
+					RUNTIME_UNIT_DIR);
+			(void)undo_quiesce(ctx, arg);
+			return r;
+		}
+	}
+	if (!any)
+		return 0;
+	return bus_reload();
 }
 
 /* The table goes up empty; each dump phase adds its unit's connections
@@ -348,13 +458,56 @@ static void release_cgroup(pid_t *holder)
 	*holder = 0;
 }
 
+#define SERVICE_START_USEC (300ULL * 1000000)
+
+/*
+ * A service comes back the way it does after a switch: its own start runs
+ * "kupgrade restore-unit" (a runtime drop-in), so the tree is born in its
+ * cgroup and systemd tracks its main process again.
+ */
+static int undo_dump_service(struct ckpt_unit *u)
+{
+	const char *name = u->mu->name;
+	int r;
+
+	/* restore-unit reads the manifest: what is known so far. */
+	r = checkpoint_write_manifest(u->c);
+	if (r < 0)
+		return r;
+	r = dropin_write_restore(RUNTIME_UNIT_DIR, name, u->c->dir.path);
+	if (r < 0)
+		return log_error_errno(r, "Cannot write the restore drop-in of %s: %m", name);
+	log_info("Restoring %s through its unit...", name);
+	r = bus_reload();
+	if (r >= 0)
+		r = bus_start_unit(name, "replace");
+	if (r >= 0)
+		r = bus_wait_active(name, SERVICE_START_USEC);
+	if (dropin_remove_restore(RUNTIME_UNIT_DIR, name) < 0 || bus_reload() < 0)
+		log_warning("%s: kupgrade's restore drop-in could not be removed; 'systemctl daemon-reload' "
+			    "after removing %s/%s.d.",
+			    name, RUNTIME_UNIT_DIR, name);
+	if (r < 0)
+		return log_error_errno(r, "%s could not be restored through its unit; see 'journalctl -u %s'.", name,
+				       name);
+	for (size_t j = 0; j < u->n_trees; j++)
+		u->trees[j].dumped = false;
+	return 0;
+}
+
 /* Restore, newest first, the trees of u already dumped. */
 static int undo_dump_unit(void *ctx, void *arg)
 {
 	struct ckpt_unit *u = arg;
+	bool any = false;
 	int r = 0;
 
-	for (size_t j = u->n_trees; j-- > 0;) {
+	for (size_t j = 0; j < u->n_trees; j++)
+		any = any || u->trees[j].dumped;
+	if (any && is_service(u) && undo_dump_service(u) < 0)
+		r = log_error_errno(-EIO, "Unit %s could not be restored in place; its images are kept in %s/%s.",
+				    u->mu->name, u->c->dir.path, u->dir_name);
+	for (size_t j = u->n_trees; r == 0 && j-- > 0;) {
 		struct ckpt_tree *ct = &u->trees[j];
 
 		if (!ct->dumped)
@@ -408,15 +561,21 @@ static int phase_dump_unit(void *ctx, void *arg)
 	for (size_t j = 0; j < u->n_trees && r == 0; j++) {
 		struct ckpt_tree *ct = &u->trees[j];
 		const char *keys[64];
+		char stream_keys[MAX_STREAMS][32];
+		size_t n_keys = 0;
 		_cleanup_close_ int fd = -EBADF;
 		char sub[16], log_name[300];
 
-		if (ct->t.n_externals > ELEMENTSOF(keys)) {
+		if (ct->t.n_externals + ct->n_streams > ELEMENTSOF(keys)) {
 			r = log_error_errno(-E2BIG, "Unit %s: too many external files.", u->mu->name);
 			break;
 		}
 		for (size_t k = 0; k < ct->t.n_externals; k++)
-			keys[k] = ct->t.externals[k].key;
+			keys[n_keys++] = ct->t.externals[k].key;
+		for (size_t k = 0; k < ct->n_streams; k++) {
+			snprintf(stream_keys[k], sizeof(stream_keys[k]), "unix[%" PRIu64 "]", ct->streams[k]);
+			keys[n_keys++] = stream_keys[k];
+		}
 		snprintf(sub, sizeof(sub), "%d", (int)ct->t.root);
 		r = imagedir_mkdir_sub(&u->c->dir, u->dir_name, sub, &fd);
 		if (r < 0) {
@@ -430,7 +589,7 @@ static int phase_dump_unit(void *ctx, void *arg)
 							    .log_name = log_name,
 							    .shell_job = ct->t.shell_job,
 							    .externals = keys,
-							    .n_externals = ct->t.n_externals });
+							    .n_externals = n_keys });
 		if (r < 0) {
 			log_error("Unit %s: dump of tree %d failed.", u->mu->name, (int)ct->t.root);
 			break;
@@ -457,6 +616,28 @@ static int phase_dump_unit(void *ctx, void *arg)
 	return 0;
 }
 
+/* The report also names each service the plan restarts, and why. */
+static int add_planned_restarts(struct checkpoint *c)
+{
+	if (arg_units)
+		return 0;
+	for (size_t i = 0; i < c->plan->n_units; i++) {
+		const struct plan_unit *pu = &c->plan->units[i];
+		ManifestUnit *mu;
+
+		if (pu->kind != OWNER_SERVICE || pu->decision != DECISION_RESTART)
+			continue;
+		mu = manifest_add_unit(c->m, pu->name, owner_kind_to_string(pu->kind), "");
+		if (!mu)
+			return -ENOMEM;
+		mu->has_outcome = true;
+		mu->outcome = KUPGRADE__UNIT_OUTCOME__RESTARTED_FRESH;
+		if (manifest_set_string(&mu->outcome_reason, pu->reason ?: "planned") < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
 static int phase_manifest(void *ctx, void *arg)
 {
 	struct checkpoint *c = arg;
@@ -468,7 +649,7 @@ static int phase_manifest(void *ctx, void *arg)
 	c->m->created_realtime_usec = (uint64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 	if (criu_version_string(v, sizeof(v)) == 0 && manifest_set_string(&c->m->criu_version, v) < 0)
 		return log_oom();
-	if (checkpoint_record_timings(c) < 0)
+	if (checkpoint_record_timings(c) < 0 || add_planned_restarts(c) < 0)
 		return log_oom();
 	return checkpoint_write_manifest(c);
 }
@@ -514,6 +695,7 @@ int checkpoint_add_phases(struct checkpoint *c, struct phase_list *l)
 	r = r ?: phase_list_add(l, "scan", phase_scan, NULL, c);
 	r = r ?: phase_list_add(l, "criu-check", phase_criu_check, NULL, c);
 	r = r ?: phase_list_add(l, "prepare-images", phase_prepare_images, undo_prepare_images, c);
+	r = r ?: phase_list_add(l, "quiesce-services", phase_quiesce, undo_quiesce, c);
 	r = r ?: phase_list_add(l, "lock-network", phase_lock_network, undo_lock_network, c);
 	/* "dump:<unit>"... and "write-manifest" are appended by the plan phase. */
 	return r;

@@ -112,6 +112,11 @@ int manifest_unit_add_connection(ManifestUnit *u, uint32_t family, const char *s
 	return 0;
 }
 
+bool manifest_unit_planned_restart(const ManifestUnit *u)
+{
+	return u->n_root_pids == 0 && u->has_outcome && u->outcome == KUPGRADE__UNIT_OUTCOME__RESTARTED_FRESH;
+}
+
 int manifest_unit_add_external(ManifestUnit *u, const char *key, const char *path,
 			       uint32_t mode, uint32_t pid, uint32_t fd)
 {

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,6 +24,8 @@ typedef Kupgrade__UnitEntry ManifestUnit;
 /* Building: every part is malloc'd, so manifest_free() frees built and
  * unpacked manifests alike. */
 Manifest *manifest_new(const char *boot_id, const char *kernel_from);
+/* A unit listed only to report that the plan restarts it: nothing to restore. */
+bool manifest_unit_planned_restart(const ManifestUnit *u);
 ManifestUnit *manifest_add_unit(Manifest *m, const char *name, const char *kind,
 				const char *image_dir);
 int manifest_unit_add_root(ManifestUnit *u, uint32_t pid);

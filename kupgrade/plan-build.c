@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <time.h>
 
 #include "blockers.h"
@@ -381,6 +383,22 @@ static int add_verdict(struct plan_unit *u, enum fd_verdict v, const char *reaso
 	return 0;
 }
 
+/* CRIU reopens a file by its path at restore; on a tmpfs (/run, /dev/shm)
+ * the path is gone after the kexec. memfds and deleted files CRIU carries
+ * in the images itself. */
+static bool on_tmpfs(pid_t pid, const struct proc_fd *fd)
+{
+	size_t n = strlen(fd->target);
+	struct statfs sf;
+	char path[64];
+
+	if (!(S_ISREG(fd->mode) || S_ISDIR(fd->mode)) || fd->target[0] != '/' ||
+	    strncmp(fd->target, "/memfd:", 7) == 0 || (n > 10 && streq(fd->target + n - 10, " (deleted)")))
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)pid, fd->fd);
+	return statfs(path, &sf) == 0 && (sf.f_type == TMPFS_MAGIC || sf.f_type == RAMFS_MAGIC);
+}
+
 struct fd_scan {
 	struct build *b;
 	size_t unit;
@@ -406,6 +424,11 @@ static int scan_fd(pid_t pid, const struct proc_fd *fd, void *userdata)
 	/* Blockers matter only where a dump would happen. */
 	if (u->decision != DECISION_CHECKPOINT)
 		return 0;
+	if (on_tmpfs(pid, fd)) {
+		snprintf(reason, sizeof(reason), "holds %s open on a tmpfs, which is empty after the kexec",
+			 fd->target);
+		return add_blocker(u, reason, pid, s->comm, fd->fd);
+	}
 	v = fd_check_file(fd, reason, sizeof(reason));
 	return add_verdict(u, v, reason, pid, s->comm, fd->fd, fd->ino);
 }
@@ -665,6 +688,59 @@ static int finish_all(struct build *b)
 	return 0;
 }
 
+struct pid_unit {
+	pid_t pid;
+	size_t unit, proc;
+};
+
+static int cmp_pid_unit(const void *a, const void *b)
+{
+	pid_t x = ((const struct pid_unit *)a)->pid, y = ((const struct pid_unit *)b)->pid;
+
+	return (x > y) - (x < y);
+}
+
+/* CRIU dumps a process with all its descendants: a unit whose process has a
+ * child in another unit (sshd's listener and the login sessions it forked)
+ * cannot be dumped on its own. */
+static int check_children_elsewhere(struct build *b)
+{
+	struct plan *p = b->plan;
+	_cleanup_free_ struct pid_unit *all = NULL;
+	size_t n = 0;
+
+	for (size_t i = 0; i < p->n_units; i++)
+		n += p->units[i].n_procs;
+	all = malloc(MAX(n, 1u) * sizeof(*all));
+	if (!all)
+		return log_oom();
+	n = 0;
+	for (size_t i = 0; i < p->n_units; i++)
+		for (size_t j = 0; j < p->units[i].n_procs; j++)
+			all[n++] = (struct pid_unit){ p->units[i].procs[j].pid, i, j };
+	qsort(all, n, sizeof(*all), cmp_pid_unit);
+	for (size_t i = 0; i < p->n_units; i++)
+		for (size_t j = 0; j < p->units[i].n_procs; j++) {
+			const struct plan_process *child = &p->units[i].procs[j];
+			struct pid_unit key = { .pid = child->ppid };
+			const struct pid_unit *parent = bsearch(&key, all, n, sizeof(*all), cmp_pid_unit);
+			struct plan_unit *pu;
+			char reason[512];
+
+			if (!parent || parent->unit == i)
+				continue;
+			pu = &p->units[parent->unit];
+			if (pu->decision != DECISION_CHECKPOINT)
+				continue;
+			snprintf(reason, sizeof(reason),
+				 "has a child process in %s, which a dump of this unit would take along",
+				 p->units[i].name);
+			if (add_blocker(pu, reason, parent->pid, pu->procs[parent->proc].comm, -1) < 0)
+				return log_oom();
+		}
+	return 0;
+}
+
 static int build_plan(struct build *b)
 {
 	int r;
@@ -683,6 +759,8 @@ static int build_plan(struct build *b)
 		r = PHASE("reading memory and open files", scan_all(b));
 	if (r >= 0)
 		r = PHASE("checking unix socket peers", check_unix_peers(b));
+	if (r >= 0)
+		r = check_children_elsewhere(b);
 	if (r >= 0)
 		r = decide_all(b);
 	if (r >= 0)

@@ -129,13 +129,25 @@ static int decide_default(struct plan_unit *u)
 	}
 }
 
+bool plan_external_is_journal_stream(const struct plan_external *e)
+{
+	return strncmp(e->what, JOURNAL_STREAM_WHAT, strlen(JOURNAL_STREAM_WHAT)) == 0;
+}
+
 const struct plan_external *plan_unit_unsupported_external(const struct plan_unit *u)
 {
-	/* The logind session FIFOs are handed back as fresh FIFOs; a journal
-	 * stream would need a fresh stream connected to journald. */
-	for (size_t i = 0; i < u->n_externals; i++)
-		if (!strstr(u->externals[i].what, "FIFO"))
-			return &u->externals[i];
+	/* The logind session FIFOs are handed back as fresh FIFOs. A journal
+	 * stream is handed back as a fresh stream of the same unit, which
+	 * only a service has (its restore runs as the unit's own start). */
+	for (size_t i = 0; i < u->n_externals; i++) {
+		const struct plan_external *e = &u->externals[i];
+
+		if (strstr(e->what, "FIFO"))
+			continue;
+		if (u->kind == OWNER_SERVICE && plan_external_is_journal_stream(e))
+			continue;
+		return e;
+	}
 	return NULL;
 }
 

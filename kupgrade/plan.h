@@ -93,6 +93,10 @@ void plan_free(struct plan *p);
 struct plan_unit *plan_find_unit(struct plan *p, const char *name);
 /* The first external file of u that the restore cannot hand back, or NULL. */
 const struct plan_external *plan_unit_unsupported_external(const struct plan_unit *u);
+/* The plan's wording for a journal stream external (blockers.c). */
+#define JOURNAL_STREAM_WHAT "writes its output to a journal stream"
+#define JOURNAL_STREAM_SOCKET "/run/systemd/journal/stdout"
+bool plan_external_is_journal_stream(const struct plan_external *e);
 
 const char *plan_decision_to_string(enum plan_decision d);
 const char *owner_kind_to_string(enum owner_kind k);

@@ -8,7 +8,9 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/utsname.h>
+#include <syslog.h>
 
 #include "criu.h"
 #include "inspect.h"
@@ -18,6 +20,7 @@
 #include "bus.h"
 #include "phase.h"
 #include "pidns.h"
+#include "plan.h"
 #include "fileio.h"
 #include "report.h"
 #include "restore.h"
@@ -26,9 +29,10 @@
 
 /*
  * A file declared external at dump comes back as a fresh object of the same
- * type and mode: CRIU checks both. Only FIFOs are handed back (the pam_systemd
- * session FIFO of ssh sessions); the checkpoint refuses anything else. The
- * fd is opened without O_CLOEXEC: "criu swrk" is our child and must inherit it.
+ * type and mode: CRIU checks both. FIFOs (the pam_systemd session FIFO of ssh
+ * sessions) and journal streams are handed back; the checkpoint refuses
+ * anything else. The fds are opened without O_CLOEXEC: "criu swrk" is our
+ * child and must inherit them.
  */
 static int make_fifo(int dir_fd, const Kupgrade__ExternalFile *e, unsigned idx, int *ret_fd)
 {
@@ -49,6 +53,51 @@ static int make_fifo(int dir_fd, const Kupgrade__ExternalFile *e, unsigned idx, 
 		return log_error_errno(-errno, "Cannot open the FIFO for %s: %m", e->path);
 	*ret_fd = fd;
 	return 0;
+}
+
+/*
+ * A service's stdout/stderr stream to journald: a fresh stream, with the
+ * header systemd itself sends for a service (identifier, unit, priority,
+ * level prefix, no forwarding), so its lines keep their unit and name.
+ */
+static int make_journal_stream(const ManifestUnit *u, const Kupgrade__ExternalFile *e, int *ret_fd)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	_cleanup_free_ char *header = NULL;
+	const char *ident = !isempty(e->identifier) ? e->identifier : u->name;
+	int fd, k;
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", e->path);
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	if (fd < 0)
+		return log_error_errno(-errno, "%s: cannot create a journal stream: %m", u->name);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		k = log_error_errno(-errno, "%s: cannot connect a journal stream to %s: %m", u->name, e->path);
+		goto fail;
+	}
+	(void)shutdown(fd, SHUT_RD);
+	k = asprintf(&header, "%s\n%s\n%d\n1\n0\n0\n0\n", ident, u->name, LOG_INFO);
+	if (k < 0) {
+		k = log_oom();
+		goto fail;
+	}
+	if (write(fd, header, (size_t)k) != k) {
+		k = log_error_errno(-EIO, "%s: cannot send the journal stream header: %m", u->name);
+		goto fail;
+	}
+	*ret_fd = fd;
+	return 0;
+fail:
+	close(fd);
+	return k;
+}
+
+static int make_external(int dir_fd, const ManifestUnit *u, const Kupgrade__ExternalFile *e, unsigned idx,
+			 int *ret_fd)
+{
+	if (e->has_mode && S_ISSOCK(e->mode) && streq_ptr(e->path, JOURNAL_STREAM_SOCKET))
+		return make_journal_stream(u, e, ret_fd);
+	return make_fifo(dir_fd, e, idx, ret_fd);
 }
 
 /* The cgroup v2 path of pid, "" if unknown. */
@@ -177,7 +226,7 @@ int restore_tree(struct imagedir *d, ManifestUnit *u, uint32_t root)
 	if (u->n_externals > ELEMENTSOF(fds))
 		return log_error_errno(-E2BIG, "%s: too many external files.", u->name);
 	for (size_t i = 0; i < u->n_externals; i++) {
-		r = make_fifo(fd, u->externals[i], i, &fds[n]);
+		r = make_external(fd, u, u->externals[i], i, &fds[n]);
 		if (r < 0)
 			goto out;
 		inherit[n] = (struct criu_inherit){ .fd = fds[n], .key = u->externals[i]->key };
@@ -480,9 +529,10 @@ static void report(const Manifest *m)
 
 /* --- services after a kexec: each restored by its own unit's start --- */
 
+/* A service kupgrade restored (and not one the plan restarted). */
 static bool is_service(const ManifestUnit *u)
 {
-	return streq(u->kind, "service");
+	return streq(u->kind, "service") && !manifest_unit_planned_restart(u);
 }
 
 static void service_file(char *buf, size_t size, const char *unit, const char *what)
@@ -633,7 +683,7 @@ int verb_restore(int argc, char **argv)
 	for (size_t i = 0; r == 0 && i < rs.m->n_units; i++) {
 		char name[300];
 
-		if (boot && is_service(rs.m->units[i]))
+		if ((boot && is_service(rs.m->units[i])) || manifest_unit_planned_restart(rs.m->units[i]))
 			continue;
 		snprintf(name, sizeof(name), "restore:%s", rs.m->units[i]->name);
 		r = phase_list_add(&l, name, phase_restore_unit, NULL, rs.m->units[i]);
@@ -738,6 +788,10 @@ int verb_restore_unit(int argc, char **argv)
 		r = write_string_file(path, "%d\n", (int)main_pid);
 		if (r < 0)
 			log_error_errno(r, "Cannot write %s: %m", path);
+		/* The service's own PID file was in the old boot's /run. */
+		if (r >= 0 && !isempty(u->pid_file) && access(u->pid_file, F_OK) < 0 &&
+		    write_string_file(u->pid_file, "%d\n", (int)main_pid) < 0)
+			log_warning("%s: cannot write its PID file %s, ignoring.", u->name, u->pid_file);
 	}
 	service_file(path, sizeof(path), u->name, "result");
 	(void)write_string_file(path, "%d %llu %s\n",

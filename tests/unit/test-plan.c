@@ -133,24 +133,34 @@ TEST(plan_blockers_make_restart_with_reason)
 	free(u.reason);
 }
 
-TEST(plan_journal_stream_restarts_session_fifo_does_not)
+TEST(plan_journal_stream_is_handed_back_to_services_only)
 {
-	struct plan_external stream = { 255, 1, 42, "writes its output to a journal stream (/run/systemd/journal/stdout)" };
+	struct plan_external stream = { 255, 1, 42, JOURNAL_STREAM_WHAT " (" JOURNAL_STREAM_SOCKET ")" };
 	struct plan_external fifo = { 465, 8, 43, "holds the logind session FIFO /run/systemd/sessions/19.ref" };
-	struct plan_unit svc = unit("ssh.service", OWNER_SERVICE);
+	struct plan_unit svc = unit("nginx.service", OWNER_SERVICE);
+	struct plan_unit scope = unit("run-u7.scope", OWNER_SCOPE);
 	struct plan_unit ses = unit("session-19.scope", OWNER_SESSION);
 
+	ASSERT_TRUE(plan_external_is_journal_stream(&stream));
+	ASSERT_TRUE(!plan_external_is_journal_stream(&fifo));
+	/* A service's restore runs as its own start: its stream comes back. */
 	svc.externals = &stream;
 	svc.n_externals = 1;
 	decide(&svc, NULL);
-	ASSERT_EQ(svc.decision, DECISION_RESTART);
-	ASSERT_TRUE(strstr(svc.reason, "journal stream"));
-	ASSERT_TRUE(strstr(svc.reason, "PID 255"));
+	ASSERT_EQ(svc.decision, DECISION_CHECKPOINT);
+	/* Anything else has no unit start to hand it a stream of its own. */
+	scope.externals = &stream;
+	scope.n_externals = 1;
+	decide(&scope, NULL);
+	ASSERT_EQ(scope.decision, DECISION_RESTART);
+	ASSERT_TRUE(strstr(scope.reason, "journal stream"));
+	ASSERT_TRUE(strstr(scope.reason, "PID 255"));
 	ses.externals = &fifo;
 	ses.n_externals = 1;
 	decide(&ses, NULL);
 	ASSERT_EQ(ses.decision, DECISION_CHECKPOINT);
 	free(svc.reason);
+	free(scope.reason);
 	free(ses.reason);
 }
 
