@@ -151,15 +151,22 @@ vm_serial_tail() {
 
 # vm__launch KVER CMDLINE PORT: start qemu in its own session (so it outlives
 # nothing but its lifetime limit and our cleanup), output through tsline.
+# KUP_VM_FWD="7000 80": more guest TCP ports forwarded from 127.0.0.1 (a free
+# host port each; vm_fwd_port GUESTPORT tells which).
 vm__launch() {
-	local kv=$1 cmdline=$2 port=$3
+	local kv=$1 cmdline=$2 port=$3 g h fwd=""
+	for g in ${KUP_VM_FWD:-}; do
+		h=$(vm__free_port)
+		echo "$h" >"$VM_DIR/fwd-$g"
+		fwd+=",hostfwd=tcp:127.0.0.1:$h-:$g"
+	done
 	rm -f "$VM_DIR/qemu.pid"
 	setsid bash -c '
 		exec timeout --foreground -s KILL '"$KUP_VM_LIFETIME"' qemu-system-x86_64 \
 			-name "kupgrade-$0" -accel '"$KUP_QEMU_ACCEL"' -m 4G -smp 2 -nographic -no-reboot \
 			-kernel "$1" -initrd "$2" -append "$3" \
 			-drive file="$4",format=qcow2,if=virtio,cache=unsafe \
-			-netdev user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:"$5"-:22 \
+			-netdev user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:"$5"-:22'"$fwd"' \
 			-device virtio-net-pci,netdev=net0 \
 			-pidfile "$6" </dev/null 2>&1 | "$7" >"$8"' \
 		"$(basename "$VM_DIR")" "$KUP_IMAGE_DIR/vmlinuz-$kv" "$KUP_IMAGE_DIR/initrd.img-$kv" \
@@ -204,6 +211,8 @@ vm_boot() {
 	echo "vm_boot: could not get a free port for ssh forwarding" >&2
 	return 1
 }
+
+vm_fwd_port() { cat "$VM_DIR/fwd-$1"; }
 
 vm_kill() {
 	local pg

@@ -72,7 +72,7 @@ everything_as_before() {
 	t=$(last_tick)
 	wait_tick $((t + 3)) 120 || fail "$what: the session counter stopped"
 	[[ -z $(tick_gaps) ]] || fail "$what: session counter numbers lost: $(tick_gaps | xargs)"
-	n=$(vm_ssh "tail -n1 /run/kup-client.log" | awk '{ print $2 }')
+	n=$(vm_ssh "tail -n1 /var/log/kup-client.log" | awk '{ print $2 }')
 	vm_ssh "counter-check.sh $((n + 3)) 120" >/dev/null || fail "$what: the service client stopped"
 	vm_session_alive ctr && [[ $(vm_session_port ctr) == "$port_before" ]] ||
 		fail "$what: the ssh connection was lost"

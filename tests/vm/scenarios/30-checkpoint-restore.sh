@@ -98,7 +98,7 @@ vm_session_alive ctr || fail "the ssh client died"
 [[ $(ss -Htn state established "( sport = :$port_before )" | wc -l) -eq 1 ]] ||
 	fail "client port $port_before has no established connection"
 
-n_before=$(vm_ssh "tail -n1 /run/kup-client.log" | awk '{ print $2 }')
+n_before=$(vm_ssh "tail -n1 /var/log/kup-client.log" | awk '{ print $2 }')
 res=$(vm_ssh "counter-check.sh $((n_before + 10)) 90") || fail "service client: $res"
 info "service client after restore: $res"
 vm_ssh "tree-state.sh $svc_pid" || fail "service process not running"

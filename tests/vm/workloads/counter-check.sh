@@ -5,7 +5,7 @@
 # Usage: counter-check.sh [AFTER [WAIT [PORT]]]
 set -euo pipefail
 after=${1:-0} wait=${2:-60} port=${3:-7777}
-log=/run/kup-client.log
+log=/var/log/kup-client.log
 for ((i = 0; i < wait * 5; i++)); do
 	grep -q '^FAIL' "$log" && { grep '^FAIL' "$log" >&2; exit 1; }
 	n=$(tail -n 1 "$log" | awk '{ print $2 }')

@@ -1,0 +1,63 @@
+#!/bin/bash
+# Guest side of the services scenario: install and start
+#   kupgrade-zdtm.service     zdtm-service.py on port 7000, Type=simple,
+#                             Restart=always, output to the journal
+#   kupgrade-busclient.service  holds a connection to the D-Bus system bus:
+#                             the plan restarts it fresh
+#   nginx.service             Debian's unit, port 80, keep-alive 600 s
+#   lighttpd.service          Debian's unit, port 8080, keep-alive 600 s
+# and write the page both serve (/var/www/html/kupgrade-data.txt).
+# Usage: services-setup.sh (workloads in /usr/local/lib/kupgrade-tests)
+set -euo pipefail
+lib=/usr/local/lib/kupgrade-tests
+
+cat >/etc/systemd/system/kupgrade-zdtm.service <<EOF
+[Unit]
+Description=kupgrade test service in the shape of a zdtm test
+After=network.target
+[Service]
+ExecStart=/usr/bin/python3 $lib/zdtm-service.py 7000
+Restart=always
+[Install]
+WantedBy=multi-user.target
+EOF
+cat >/etc/systemd/system/kupgrade-busclient.service <<EOF
+[Unit]
+Description=kupgrade test service connected to the D-Bus system bus
+After=dbus.service
+[Service]
+ExecStart=/usr/bin/python3 -c 'import socket, time; s = socket.socket(socket.AF_UNIX); s.connect("/run/dbus/system_bus_socket"); print("connected to the system bus", flush=True); time.sleep(1e9)'
+[Install]
+WantedBy=multi-user.target
+EOF
+
+# A page of known content, large enough to span several TCP segments.
+python3 -c 'import random; r = random.Random(7); print("".join(r.choice("abcdefghij\n") for _ in range(200000)))' \
+	>/var/www/html/kupgrade-data.txt
+
+# A directive set twice is an error: none in nginx.conf, ours in conf.d.
+sed -i '/^[[:space:]]*keepalive_\(timeout\|requests\)/d' /etc/nginx/nginx.conf
+printf 'keepalive_timeout 600s;\nkeepalive_requests 100000;\n' >/etc/nginx/conf.d/kupgrade-tests.conf
+cat >/etc/lighttpd/conf-enabled/90-kupgrade-tests.conf <<'EOF'
+server.max-keep-alive-idle = 600
+server.max-keep-alive-requests = 100000
+server.max-read-idle = 600
+server.max-write-idle = 600
+EOF
+# Debian's lighttpd.conf sets server.port (a second one is an error).
+sed -i 's/^server.port *=.*/server.port = 8080/' /etc/lighttpd/lighttpd.conf
+
+systemctl daemon-reload
+systemctl enable --quiet kupgrade-zdtm.service kupgrade-busclient.service nginx.service lighttpd.service
+systemctl restart kupgrade-zdtm.service kupgrade-busclient.service nginx.service lighttpd.service
+for u in kupgrade-zdtm kupgrade-busclient nginx lighttpd; do
+	systemctl is-active --quiet "$u" || { systemctl status --no-pager "$u" >&2; exit 1; }
+done
+for port in 7000 80 8080; do
+	for _ in $(seq 100); do
+		ss -Hltn "sport = :$port" | grep -q . && break
+		sleep 0.1
+	done
+	ss -Hltn "sport = :$port" | grep -q . || { echo "nothing listens on port $port" >&2; exit 1; }
+done
+echo "services ready"
