@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <string.h>
@@ -7,6 +8,7 @@
 #include <sys/wait.h>
 #include <sys/utsname.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "criu.h"
 #include "bus.h"
@@ -487,9 +489,13 @@ static int undo_dump_service(struct ckpt_unit *u)
 		log_warning("%s: kupgrade's restore drop-in could not be removed; 'systemctl daemon-reload' "
 			    "after removing %s/%s.d.",
 			    name, RUNTIME_UNIT_DIR, name);
-	if (r < 0)
-		return log_error_errno(r, "%s could not be restored through its unit; see 'journalctl -u %s'.", name,
-				       name);
+	if (r < 0) {
+		/* Last resort: the service runs again, fresh, and the log says so. */
+		log_error_errno(r, "%s could not be restored through its unit; see 'journalctl -u %s'.", name, name);
+		if (bus_restart_unit(name) >= 0)
+			log_warning("%s: started fresh instead; its processes' state is lost.", name);
+		return r;
+	}
 	for (size_t j = 0; j < u->n_trees; j++)
 		u->trees[j].dumped = false;
 	return 0;
@@ -529,6 +535,66 @@ static int undo_dump_unit(void *ctx, void *arg)
 	return r;
 }
 
+static int copy_fd(int from, int to)
+{
+	char buf[65536];
+	ssize_t k;
+
+	while ((k = read(from, buf, sizeof(buf))) > 0)
+		if (write(to, buf, (size_t)k) != k)
+			return -EIO;
+	return k < 0 ? -errno : 0;
+}
+
+/* Files the unit holds open on a tmpfs, copied into <unit>/carried/<n> right
+ * before its dump: once its main process is gone systemd deletes its
+ * PIDFile=, and CRIU records the size a file must have at restore. */
+static int carry_files(struct ckpt_unit *u)
+{
+	_cleanup_close_ int dir_fd = -EBADF;
+	unsigned n = 0;
+
+	for (size_t i = 0; i < u->pu->n_externals; i++) {
+		const struct plan_external *e = &u->pu->externals[i];
+		_cleanup_close_ int in = -EBADF, out = -EBADF;
+		char image[32], name[16];
+		bool seen = false;
+		struct stat st;
+		int r;
+
+		if (!e->path)
+			continue;
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = streq_ptr(u->pu->externals[j].path, e->path);
+		if (seen)
+			continue;
+		if (lstat(e->path, &st) < 0)
+			return log_error_errno(-errno, "Unit %s: cannot read %s to carry it: %m", u->mu->name, e->path);
+		if (S_ISDIR(st.st_mode)) {
+			if (manifest_unit_add_carried(u->mu, e->path, NULL, st.st_mode, st.st_uid, st.st_gid) < 0)
+				return log_oom();
+			continue;
+		}
+		if (dir_fd < 0) {
+			r = imagedir_mkdir_sub(&u->c->dir, u->dir_name, "carried", &dir_fd);
+			if (r < 0)
+				return log_error_errno(r, "Unit %s: cannot create its carried files directory: %m",
+						       u->mu->name);
+		}
+		snprintf(name, sizeof(name), "%u", n);
+		snprintf(image, sizeof(image), "carried/%u", n++);
+		in = open(e->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		out = openat(dir_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (in < 0 || out < 0 || copy_fd(in, out) < 0)
+			return log_error_errno(-EIO, "Unit %s: cannot copy %s into the images: %m", u->mu->name,
+					       e->path);
+		if (manifest_unit_add_carried(u->mu, e->path, image, st.st_mode, st.st_uid, st.st_gid) < 0)
+			return log_oom();
+		log_info("Unit %s: carrying %s (%lld bytes).", u->mu->name, e->path, (long long)st.st_size);
+	}
+	return 0;
+}
+
 static void record_stats(struct ckpt_unit *u)
 {
 	struct criu_dump_stats s;
@@ -558,6 +624,7 @@ static int phase_dump_unit(void *ctx, void *arg)
 	if (u->mu->n_connections > 0)
 		log_info("Locked %zu TCP connection%s of %s.", u->mu->n_connections,
 			 u->mu->n_connections == 1 ? "" : "s", u->mu->name);
+	r = carry_files(u);
 	for (size_t j = 0; j < u->n_trees && r == 0; j++) {
 		struct ckpt_tree *ct = &u->trees[j];
 		const char *keys[64];

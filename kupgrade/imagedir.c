@@ -129,17 +129,27 @@ int imagedir_mkdir_sub(struct imagedir *d, const char *name, const char *sub, in
 	return 0;
 }
 
-int imagedir_open_sub(struct imagedir *d, const char *rel, int *ret_fd)
+static int open_sub(struct imagedir *d, const char *rel, int flags, int *ret_fd)
 {
 	int fd;
 
 	if (rel[0] == '/' || strstr(rel, ".."))
 		return -EINVAL; /* the manifest may not point outside the root */
-	fd = openat(d->fd, rel, O_DIRECTORY | O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	fd = openat(d->fd, rel, flags | O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return -errno;
 	*ret_fd = fd;
 	return 0;
+}
+
+int imagedir_open_sub(struct imagedir *d, const char *rel, int *ret_fd)
+{
+	return open_sub(d, rel, O_DIRECTORY, ret_fd);
+}
+
+int imagedir_open_file(struct imagedir *d, const char *rel, int *ret_fd)
+{
+	return open_sub(d, rel, 0, ret_fd);
 }
 
 /* Walk dir_fd; for each regular file, size it or overwrite+unlink it. */

@@ -26,6 +26,8 @@ int imagedir_open(const char *path, struct imagedir *ret);
 /* Create (0700) and open dir_fd/name/sub; sub may be NULL. */
 int imagedir_mkdir_sub(struct imagedir *d, const char *name, const char *sub, int *ret_fd);
 int imagedir_open_sub(struct imagedir *d, const char *rel, int *ret_fd);
+/* A file (not a directory) under the root, read-only. */
+int imagedir_open_file(struct imagedir *d, const char *rel, int *ret_fd);
 /* Bytes of every file below rel (NULL: the whole root). */
 int imagedir_size(struct imagedir *d, const char *rel, uint64_t *ret);
 /* Overwrite and unlink everything inside; remove the root itself if we

@@ -112,6 +112,26 @@ int manifest_unit_add_connection(ManifestUnit *u, uint32_t family, const char *s
 	return 0;
 }
 
+int manifest_unit_add_carried(ManifestUnit *u, const char *path, const char *image, uint32_t mode, uint32_t uid,
+			      uint32_t gid)
+{
+	Kupgrade__CarriedFile *f = malloc(sizeof(*f));
+
+	if (!f)
+		return -ENOMEM;
+	kupgrade__carried_file__init(f);
+	f->has_mode = f->has_uid = f->has_gid = true;
+	f->mode = mode;
+	f->uid = uid;
+	f->gid = gid;
+	if (manifest_set_string(&f->path, path) < 0 || (image && manifest_set_string(&f->image, image) < 0) ||
+	    append_ptr(&u->carried, &u->n_carried, f) < 0) {
+		kupgrade__carried_file__free_unpacked(f, NULL);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 bool manifest_unit_planned_restart(const ManifestUnit *u)
 {
 	return u->n_root_pids == 0 && u->has_outcome && u->outcome == KUPGRADE__UNIT_OUTCOME__RESTARTED_FRESH;

@@ -24,6 +24,8 @@ typedef Kupgrade__UnitEntry ManifestUnit;
 /* Building: every part is malloc'd, so manifest_free() frees built and
  * unpacked manifests alike. */
 Manifest *manifest_new(const char *boot_id, const char *kernel_from);
+int manifest_unit_add_carried(ManifestUnit *u, const char *path, const char *image, uint32_t mode, uint32_t uid,
+			      uint32_t gid);
 /* A unit listed only to report that the plan restarts it: nothing to restore. */
 bool manifest_unit_planned_restart(const ManifestUnit *u);
 ManifestUnit *manifest_add_unit(Manifest *m, const char *name, const char *kind,

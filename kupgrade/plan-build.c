@@ -356,21 +356,31 @@ static int add_blocker(struct plan_unit *u, const char *reason, pid_t pid, const
 	return 0;
 }
 
-static int add_external(struct plan_unit *u, const char *what, pid_t pid, int fd, uint64_t ino)
+static int add_external_path(struct plan_unit *u, const char *what, pid_t pid, int fd, uint64_t ino,
+			     const char *path)
 {
 	struct plan_external *n;
-	char *s = strdup(what);
+	char *s = strdup(what), *p = path ? strdup(path) : NULL;
 
-	if (!s)
+	if (!s || (path && !p)) {
+		free(s);
+		free(p);
 		return -ENOMEM;
+	}
 	n = realloc(u->externals, (u->n_externals + 1) * sizeof(*n));
 	if (!n) {
 		free(s);
+		free(p);
 		return -ENOMEM;
 	}
 	u->externals = n;
-	u->externals[u->n_externals++] = (struct plan_external){ pid, fd, ino, s };
+	u->externals[u->n_externals++] = (struct plan_external){ pid, fd, ino, s, p };
 	return 0;
+}
+
+static int add_external(struct plan_unit *u, const char *what, pid_t pid, int fd, uint64_t ino)
+{
+	return add_external_path(u, what, pid, fd, ino, NULL);
 }
 
 static int add_verdict(struct plan_unit *u, enum fd_verdict v, const char *reason, pid_t pid, const char *comm,
@@ -386,7 +396,7 @@ static int add_verdict(struct plan_unit *u, enum fd_verdict v, const char *reaso
 /* CRIU reopens a file by its path at restore; on a tmpfs (/run, /dev/shm)
  * the path is gone after the kexec. memfds and deleted files CRIU carries
  * in the images itself. */
-static bool on_tmpfs(pid_t pid, const struct proc_fd *fd)
+static bool on_tmpfs(pid_t pid, const struct proc_fd *fd, struct stat *st)
 {
 	size_t n = strlen(fd->target);
 	struct statfs sf;
@@ -396,7 +406,8 @@ static bool on_tmpfs(pid_t pid, const struct proc_fd *fd)
 	    strncmp(fd->target, "/memfd:", 7) == 0 || (n > 10 && streq(fd->target + n - 10, " (deleted)")))
 		return false;
 	snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)pid, fd->fd);
-	return statfs(path, &sf) == 0 && (sf.f_type == TMPFS_MAGIC || sf.f_type == RAMFS_MAGIC);
+	return statfs(path, &sf) == 0 && (sf.f_type == TMPFS_MAGIC || sf.f_type == RAMFS_MAGIC) &&
+	       stat(path, st) == 0;
 }
 
 struct fd_scan {
@@ -411,6 +422,7 @@ static int scan_fd(pid_t pid, const struct proc_fd *fd, void *userdata)
 	struct build *b = s->b;
 	struct plan_unit *u = &b->plan->units[s->unit];
 	char reason[512];
+	struct stat st;
 	enum fd_verdict v;
 	int r;
 
@@ -424,9 +436,12 @@ static int scan_fd(pid_t pid, const struct proc_fd *fd, void *userdata)
 	/* Blockers matter only where a dump would happen. */
 	if (u->decision != DECISION_CHECKPOINT)
 		return 0;
-	if (on_tmpfs(pid, fd)) {
-		snprintf(reason, sizeof(reason), "holds %s open on a tmpfs, which is empty after the kexec",
-			 fd->target);
+	if (on_tmpfs(pid, fd, &st)) {
+		/* Small ones (PID files, lock files) kupgrade carries itself. */
+		if (S_ISDIR(st.st_mode) || st.st_size <= CARRY_MAX_BYTES)
+			return add_external_path(u, CARRIED_WHAT, pid, fd->fd, fd->ino, fd->target);
+		snprintf(reason, sizeof(reason), "holds %s open on a tmpfs, which is empty after the kexec, "
+			 "and too large to carry (over %d KiB)", fd->target, CARRY_MAX_BYTES / 1024);
 		return add_blocker(u, reason, pid, s->comm, fd->fd);
 	}
 	v = fd_check_file(fd, reason, sizeof(reason));
@@ -727,7 +742,8 @@ static int check_children_elsewhere(struct build *b)
 			struct plan_unit *pu;
 			char reason[512];
 
-			if (!parent || parent->unit == i)
+			/* kupgrade itself is never dumped, whoever its parent. */
+			if (!parent || parent->unit == i || p->units[i].kind == OWNER_SELF)
 				continue;
 			pu = &p->units[parent->unit];
 			if (pu->decision != DECISION_CHECKPOINT)
@@ -823,8 +839,10 @@ void plan_free(struct plan *p)
 		for (size_t j = 0; j < u->n_blockers; j++)
 			free(u->blockers[j]);
 		free(u->blockers);
-		for (size_t j = 0; j < u->n_externals; j++)
+		for (size_t j = 0; j < u->n_externals; j++) {
 			free(u->externals[j].what);
+			free(u->externals[j].path);
+		}
 		free(u->externals);
 	}
 	free(p->units);

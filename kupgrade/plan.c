@@ -142,7 +142,7 @@ const struct plan_external *plan_unit_unsupported_external(const struct plan_uni
 	for (size_t i = 0; i < u->n_externals; i++) {
 		const struct plan_external *e = &u->externals[i];
 
-		if (strstr(e->what, "FIFO"))
+		if (strstr(e->what, "FIFO") || e->path)
 			continue;
 		if (u->kind == OWNER_SERVICE && plan_external_is_journal_stream(e))
 			continue;

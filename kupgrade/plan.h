@@ -78,6 +78,7 @@ struct plan_external {
 	int fd;
 	uint64_t inode;
 	char *what;
+	char *path;	/* a file kupgrade carries (on a tmpfs), else NULL */
 };
 
 struct plan {
@@ -96,6 +97,9 @@ const struct plan_external *plan_unit_unsupported_external(const struct plan_uni
 /* The plan's wording for a journal stream external (blockers.c). */
 #define JOURNAL_STREAM_WHAT "writes its output to a journal stream"
 #define JOURNAL_STREAM_SOCKET "/run/systemd/journal/stdout"
+/* Files held open on a tmpfs are copied into the images up to this size. */
+#define CARRY_MAX_BYTES (1024 * 1024)
+#define CARRIED_WHAT "holds a file on a tmpfs, which kupgrade copies into the images"
 bool plan_external_is_journal_stream(const struct plan_external *e);
 
 const char *plan_decision_to_string(enum plan_decision d);

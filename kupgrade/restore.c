@@ -277,6 +277,56 @@ static const char *fault_for(const Manifest *m)
 
 static const Manifest *current_manifest;
 
+static int mkdir_parents(const char *path, mode_t mode)
+{
+	char buf[4096];
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (char *p = buf + 1; (p = strchr(p, '/')); p++) {
+		*p = 0;
+		if (mkdir(buf, mode) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	return 0;
+}
+
+/* What the unit held open on the old boot's tmpfs, put back where CRIU will
+ * reopen it; left alone where it still exists (a restore on the same boot). */
+static int put_back_carried(struct imagedir *d, const ManifestUnit *u)
+{
+	for (size_t i = 0; i < u->n_carried; i++) {
+		const Kupgrade__CarriedFile *f = u->carried[i];
+		_cleanup_close_ int in = -EBADF, out = -EBADF;
+		char rel[4096], buf[65536];
+		ssize_t k;
+
+		if (access(f->path, F_OK) == 0)
+			continue;
+		if (mkdir_parents(f->path, 0755) < 0)
+			return log_error_errno(-errno, "%s: cannot create the directories of %s: %m", u->name, f->path);
+		if (!f->image) {
+			if (mkdir(f->path, f->mode & 07777) < 0 && errno != EEXIST)
+				return log_error_errno(-errno, "%s: cannot create %s: %m", u->name, f->path);
+			(void)chown(f->path, f->uid, f->gid);
+			continue;
+		}
+		snprintf(rel, sizeof(rel), "%s/%s", u->image_dir, f->image);
+		if (imagedir_open_file(d, rel, &in) < 0)
+			return log_error_errno(-ENOENT, "%s: the copy of %s is missing from the images.", u->name, f->path);
+		out = open(f->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+		if (out < 0)
+			return log_error_errno(-errno, "%s: cannot create %s: %m", u->name, f->path);
+		while ((k = read(in, buf, sizeof(buf))) > 0)
+			if (write(out, buf, (size_t)k) != k)
+				return log_error_errno(-EIO, "%s: cannot write %s: %m", u->name, f->path);
+		if (fchown(out, f->uid, f->gid) < 0 || fchmod(out, f->mode & 07777) < 0)
+			log_warning("%s: cannot give %s its owner and mode back: %m", u->name, f->path);
+		log_info("%s: put back %s.", u->name, f->path);
+	}
+	return 0;
+}
+
 int restore_unit(struct imagedir *d, ManifestUnit *u)
 {
 	uint64_t t0 = now_usec(CLOCK_MONOTONIC);
@@ -292,7 +342,8 @@ int restore_unit(struct imagedir *d, ManifestUnit *u)
 		return -EIO;
 	}
 
-	for (size_t i = 0; i < u->n_root_pids; i++) {
+	r = put_back_carried(d, u);
+	for (size_t i = 0; r == 0 && i < u->n_root_pids; i++) {
 		int k = restore_tree(d, u, u->root_pids[i]);
 
 		if (k < 0 && r == 0)

@@ -135,8 +135,8 @@ TEST(plan_blockers_make_restart_with_reason)
 
 TEST(plan_journal_stream_is_handed_back_to_services_only)
 {
-	struct plan_external stream = { 255, 1, 42, JOURNAL_STREAM_WHAT " (" JOURNAL_STREAM_SOCKET ")" };
-	struct plan_external fifo = { 465, 8, 43, "holds the logind session FIFO /run/systemd/sessions/19.ref" };
+	struct plan_external stream = { 255, 1, 42, JOURNAL_STREAM_WHAT " (" JOURNAL_STREAM_SOCKET ")", NULL };
+	struct plan_external fifo = { 465, 8, 43, "holds the logind session FIFO /run/systemd/sessions/19.ref", NULL };
 	struct plan_unit svc = unit("nginx.service", OWNER_SERVICE);
 	struct plan_unit scope = unit("run-u7.scope", OWNER_SCOPE);
 	struct plan_unit ses = unit("session-19.scope", OWNER_SESSION);

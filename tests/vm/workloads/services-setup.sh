@@ -26,7 +26,7 @@ cat >/etc/systemd/system/kupgrade-busclient.service <<EOF
 Description=kupgrade test service connected to the D-Bus system bus
 After=dbus.service
 [Service]
-ExecStart=/usr/bin/python3 -c 'import socket, time; s = socket.socket(socket.AF_UNIX); s.connect("/run/dbus/system_bus_socket"); print("connected to the system bus", flush=True); time.sleep(1e9)'
+ExecStart=/usr/bin/busctl --system monitor org.freedesktop.DBus
 [Install]
 WantedBy=multi-user.target
 EOF
