@@ -52,7 +52,12 @@ def http_get():
             fail("server closes the connection: %r" % h)
     if length is None:
         fail("no Content-Length")
-    body = f.read(length)
+    body = b""
+    while len(body) < length:
+        chunk = f.read(length - len(body))
+        if not chunk:
+            fail("disconnected in a body")
+        body += chunk
     return status.split()[1], body
 
 n, first_body, last_count, paused = 0, None, -1, False
