@@ -460,42 +460,16 @@ static void release_cgroup(pid_t *holder)
 	*holder = 0;
 }
 
-#define SERVICE_START_USEC (300ULL * 1000000)
-
-/*
- * A service comes back the way it does after a switch: its own start runs
- * "kupgrade restore-unit" (a runtime drop-in), so the tree is born in its
- * cgroup and systemd tracks its main process again.
- */
+/* A service is restored through its unit, as after a switch. restore-unit
+ * reads the manifest: what is known so far is written first. */
 static int undo_dump_service(struct ckpt_unit *u)
 {
-	const char *name = u->mu->name;
-	int r;
+	int r = checkpoint_write_manifest(u->c);
 
-	/* restore-unit reads the manifest: what is known so far. */
-	r = checkpoint_write_manifest(u->c);
+	if (r >= 0)
+		r = restore_service_through_unit(u->c->dir.path, u->mu);
 	if (r < 0)
 		return r;
-	r = dropin_write_restore(RUNTIME_UNIT_DIR, name, u->c->dir.path);
-	if (r < 0)
-		return log_error_errno(r, "Cannot write the restore drop-in of %s: %m", name);
-	log_info("Restoring %s through its unit...", name);
-	r = bus_reload();
-	if (r >= 0)
-		r = bus_start_unit(name, "replace");
-	if (r >= 0)
-		r = bus_wait_active(name, SERVICE_START_USEC);
-	if (dropin_remove_restore(RUNTIME_UNIT_DIR, name) < 0 || bus_reload() < 0)
-		log_warning("%s: kupgrade's restore drop-in could not be removed; 'systemctl daemon-reload' "
-			    "after removing %s/%s.d.",
-			    name, RUNTIME_UNIT_DIR, name);
-	if (r < 0) {
-		/* Last resort: the service runs again, fresh, and the log says so. */
-		log_error_errno(r, "%s could not be restored through its unit; see 'journalctl -u %s'.", name, name);
-		if (bus_restart_unit(name) >= 0)
-			log_warning("%s: started fresh instead; its processes' state is lost.", name);
-		return r;
-	}
 	for (size_t j = 0; j < u->n_trees; j++)
 		u->trees[j].dumped = false;
 	return 0;

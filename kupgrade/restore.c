@@ -18,6 +18,7 @@
 #include "timeutil.h"
 #include "netlock.h"
 #include "bus.h"
+#include "dropin.h"
 #include "phase.h"
 #include "pidns.h"
 #include "plan.h"
@@ -513,6 +514,8 @@ static void window_scaling_back(void)
 	(void)unlink(WSCALE_SAVED);
 }
 
+static bool is_service(const ManifestUnit *u);
+
 static int phase_lock(void *ctx, void *arg)
 {
 	return ensure_lock(ctx);
@@ -522,6 +525,13 @@ static int phase_restore_unit(void *ctx, void *arg)
 {
 	struct restore *rs = ctx;
 	ManifestUnit *u = arg;
+
+	/* A service dumped on this boot goes back into its unit. */
+	if (is_service(u) && !after_switch(rs->m)) {
+		if (restore_service_through_unit(rs->dir.path, u) < 0)
+			rs->failed++;
+		return 0;
+	}
 
 	_cleanup_free_ struct tcp_conn *c = NULL;
 	size_t n = 0;
@@ -647,7 +657,32 @@ static bool after_switch(const Manifest *m)
 
 #define SERVICE_WAIT_USEC (300ULL * 1000000)
 
-/* Collect what each service's restore (verb_restore_unit) wrote. */
+/* What a service's restore (verb_restore_unit) wrote: outcome, restore time,
+ * reason. -ENOENT while it has not written it yet. */
+static int read_service_result(ManifestUnit *u)
+{
+	_cleanup_free_ char *text = NULL;
+	char path[4096], *reason = NULL;
+	unsigned long long usec;
+	long outcome;
+
+	service_file(path, sizeof(path), u->name, "result");
+	if (read_full_file_str(path, &text) < 0)
+		return -ENOENT;
+	outcome = strtol(text, &reason, 10);
+	usec = strtoull(reason, &reason, 10);
+	reason += strspn(reason, " ");
+	reason[strcspn(reason, "\n")] = 0;
+	u->has_outcome = true;
+	u->outcome = (Kupgrade__UnitOutcome)outcome;
+	(void)manifest_unit_add_timing(u, "restore", usec);
+	if (*reason)
+		(void)manifest_set_string(&u->outcome_reason, reason);
+	(void)unlink(path);
+	return 0;
+}
+
+/* Collect what each service's restore wrote. */
 static int phase_wait_services(void *ctx, void *arg)
 {
 	struct restore *rs = ctx;
@@ -655,39 +690,68 @@ static int phase_wait_services(void *ctx, void *arg)
 
 	for (size_t i = 0; i < rs->m->n_units; i++) {
 		ManifestUnit *u = rs->m->units[i];
-		_cleanup_free_ char *text = NULL;
-		char path[4096], *reason = NULL;
-		long outcome;
-		unsigned long long usec = 0;
 
 		if (!is_service(u))
 			continue;
-		service_file(path, sizeof(path), u->name, "result");
-		while (read_full_file_str(path, &text) < 0) {
+		while (read_service_result(u) < 0) {
 			if (now_usec(CLOCK_MONOTONIC) - t0 > SERVICE_WAIT_USEC)
 				break;
 			nanosleep(&(struct timespec){ .tv_nsec = 100 * 1000 * 1000 }, NULL);
 		}
-		u->has_outcome = true;
-		if (!text) {
+		if (!u->has_outcome) {
+			u->has_outcome = true;
 			u->outcome = KUPGRADE__UNIT_OUTCOME__FAILED;
 			(void)manifest_set_string(&u->outcome_reason, "its restore never reported back");
-			rs->failed++;
-			continue;
 		}
-		outcome = strtol(text, &reason, 10);
-		usec = strtoull(reason, &reason, 10);
-		reason += strspn(reason, " ");
-		reason[strcspn(reason, "\n")] = 0;
-		u->outcome = (Kupgrade__UnitOutcome)outcome;
-		(void)manifest_unit_add_timing(u, "restore", usec);
-		if (*reason)
-			(void)manifest_set_string(&u->outcome_reason, reason);
 		if (u->outcome == KUPGRADE__UNIT_OUTCOME__FAILED)
 			rs->failed++;
-		(void)unlink(path);
 	}
 	return 0;
+}
+
+/*
+ * On the boot that dumped it (a rollback, "kupgrade restore"), a service
+ * comes back the way it does after a switch: its own start runs "kupgrade
+ * restore-unit" (a runtime drop-in), so the tree is born in its cgroup and
+ * systemd tracks its main process again. Then its own configuration is
+ * back: both of kupgrade's drop-ins go. If it cannot be restored it is
+ * started fresh, and says so.
+ */
+int restore_service_through_unit(const char *images, ManifestUnit *u)
+{
+	const char *name = u->name;
+	char path[4096];
+	int r;
+
+	service_file(path, sizeof(path), name, "result");
+	(void)unlink(path);
+	r = dropin_write_restore(RUNTIME_UNIT_DIR, name, images);
+	if (r < 0)
+		return log_error_errno(r, "Cannot write the restore drop-in of %s: %m", name);
+	log_info("Restoring %s through its unit...", name);
+	r = bus_reload();
+	if (r >= 0)
+		r = bus_start_unit(name, "replace");
+	if (r >= 0)
+		r = bus_wait_active(name, SERVICE_WAIT_USEC);
+	if (read_service_result(u) < 0 || u->outcome == KUPGRADE__UNIT_OUTCOME__FAILED)
+		r = r < 0 ? r : -EIO;
+	if (dropin_remove_restore(RUNTIME_UNIT_DIR, name) < 0 || dropin_remove_quiesce(RUNTIME_UNIT_DIR, name) < 0 ||
+	    bus_reload() < 0)
+		log_warning("%s: kupgrade's drop-ins could not be removed; remove %s/%s.d/50-kupgrade-*.conf, "
+			    "then 'systemctl daemon-reload'.",
+			    name, RUNTIME_UNIT_DIR, name);
+	if (r >= 0)
+		return 0;
+	log_error_errno(r, "%s could not be restored through its unit; see 'journalctl -u %s'.", name, name);
+	u->has_outcome = true;
+	u->outcome = KUPGRADE__UNIT_OUTCOME__FAILED;
+	if (bus_restart_unit(name) >= 0) {
+		log_warning("%s: started fresh instead; its processes' state is lost.", name);
+		u->outcome = KUPGRADE__UNIT_OUTCOME__RESTARTED_FRESH;
+		(void)manifest_set_string(&u->outcome_reason, "its restore failed: started fresh");
+	}
+	return r;
 }
 
 /* With the images gone the generator writes no drop-in any more: a reload

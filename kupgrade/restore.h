@@ -19,6 +19,10 @@ int restore_unit(struct imagedir *d, ManifestUnit *u);
 /* One tree of u, from d/<image_dir>/<root>. */
 int restore_tree(struct imagedir *d, ManifestUnit *u, uint32_t root);
 
+/* A service on the boot that dumped it, through its own unit's start (see
+ * restore.c); on failure it is started fresh. images: the images root. */
+int restore_service_through_unit(const char *images, ManifestUnit *u);
+
 /* The locked connections of u, appended to *c (from the manifest). */
 int unit_connections(const ManifestUnit *u, struct tcp_conn **c, size_t *n);
 
