@@ -91,6 +91,9 @@ int report_exit_code(const Manifest *m)
 	for (size_t i = 0; i < m->n_units; i++) {
 		Kupgrade__UnitOutcome o = m->units[i]->outcome;
 
+		/* Restarted as the plan said: what the operator agreed to. */
+		if (manifest_unit_planned_restart(m->units[i]))
+			continue;
 		if (o != KUPGRADE__UNIT_OUTCOME__RESTORED && o != KUPGRADE__UNIT_OUTCOME__RESTORED_NEW_PIDNS)
 			return EXIT_SOFTWARE;
 	}

@@ -38,6 +38,14 @@ TEST(report_exit_code_fails_unless_every_unit_came_back)
 	ASSERT_EQ(report_exit_code(m), EXIT_SOFTWARE);
 	b->outcome = KUPGRADE__UNIT_OUTCOME__PENDING;
 	ASSERT_EQ(report_exit_code(m), EXIT_SOFTWARE);
+	/* A service the plan restarts (no trees) does not fail the switch. */
+	b->outcome = KUPGRADE__UNIT_OUTCOME__RESTORED;
+	a = manifest_add_unit(m, "dbus.service", "service", "");
+	ASSERT_TRUE(a);
+	a->has_outcome = true;
+	a->outcome = KUPGRADE__UNIT_OUTCOME__RESTARTED_FRESH;
+	ASSERT_TRUE(manifest_unit_planned_restart(a));
+	ASSERT_EQ(report_exit_code(m), 0);
 	manifest_free(m);
 }
 
