@@ -65,6 +65,7 @@ switch() {
 	vm_ssh 'kupgrade status' >"$KUP_LOG_DIR/status-$tag.txt" 2>&1 || fail "kupgrade status failed ($tag)"
 	vm_ssh 'kupgrade status --json' >"$KUP_LOG_DIR/status-$tag.json" 2>/dev/null || fail "kupgrade status --json failed ($tag)"
 	info "report ($tag):"; cat "$KUP_LOG_DIR/status-$tag.txt" >&2
+	grep -q "^  kernel: .* -> $to\$" "$KUP_LOG_DIR/status-$tag.txt" || fail "the report does not name the kernel switched to ($tag)"
 }
 
 # Counter: every number once, in order; the largest gap is the pause the
