@@ -59,6 +59,11 @@ grep -q "Staged .* of images on disk in $DISK\." "$KUP_LOG_DIR/worker-journal.tx
 transport=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["transport"])' "$KUP_LOG_DIR/status-new.json")
 [[ $transport == disk ]] || fail "the report says transport '$transport', not disk"
 grep -q '^  transport: *disk$' "$KUP_LOG_DIR/status-new.txt" || fail "kupgrade status does not say transport disk"
+# No initramfs script ran for them: kupgrade-netlock kept the boot's new
+# PIDs above the checkpointed ones.
+vm_ssh 'journalctl -b -u kupgrade-netlock.service --no-pager' >"$KUP_LOG_DIR/netlock-journal.txt" 2>&1 || true
+grep -q 'New PIDs start above [0-9]*, clear of the checkpointed ones' "$KUP_LOG_DIR/netlock-journal.txt" ||
+	fail "kupgrade-netlock did not raise ns_last_pid for the images on disk"
 
 # After the restore: the images wiped (the directory gone), nothing in /run/kupgrade.
 vm_ssh "test ! -e $DISK" || fail "$DISK still exists after the restore: $(vm_ssh "ls -la $DISK")"
