@@ -106,10 +106,13 @@ info "restored shell: $line (boot: $hostns)"
 # Adopted by host PIDs: the namespace's init (the restored PID the report
 # gives) and the tree under it share a scope of their own, all in that
 # namespace; nothing was left in kupgrade-restore.service to be killed.
+# (A process that ends while listed, the counter's sleep, is skipped.)
 scope=kupgrade-$(unit_field new name)
 init=$(unit_field new restored_pids)
-procs=$(vm_ssh "cg=\$(systemctl show -P ControlGroup $scope) && [ -n \"\$cg\" ] &&
-	for p in \$(cat /sys/fs/cgroup\$cg/cgroup.procs); do echo \"\$p \$(readlink /proc/\$p/ns/pid) \$(cat /proc/\$p/comm)\"; done") ||
+procs=$(vm_ssh "cg=\$(systemctl show -P ControlGroup $scope); [ -n \"\$cg\" ] || exit 1
+	for p in \$(cat /sys/fs/cgroup\$cg/cgroup.procs); do
+		ns=\$(readlink /proc/\$p/ns/pid 2>/dev/null) && c=\$(cat /proc/\$p/comm 2>/dev/null) && echo \"\$p \$ns \$c\"
+	done; true") ||
 	fail "no scope $scope"
 info "$scope:"; echo "$procs" >&2
 ns=$(sed -n 's/.*PIDNS=\(pid:\[[0-9]*\]\).*/\1/p' <<<"$line")
