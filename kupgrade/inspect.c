@@ -121,6 +121,8 @@ void inspect_print_text(FILE *f, const Manifest *m)
 		fprintf(f, "  criu:       %s\n", m->criu_version);
 	fprintf(f, "  lock:       %s%s%s\n", m->lock_method ?: "none", m->lock_table ? ", table " : "",
 		m->lock_table ?: "");
+	if (m->transport)
+		fprintf(f, "  transport:  %s\n", m->transport);
 	if (m->n_timings) {
 		fputs("  timings:    ", f);
 		text_timings(f, m->timings, m->n_timings);

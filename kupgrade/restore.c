@@ -885,6 +885,43 @@ out:
 	return r;
 }
 
+long restore_last_pid_target(const char *max_pid_text, long current)
+{
+	char *end;
+	long max;
+
+	errno = 0;
+	max = strtol(max_pid_text, &end, 10);
+	if (errno || end == max_pid_text || (*end && *end != '\n') || max <= 0)
+		return -EINVAL;
+	return max > current ? max : 0;
+}
+
+/*
+ * Images that came in the initrd had the initramfs script (carry-images)
+ * raise ns_last_pid before init ran; images on disk had nothing. This unit
+ * is the first of kupgrade's on the boot: from here on the boot's new PIDs
+ * go above the checkpointed ones (a tree whose PID was taken before goes
+ * into a new PID namespace).
+ */
+static void raise_last_pid(const char *dir)
+{
+	char path[4096], text[32], cur[32];
+	long target;
+
+	snprintf(path, sizeof(path), "%s/max-pid", dir);
+	if (read_small_file(path, text, sizeof(text)) < 0 ||
+	    read_small_file("/proc/sys/kernel/ns_last_pid", cur, sizeof(cur)) < 0)
+		return;
+	target = restore_last_pid_target(text, strtol(cur, NULL, 10));
+	if (target < 0)
+		log_warning("%s does not hold a PID, ignoring.", path);
+	else if (target > 0 && write_string_file_in_place("/proc/sys/kernel/ns_last_pid", "%ld\n", target) < 0)
+		log_warning("Cannot raise ns_last_pid to %ld, ignoring.", target);
+	else if (target > 0)
+		log_info("New PIDs start above %ld, clear of the checkpointed ones.", target);
+}
+
 /* "kupgrade lock --from DIR": re-create the lock from a manifest (boot side). */
 int verb_lock(int argc, char **argv)
 {
@@ -892,6 +929,8 @@ int verb_lock(int argc, char **argv)
 	int r;
 
 	r = read_manifest(arg_from, &rs);
+	if (r == 0)
+		raise_last_pid(rs.dir.path);
 	if (r == 0)
 		r = ensure_lock(&rs);
 	if (r == 0 && after_switch(rs.m))

@@ -30,3 +30,8 @@ int unit_connections(const ManifestUnit *u, struct tcp_conn **c, size_t *n);
  * (/run/kupgrade, filled by the initramfs) or the disk path
  * (/var/lib/kupgrade/images); NULL when neither holds a manifest. */
 const char *restore_images_dir(void);
+
+/* Pure: the value for ns_last_pid that keeps this boot's new PIDs above the
+ * checkpointed ones (max_pid_text: the images' "max-pid" file), 0 when they
+ * are above already, -EINVAL when the text is not a PID. */
+long restore_last_pid_target(const char *max_pid_text, long current);

@@ -57,8 +57,14 @@ static int load(struct upgrade *u, const char *initrd)
 static int phase_check(void *ctx, void *arg)
 {
 	struct upgrade *u = ctx;
+	int r;
 
-	return check_preflight(arg_kernel, arg_initrd, &u->release, &u->initrd);
+	r = check_preflight(arg_kernel, arg_initrd, &u->release, &u->initrd);
+	if (r < 0)
+		return r;
+	/* The report names both kernels. */
+	r = manifest_set_string(&checkpoint_manifest(u->ckpt)->kernel_to, u->release);
+	return r < 0 ? log_oom() : 0;
 }
 
 /* Load the plain kernel first: a bad or unsigned image fails here, before

@@ -35,3 +35,23 @@ TEST(inspect_json_has_units_connections_and_timings)
 	free(buf);
 	manifest_free(m);
 }
+
+/* "kupgrade status" says how the images crossed and where to. */
+TEST(inspect_text_names_both_kernels_and_the_transport)
+{
+	Manifest *m = manifest_new("b00t", "6.1.0-55-cloud-amd64");
+	char *buf = NULL;
+	size_t size = 0;
+	FILE *f;
+
+	ASSERT_TRUE(m);
+	ASSERT_OK(manifest_set_string(&m->kernel_to, "6.1.0-56-cloud-amd64"));
+	ASSERT_OK(manifest_set_string(&m->transport, "disk"));
+	f = open_memstream(&buf, &size);
+	inspect_print_text(f, m);
+	fclose(f);
+	ASSERT_TRUE(strstr(buf, "  kernel:     6.1.0-55-cloud-amd64 -> 6.1.0-56-cloud-amd64\n"));
+	ASSERT_TRUE(strstr(buf, "  transport:  disk\n"));
+	free(buf);
+	manifest_free(m);
+}

@@ -1,0 +1,81 @@
+#!/bin/bash
+# kup-timeout: 1800
+# Issue 4: one switch with --images-on-disk, typed into an ssh session
+# printing a counter. The images cross in /var/lib/kupgrade/images (root
+# only, 0700), not in the initrd: the same connection, shell and counter
+# survive, the shell prints the new uname -r, the report says transport
+# disk, and after the restore the images are wiped from the disk and
+# nothing came through /run/kupgrade.
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../switch-lib.sh"
+
+DISK=/var/lib/kupgrade/images
+WATCH=/var/lib/kup-disk-watch.log
+vm_boot "$KV_OLD"
+vm_wait_ssh 900 || fail "no ssh after the cold boot"
+
+# A watcher outside every checkpointed unit (left alone by the plan) notes
+# what the images directory looks like on disk until the kexec stops it:
+# its mode, owner and number of files, each change once, synced.
+vm_ssh "printf '\n[plan]\nleave = kup-disk-watch.service\n' >>/etc/kupgrade.conf" ||
+	fail "cannot configure the plan"
+vm_ssh 'cat >/usr/local/sbin/kup-disk-watch && chmod 0755 /usr/local/sbin/kup-disk-watch' <<EOF ||
+#!/bin/bash
+prev=
+while :; do
+	if [ -d $DISK ]; then
+		s="\$(stat -c '%a %U:%G' $DISK) files=\$(find $DISK -type f | wc -l) others=\$(find $DISK -perm /o+rwx | wc -l)"
+		if [ "\$s" != "\$prev" ]; then
+			echo "\$(date +%s.%N) \$s" >>$WATCH
+			sync $WATCH
+			prev=\$s
+		fi
+	fi
+	sleep 0.1
+done
+EOF
+	fail "cannot install the watcher"
+vm_ssh 'systemd-run --quiet --unit=kup-disk-watch /usr/local/sbin/kup-disk-watch' || fail "cannot start the watcher"
+vm_ssh "test ! -e $DISK" || fail "$DISK exists before the switch"
+
+switch_counter_start
+switch "$KV_NEW" new --images-on-disk
+
+# On disk during the switch: the watcher saw the directory, root-only, with
+# the images in it; the worker and the report say so.
+seen=$(vm_ssh "cat $WATCH" 2>/dev/null) || fail "the watcher never saw $DISK during the switch"
+info "$DISK during the switch:"; echo "$seen" >&2
+last=$(tail -n1 <<<"$seen")
+# (The files inside keep the modes CRIU gave them; the directory guards them.)
+[[ $last =~ \ 700\ root:root\ files=([0-9]+)\ others=[0-9]+$ ]] ||
+	fail "$DISK was not a root-only 0700 directory before the kexec: $last"
+((BASH_REMATCH[1] > 0)) || fail "$DISK held no files before the kexec: $last"
+grep -v ' 700 root:root ' <<<"$seen" && fail "$DISK was seen with another mode or owner"
+# (The client in the session goes quiet before the stage: the worker's
+# journal on the old boot says where the images went.)
+vm_ssh 'journalctl -b -1 -u kupgrade-upgrade.service --no-pager' >"$KUP_LOG_DIR/worker-journal.txt" 2>&1 || true
+grep -q "Staged .* of images on disk in $DISK\." "$KUP_LOG_DIR/worker-journal.txt" ||
+	fail "the worker's journal does not say it staged the images in $DISK"
+transport=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["transport"])' "$KUP_LOG_DIR/status-new.json")
+[[ $transport == disk ]] || fail "the report says transport '$transport', not disk"
+grep -q '^  transport: *disk$' "$KUP_LOG_DIR/status-new.txt" || fail "kupgrade status does not say transport disk"
+# No initramfs script ran for them: kupgrade-netlock kept the boot's new
+# PIDs above the checkpointed ones.
+vm_ssh 'journalctl -b -u kupgrade-netlock.service --no-pager' >"$KUP_LOG_DIR/netlock-journal.txt" 2>&1 || true
+grep -q 'New PIDs start above [0-9]*, clear of the checkpointed ones' "$KUP_LOG_DIR/netlock-journal.txt" ||
+	fail "kupgrade-netlock did not raise ns_last_pid for the images on disk"
+
+# After the restore: the images wiped (the directory gone), nothing in /run/kupgrade.
+vm_ssh "test ! -e $DISK" || fail "$DISK still exists after the restore: $(vm_ssh "ls -la $DISK")"
+vm_ssh 'test ! -e /run/kupgrade' || fail "/run/kupgrade exists: something came through the initrd"
+outcome=$(unit_field new outcome)
+[[ $outcome == restored || $outcome == restored-new-pidns ]] || fail "the session unit's outcome is '$outcome'"
+info "session unit: $outcome $(unit_field new outcome_reason)"
+vm_session_send op 'echo "SUM=$((20+22))"\n'
+vm_session_expect op 'SUM=42' 60 || fail "the restored shell stopped answering"
+
+sleep 2
+out=$(check_counter) || fail "the counter lost or repeated numbers: $out"
+info "$out"
+measure pause_seen_by_client_s "$(awk '/^GAP/ {print $2}' <<<"$out")"
+pass "images crossed on disk ($DISK, 0700, wiped after restore): session $outcome, same client port $SW_PORT0, counter unbroken, $(vm_ssh uname -r)"
