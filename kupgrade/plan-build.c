@@ -426,8 +426,9 @@ static int scan_fd(pid_t pid, const struct proc_fd *fd, void *userdata)
 	enum fd_verdict v;
 	int r;
 
-	/* Every unix socket is remembered, to find whose peer it is later. */
-	if (S_ISSOCK(fd->mode) && (isempty(fd->proto) || strncmp(fd->proto, "UNIX", 4) == 0)) {
+	/* Every socket is remembered: whose peer a unix socket is, and who
+	 * else holds it (systemd, for socket activation), are found later. */
+	if (S_ISSOCK(fd->mode)) {
 		r = grow((void **)&b->socks, &b->size_socks, b->n_socks + 1, sizeof(*b->socks));
 		if (r < 0)
 			return r;
@@ -570,6 +571,41 @@ static int check_unix_peers(struct build *b)
 	}
 	unix_sock_table_done(&t);
 	return r < 0 ? log_oom() : 0;
+}
+
+/*
+ * A socket-activated service shares its listening sockets with PID 1. CRIU
+ * would create them anew at restore, where the new boot's socket unit
+ * already listens: such a service starts fresh, and new connections wait
+ * in systemd's socket meanwhile. b->socks is sorted (check_unix_peers).
+ */
+static int check_socket_activation(struct build *b)
+{
+	struct plan_unit *units = b->plan->units;
+
+	for (size_t i = 0; i < b->n_socks; i++) {
+		const struct sock_ref *s = &b->socks[i], *holders;
+		struct plan_unit *u = &units[s->unit];
+		const char *comm = "?";
+		size_t n = 0;
+		bool by_init = false;
+
+		if (u->decision != DECISION_CHECKPOINT)
+			continue;
+		holders = sock_holders(b, s->ino, &n);
+		for (size_t j = 0; j < n; j++)
+			by_init = by_init || units[holders[j].unit].kind == OWNER_INIT;
+		if (!by_init)
+			continue;
+		for (size_t j = 0; j < u->n_procs; j++)
+			if (u->procs[j].pid == s->pid)
+				comm = u->procs[j].comm;
+		if (add_blocker(u, "shares a socket with systemd (socket activation), which the new boot's socket "
+				   "unit holds instead",
+				s->pid, comm, s->fd) < 0)
+			return log_oom();
+	}
+	return 0;
 }
 
 /* --- Totals ---------------------------------------------------------------- */
@@ -775,6 +811,8 @@ static int build_plan(struct build *b)
 		r = PHASE("reading memory and open files", scan_all(b));
 	if (r >= 0)
 		r = PHASE("checking unix socket peers", check_unix_peers(b));
+	if (r >= 0)
+		r = check_socket_activation(b);
 	if (r >= 0)
 		r = check_children_elsewhere(b);
 	if (r >= 0)

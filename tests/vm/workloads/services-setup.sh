@@ -4,6 +4,8 @@
 #                             Restart=always, output to the journal
 #   kupgrade-busclient.service  holds a connection to the D-Bus system bus:
 #                             the plan restarts it fresh
+#   kupgrade-sockact.socket   socket-activated sockact-service.py on port 7100:
+#                             the plan restarts it too
 #   nginx.service             Debian's unit, port 80, keep-alive 600 s
 #   lighttpd.service          Debian's unit, port 8080, keep-alive 600 s
 # and write the page both serve (/var/www/html/kupgrade-data.txt).
@@ -31,6 +33,21 @@ ExecStart=/usr/bin/busctl --system monitor org.freedesktop.DBus
 WantedBy=multi-user.target
 EOF
 
+cat >/etc/systemd/system/kupgrade-sockact.socket <<EOF
+[Unit]
+Description=kupgrade test socket (socket activation)
+[Socket]
+ListenStream=7100
+[Install]
+WantedBy=sockets.target
+EOF
+cat >/etc/systemd/system/kupgrade-sockact.service <<EOF
+[Unit]
+Description=kupgrade test service started by its socket
+[Service]
+ExecStart=/usr/bin/python3 $lib/sockact-service.py
+EOF
+
 # A page of known content, large enough to span several TCP segments.
 python3 -c 'import random; r = random.Random(7); print("".join(r.choice("abcdefghij\n") for _ in range(200000)))' \
 	>/var/www/html/kupgrade-data.txt
@@ -48,9 +65,13 @@ EOF
 sed -i 's/^server.port *=.*/server.port = 8080/' /etc/lighttpd/lighttpd.conf
 
 systemctl daemon-reload
-systemctl enable --quiet kupgrade-zdtm.service kupgrade-busclient.service nginx.service lighttpd.service
-systemctl restart kupgrade-zdtm.service kupgrade-busclient.service nginx.service lighttpd.service
-for u in kupgrade-zdtm kupgrade-busclient nginx lighttpd; do
+systemctl enable --quiet kupgrade-zdtm.service kupgrade-busclient.service nginx.service lighttpd.service \
+	kupgrade-sockact.socket
+systemctl restart kupgrade-zdtm.service kupgrade-busclient.service nginx.service lighttpd.service \
+	kupgrade-sockact.socket
+# Activated: its service runs, holding systemd's listening socket.
+python3 -c 'import socket; print(socket.create_connection(("127.0.0.1", 7100)).recv(100).decode().strip())'
+for u in kupgrade-zdtm kupgrade-busclient nginx lighttpd kupgrade-sockact; do
 	systemctl is-active --quiet "$u" || { systemctl status --no-pager "$u" >&2; exit 1; }
 done
 for port in 7000 80 8080; do
