@@ -276,7 +276,6 @@ static const char *fault_for(const Manifest *m)
 	return !isempty(f) ? f : m ? m->boot_fault : NULL;
 }
 
-static const Manifest *current_manifest;
 
 static int mkdir_parents(const char *path, mode_t mode)
 {
@@ -328,14 +327,14 @@ static int put_back_carried(struct imagedir *d, const ManifestUnit *u)
 	return 0;
 }
 
-int restore_unit(struct imagedir *d, ManifestUnit *u)
+int restore_unit(struct imagedir *d, const Manifest *m, ManifestUnit *u)
 {
 	uint64_t t0 = now_usec(CLOCK_MONOTONIC);
 	char fault_name[300];
 	int r = 0;
 
 	snprintf(fault_name, sizeof(fault_name), "restore-tree:%s", u->name);
-	if (phase_fault_matches(fault_for(current_manifest), fault_name)) {
+	if (phase_fault_matches(fault_for(m), fault_name)) {
 		log_error("%s: restore failed: fault injected (%s).", u->name, fault_name);
 		u->has_outcome = true;
 		u->outcome = KUPGRADE__UNIT_OUTCOME__FAILED;
@@ -411,7 +410,6 @@ static int read_manifest(const char *from, struct restore *rs)
 	r = manifest_read_file(path, &rs->m);
 	if (r < 0)
 		return r;
-	current_manifest = rs->m;
 	if (!isempty(rs->m->lock_method) && !streq(rs->m->lock_method, "none")) {
 		rs->lock = netlock_get(rs->m->lock_method);
 		if (!rs->lock)
@@ -537,7 +535,7 @@ static int phase_restore_unit(void *ctx, void *arg)
 	size_t n = 0;
 
 	/* A unit that fails is reported; the others are still restored. */
-	if (restore_unit(&rs->dir, u) < 0) {
+	if (restore_unit(&rs->dir, rs->m, u) < 0) {
 		if (!u->outcome_reason)
 			manifest_set_string(&u->outcome_reason, "CRIU restore failed, see " CRIU_LOG_DIR);
 		rs->failed++;
@@ -972,7 +970,7 @@ int verb_restore_unit(int argc, char **argv)
 		r = log_error_errno(-errno, "Cannot create %s: %m", RESTORE_SERVICE_DIR);
 		goto out;
 	}
-	r = restore_unit(&rs.dir, u);
+	r = restore_unit(&rs.dir, rs.m, u);
 	if (r >= 0) {
 		if (rs.lock && unit_connections(u, &c, &n) == 0 && rs.lock->update(false, c, n) < 0)
 			log_warning("%s: its connections stay locked until the end of the restore.", u->name);

@@ -14,7 +14,8 @@
 /* Per-service PID and result files, boot after a switch (verb_restore_unit). */
 #define RESTORE_SERVICE_DIR "/run/kupgrade-services"
 
-int restore_unit(struct imagedir *d, ManifestUnit *u);
+/* m: the whole manifest (the boot-side fault it may carry). */
+int restore_unit(struct imagedir *d, const Manifest *m, ManifestUnit *u);
 
 /* One tree of u, from d/<image_dir>/<root>. */
 int restore_tree(struct imagedir *d, ManifestUnit *u, uint32_t root);
