@@ -42,10 +42,9 @@ pids="$sshd_pid $bash_pid $svc_pid"
 port_before=$(vm_session_port ctr)
 info "session $scope (sshd $sshd_pid, bash $bash_pid), service PID $svc_pid"
 
-# The units holding the two trees now. A session goes back into its scope on
-# a rollback; a service's restored tree stays beside its unit (systemd stopped
-# the unit when its main process went; handing it back is issue 5), so the
-# unit names are taken afresh before each run.
+# The units holding the two trees now: a session goes back into its scope on
+# a rollback, a service into its own unit (taken afresh before each run all
+# the same).
 unit_of() { # PID; retried: under a loaded TCG host sshd can miss the banner timeout
 	local u i
 	for i in 1 2 3; do
@@ -66,6 +65,9 @@ everything_as_before() {
 	local what=$1 st t n
 	st=$(vm_ssh "tree-state.sh $pids") || fail "$what: a process is gone, stopped or frozen: $st"
 	[[ $(unit_of "$sshd_pid") == "$scope" ]] || fail "$what: the session is not back in $scope: $st"
+	[[ $(vm_ssh "systemctl show -P MainPID kup-counter.service; systemctl is-active kup-counter.service" | xargs) == "$svc_pid active" ]] ||
+		fail "$what: kup-counter.service is not active with main PID $svc_pid: $(vm_ssh 'systemctl show -p MainPID -p ActiveState kup-counter.service' | xargs)"
+	vm_ssh '! ls /run/systemd/system/*.d/50-kupgrade-* 2>/dev/null' || fail "$what: kupgrade's drop-ins are left"
 	vm_ssh "nft list tables" | grep -Eq 'kupgrade|CRIU' &&
 		fail "$what: a lock table is left: $(vm_ssh nft list tables | xargs)"
 	vm_ssh "test ! -e $IMG" || fail "$what: images left in $IMG"
@@ -87,7 +89,7 @@ expect_rollback() {
 }
 
 n_phases=0
-for ph in plan scan criu-check prepare-images lock-network dump:1 dump:2 write-manifest; do
+for ph in plan scan criu-check prepare-images quiesce-services lock-network dump:1 dump:2 write-manifest; do
 	find_units
 	case $ph in
 	dump:1) ph=dump:$u1 ;;

@@ -33,7 +33,7 @@ clean_state() {
 	'
 }
 
-for f in check load quiet-client plan scan criu-check prepare-images lock-network dump write-manifest stage reload save-pending kexec; do
+for f in check load quiet-client plan scan criu-check prepare-images quiesce-services lock-network dump write-manifest stage reload save-pending kexec; do
 	before=$(grep -ac ' tick ' "$log")
 	vm_session_send op "KUPGRADE_FAULT=$f KUPGRADE_KEXEC_NO_CHECKS=1 kupgrade --kernel /boot/vmlinuz-$KV_NEW --yes; echo \"RC_$f=\$?\"\n"
 	vm_session_expect op "RC_$f=[0-9]" 600 || fail "kupgrade never returned with KUPGRADE_FAULT=$f"
