@@ -102,6 +102,9 @@ n_before=$(vm_ssh "tail -n1 /var/log/kup-client.log" | awk '{ print $2 }')
 res=$(vm_ssh "counter-check.sh $((n_before + 10)) 90") || fail "service client: $res"
 info "service client after restore: $res"
 vm_ssh "tree-state.sh $svc_pid" || fail "service process not running"
+# Restored through its own unit: systemd tracks it again.
+[[ $(vm_ssh "systemctl show -P MainPID kup-counter.service; systemctl is-active kup-counter.service" | xargs) == "$svc_pid active" ]] ||
+	fail "kup-counter.service is not active with main PID $svc_pid: $(vm_ssh 'systemctl show -p MainPID -p ActiveState kup-counter.service' | xargs)"
 vm_ssh "nft list tables" | grep -Eq 'kupgrade|CRIU' && fail "a lock table is left: $(vm_ssh nft list tables)"
 vm_ssh "test ! -e $IMG" || fail "images left in $IMG"
 pass "ssh session $scope and kup-counter.service checkpointed and restored on one kernel"
