@@ -390,6 +390,9 @@ static int phase_lock_network(void *ctx, void *arg)
 	r = c->lock->lock(NULL, 0);
 	if (r < 0)
 		return r;
+	/* For the restores of a rollback, of "kupgrade restore" and after the
+	 * kexec (set there again). */
+	window_scaling_off(c->m);
 	if (manifest_set_string(&c->m->lock_method, c->lock->name) < 0 ||
 	    manifest_set_string(&c->m->lock_table, c->lock->table_desc()) < 0)
 		return log_oom();
@@ -413,6 +416,7 @@ static int undo_lock_network(void *ctx, void *arg)
 {
 	struct checkpoint *c = arg;
 
+	window_scaling_back();
 	return c->lock ? c->lock->unlock() : 0;
 }
 

@@ -475,16 +475,16 @@ static int ensure_lock(struct restore *rs)
  * peer that does not scale: seen after a switch as "win 4" towards qemu's
  * user-mode stack, every request then crawling in 4-byte persist probes.
  * With window scaling off the kernel picks no scale, and CRIU still sets the
- * scale of the connections that had one. So it is off from the lock, early
- * in the boot after a switch, until the unlock; connections opened
- * meanwhile only do without scaling.
+ * scale of the connections that had one. So it is off from the lock (before
+ * the dumps, and again early in the boot after a switch) until the unlock
+ * or the rollback; connections opened meanwhile only do without scaling.
  */
 static bool after_switch(const Manifest *m);
 
 #define WSCALE_SYSCTL "/proc/sys/net/ipv4/tcp_window_scaling"
 #define WSCALE_SAVED RESTORE_SERVICE_DIR "/tcp_window_scaling"
 
-static void window_scaling_off(const Manifest *m)
+void window_scaling_off(const Manifest *m)
 {
 	_cleanup_free_ char *old = NULL;
 	size_t n = 0;
@@ -501,7 +501,7 @@ static void window_scaling_off(const Manifest *m)
 			    "connection to a peer without window scaling may crawl.");
 }
 
-static void window_scaling_back(void)
+void window_scaling_back(void)
 {
 	_cleanup_free_ char *old = NULL;
 

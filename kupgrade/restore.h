@@ -24,6 +24,11 @@ int restore_tree(struct imagedir *d, ManifestUnit *u, uint32_t root);
  * restore.c); on failure it is started fresh. images: the images root. */
 int restore_service_through_unit(const char *images, ManifestUnit *u);
 
+/* TCP window scaling off while connections are restored (see restore.c),
+ * and back to what it was; no-ops without connections or when already so. */
+void window_scaling_off(const Manifest *m);
+void window_scaling_back(void);
+
 /* The locked connections of u, appended to *c (from the manifest). */
 int unit_connections(const ManifestUnit *u, struct tcp_conn **c, size_t *n);
 
