@@ -5,7 +5,8 @@
 # In the guest: kupgrade-zdtm.service (tests/vm/workloads/zdtm-service.py,
 # Type=simple, Restart=always, output to the journal), nginx and lighttpd
 # (Debian's packages and units), and kupgrade-busclient.service, which holds
-# a D-Bus system bus connection and so is planned "restart". From the host,
+# a D-Bus system bus connection, and kupgrade-sockact.service, started by its
+# socket: both planned "restart". From the host,
 # one TCP connection to each of the three checkpointed services exchanges
 # numbered messages / keep-alive requests (workloads/stream-client.py).
 #
@@ -32,7 +33,7 @@ mkdir -p "$CTL"
 KUP_VM_FWD="7000 80 8080" vm_boot "$KV_OLD"
 vm_wait_ssh 900 || fail "no ssh after the cold boot"
 vm_ssh 'mkdir -p /usr/local/lib/kupgrade-tests' &&
-	vm_scp_to "$W"/zdtm-service.py "$W"/services-setup.sh /usr/local/lib/kupgrade-tests/ ||
+	vm_scp_to "$W"/zdtm-service.py "$W"/sockact-service.py "$W"/services-setup.sh /usr/local/lib/kupgrade-tests/ ||
 	fail "copying the workloads"
 vm_ssh 'bash /usr/local/lib/kupgrade-tests/services-setup.sh' || fail "the services did not start"
 
@@ -48,11 +49,12 @@ start_client lighttpd http 8080 /kupgrade-data.txt
 
 client_last() { grep -a '^ok ' "$CTL/$1.log" 2>/dev/null | tail -n1 | awk '{ print $2 }'; }
 clients_ok() { # all alive and past message N
-	local c
+	local c n
 	for c in "${CLIENTS[@]}"; do
 		grep -aq '^FAIL' "$CTL/$c.log" 2>/dev/null && fail "client $c: $(grep -a '^FAIL' "$CTL/$c.log")"
 		kill -0 "$(cat "$CTL/$c.pid")" 2>/dev/null || fail "client $c died: $(tail -n 3 "$CTL/$c.log")"
-		(($(client_last "$c") >= $1)) || return 1
+		n=$(client_last "$c")
+		((${n:-0} >= $1)) || return 1
 	done
 }
 wait_clients() { # N TIMEOUT
@@ -177,11 +179,17 @@ for name in ("kupgrade-zdtm.service", "nginx.service", "lighttpd.service"):
         print("report: %s is %s" % (name, u and u.get("outcome"))); bad = 1
     elif not any(t.get("phase") == "criu-frozen" for t in u.get("timings", [])):
         print("report: no frozen time for %s" % name); bad = 1
-b = units.get("kupgrade-busclient.service")
-if not b or b.get("outcome") != "restarted-fresh" or "D-Bus" not in (b.get("reason") or ""):
-    print("report: kupgrade-busclient.service: %s" % b); bad = 1
+for name, why in (("kupgrade-busclient.service", "D-Bus"), ("kupgrade-sockact.service", "socket activation")):
+    b = units.get(name)
+    if not b or b.get("outcome") != "restarted-fresh" or why not in (b.get("reason") or ""):
+        print("report: %s: %s" % (name, b)); bad = 1
 sys.exit(bad)
 PY
+
+# The socket-activated service answers from a fresh process.
+sa=$(vm_ssh "python3 -c 'import socket; print(socket.create_connection((\"127.0.0.1\", 7100)).recv(100).decode().strip())'") ||
+	fail "the socket-activated service does not answer after the switch"
+info "socket-activated service after the switch: $sa"
 
 # Every message once, in order, on one connection each.
 resume_clients
