@@ -177,11 +177,11 @@ for name in ("kupgrade-zdtm.service", "nginx.service", "lighttpd.service"):
     u = units.get(name)
     if not u or u.get("outcome") != "restored":
         print("report: %s is %s" % (name, u and u.get("outcome"))); bad = 1
-    elif not any(t.get("phase") == "criu-frozen" for t in u.get("timings", [])):
+    elif "criu-frozen" not in u.get("timings_usec", {}):
         print("report: no frozen time for %s" % name); bad = 1
 for name, why in (("kupgrade-busclient.service", "D-Bus"), ("kupgrade-sockact.service", "socket activation")):
     b = units.get(name)
-    if not b or b.get("outcome") != "restarted-fresh" or why not in (b.get("reason") or ""):
+    if not b or b.get("outcome") != "restarted-fresh" or why not in (b.get("outcome_reason") or ""):
         print("report: %s: %s" % (name, b)); bad = 1
 sys.exit(bad)
 PY
