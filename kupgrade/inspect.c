@@ -131,6 +131,11 @@ void inspect_print_text(FILE *f, const Manifest *m)
 	for (size_t i = 0; i < m->n_units; i++) {
 		const ManifestUnit *u = m->units[i];
 
+		if (manifest_unit_planned_restart(u)) {
+			fprintf(f, "\n%s (%s), %s by plan\n  reason:     %s\n", u->name, u->kind,
+				manifest_outcome_to_string(u->outcome), u->outcome_reason ?: "-");
+			continue;
+		}
 		fprintf(f, "\n%s (%s), images in %s/, %s\n", u->name, u->kind, u->image_dir,
 			manifest_outcome_to_string(u->outcome));
 		if (u->cgroup)
