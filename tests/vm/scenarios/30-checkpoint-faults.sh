@@ -1,4 +1,5 @@
 #!/bin/bash
+# kup-timeout: 1800
 # Issue 3, Done-when 2: all or nothing. With KUPGRADE_FAULT at each checkpoint
 # phase in turn, then with a real failure (a tmpfs too small for the images)
 # and a SIGTERM to kupgrade mid-run: every process runs afterwards with its
