@@ -25,6 +25,7 @@
 #include "plan.h"
 #include "restore.h"
 #include "tcp.h"
+#include "transport.h"
 #include "tree.h"
 #include "verbs.h"
 
@@ -513,17 +514,6 @@ static int undo_dump_unit(void *ctx, void *arg)
 	return r;
 }
 
-static int copy_fd(int from, int to)
-{
-	char buf[65536];
-	ssize_t k;
-
-	while ((k = read(from, buf, sizeof(buf))) > 0)
-		if (write(to, buf, (size_t)k) != k)
-			return -EIO;
-	return k < 0 ? -errno : 0;
-}
-
 /* Files the unit holds open on a tmpfs, copied into <unit>/carried/<n> right
  * before its dump: once its main process is gone systemd deletes its
  * PIDFile=, and CRIU records the size a file must have at restore. */
@@ -546,7 +536,8 @@ static int carry_files(struct ckpt_unit *u)
 			seen = streq_ptr(u->pu->externals[j].path, e->path);
 		if (seen)
 			continue;
-		if (lstat(e->path, &st) < 0)
+		in = open(e->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (in < 0 || fstat(in, &st) < 0)
 			return log_error_errno(-errno, "Unit %s: cannot read %s to carry it: %m", u->mu->name, e->path);
 		if (S_ISDIR(st.st_mode)) {
 			if (manifest_unit_add_carried(u->mu, e->path, NULL, st.st_mode, st.st_uid, st.st_gid) < 0)
@@ -561,9 +552,8 @@ static int carry_files(struct ckpt_unit *u)
 		}
 		snprintf(name, sizeof(name), "%u", n);
 		snprintf(image, sizeof(image), "carried/%u", n++);
-		in = open(e->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 		out = openat(dir_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-		if (in < 0 || out < 0 || copy_fd(in, out) < 0)
+		if (out < 0 || transport_copy_bytes(in, out, (uint64_t)st.st_size) < 0)
 			return log_error_errno(-EIO, "Unit %s: cannot copy %s into the images: %m", u->mu->name,
 					       e->path);
 		if (manifest_unit_add_carried(u->mu, e->path, image, st.st_mode, st.st_uid, st.st_gid) < 0)

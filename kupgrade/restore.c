@@ -25,6 +25,7 @@
 #include "fileio.h"
 #include "report.h"
 #include "restore.h"
+#include "transport.h"
 #include "tree.h"
 #include "verbs.h"
 
@@ -298,8 +299,8 @@ static int put_back_carried(struct imagedir *d, const ManifestUnit *u)
 	for (size_t i = 0; i < u->n_carried; i++) {
 		const Kupgrade__CarriedFile *f = u->carried[i];
 		_cleanup_close_ int in = -EBADF, out = -EBADF;
-		char rel[4096], buf[65536];
-		ssize_t k;
+		char rel[4096];
+		struct stat st;
 
 		if (access(f->path, F_OK) == 0)
 			continue;
@@ -312,14 +313,13 @@ static int put_back_carried(struct imagedir *d, const ManifestUnit *u)
 			continue;
 		}
 		snprintf(rel, sizeof(rel), "%s/%s", u->image_dir, f->image);
-		if (imagedir_open_file(d, rel, &in) < 0)
+		if (imagedir_open_file(d, rel, &in) < 0 || fstat(in, &st) < 0)
 			return log_error_errno(-ENOENT, "%s: the copy of %s is missing from the images.", u->name, f->path);
 		out = open(f->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 		if (out < 0)
 			return log_error_errno(-errno, "%s: cannot create %s: %m", u->name, f->path);
-		while ((k = read(in, buf, sizeof(buf))) > 0)
-			if (write(out, buf, (size_t)k) != k)
-				return log_error_errno(-EIO, "%s: cannot write %s: %m", u->name, f->path);
+		if (transport_copy_bytes(in, out, (uint64_t)st.st_size) < 0)
+			return log_error_errno(-EIO, "%s: cannot write %s: %m", u->name, f->path);
 		if (fchown(out, f->uid, f->gid) < 0 || fchmod(out, f->mode & 07777) < 0)
 			log_warning("%s: cannot give %s its owner and mode back: %m", u->name, f->path);
 		log_info("%s: put back %s.", u->name, f->path);
