@@ -3,25 +3,20 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "fileio.h"
 #include "inspect.h"
 #include "log.h"
 #include "report.h"
 #include "verbs.h"
 
+/* path 0700, its parents 0755 where created. */
 static int mkdir_p_0700(const char *path)
 {
-	char buf[256];
+	int r = mkdir_parents(path, 0755);
 
-	snprintf(buf, sizeof(buf), "%s", path);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = 0;
-		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-			return negative_errno();
-		*p = '/';
-	}
-	if (mkdir(buf, 0700) < 0 && errno != EEXIST)
+	if (r < 0)
+		return r;
+	if (mkdir(path, 0700) < 0 && errno != EEXIST)
 		return negative_errno();
 	return 0;
 }

@@ -278,20 +278,6 @@ static const char *fault_for(const Manifest *m)
 }
 
 
-static int mkdir_parents(const char *path, mode_t mode)
-{
-	char buf[4096];
-
-	snprintf(buf, sizeof(buf), "%s", path);
-	for (char *p = buf + 1; (p = strchr(p, '/')); p++) {
-		*p = 0;
-		if (mkdir(buf, mode) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	return 0;
-}
-
 /* What the unit held open on the old boot's tmpfs, put back where CRIU will
  * reopen it; left alone where it still exists (a restore on the same boot). */
 static int put_back_carried(struct imagedir *d, const ManifestUnit *u)

@@ -12,6 +12,7 @@
 #include <sys/statfs.h>
 #include <linux/magic.h>
 
+#include "fileio.h"
 #include "log.h"
 #include "transport.h"
 
@@ -72,24 +73,6 @@ static int disk_fits(const struct transport *t, uint64_t payload, char **ret_rea
 	return 0;
 }
 
-/* mkdir -p with mode 0700 for the parts we create. */
-static int mkdir_parents_0700(const char *path)
-{
-	_cleanup_free_ char *p = strdup(path);
-
-	if (!p)
-		return -ENOMEM;
-	for (char *s = p + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = 0;
-		if (mkdir(p, 0700) < 0 && errno != EEXIST)
-			return negative_errno();
-		*s = '/';
-	}
-	return 0;
-}
-
 struct copy {
 	int dst; /* the target root directory */
 	uint64_t bytes;
@@ -123,7 +106,7 @@ static int disk_stage(struct transport *t)
 	t->staged_dir = strdup(disk_dir(t));
 	if (!t->staged_dir)
 		return log_oom();
-	r = mkdir_parents_0700(t->staged_dir);
+	r = mkdir_parents(t->staged_dir, 0700);
 	if (r < 0)
 		return log_error_errno(r, "Cannot create the parents of %s: %m", t->staged_dir);
 	if (mkdir(t->staged_dir, 0700) < 0) {

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "fileio.h"
 #include "macro.h"
@@ -118,5 +119,22 @@ int read_boot_id(char *buf, size_t size)
 	if (r < 0)
 		return r;
 	buf[strcspn(buf, "\n")] = 0;
+	return 0;
+}
+
+int mkdir_parents(const char *path, mode_t mode)
+{
+	_cleanup_free_ char *p = strdup(path);
+
+	if (!p)
+		return -ENOMEM;
+	for (char *s = p + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = 0;
+		if (mkdir(p, mode) < 0 && errno != EEXIST)
+			return negative_errno();
+		*s = '/';
+	}
 	return 0;
 }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stddef.h>
+#include <sys/types.h>
 
 /* Read a small file whole into buf (NUL-terminated); the byte count or -errno. */
 int read_small_file(const char *path, char *buf, size_t size);
@@ -15,3 +16,5 @@ int write_string_file(const char *path, const char *fmt, ...) __attribute__((for
 int write_string_file_in_place(const char *path, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The kernel's boot id (a UUID, new at every boot and kexec), without newline. */
 int read_boot_id(char *buf, size_t size);
+/* mkdir -p of path's parent directories (not path itself), mode for the ones created. */
+int mkdir_parents(const char *path, mode_t mode);

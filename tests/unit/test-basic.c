@@ -1,4 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fileio.h"
 #include "log.h"
 #include "test.h"
 #include "verbs.h"
@@ -17,4 +23,23 @@ TEST(exit_codes_are_distinct)
 	ASSERT_EQ(exit_code_from_errno(-ENOENT), EXIT_NOINPUT);
 	ASSERT_EQ(exit_code_from_errno(-EPERM), EXIT_NOPERM);
 	ASSERT_EQ(exit_code_from_errno(-EFAULT), EXIT_SOFTWARE);
+}
+
+TEST(mkdir_parents_makes_the_parents_only)
+{
+	char dir[] = "/tmp/kup-test-mkdir-XXXXXX", path[256];
+	struct stat st;
+
+	ASSERT_TRUE(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/a/b/pidfile", dir);
+	ASSERT_OK(mkdir_parents(path, 0700));
+	ASSERT_OK(mkdir_parents(path, 0700)); /* again: they exist */
+	snprintf(path, sizeof(path), "%s/a/b", dir);
+	ASSERT_OK(stat(path, &st));
+	ASSERT_TRUE(S_ISDIR(st.st_mode));
+	ASSERT_EQ(st.st_mode & 0777, 0700);
+	snprintf(path, sizeof(path), "%s/a/b/pidfile", dir);
+	ASSERT_TRUE(access(path, F_OK) < 0);
+	snprintf(path, sizeof(path), "rm -rf %s", dir);
+	ASSERT_EQ(system(path), 0);
 }
