@@ -215,7 +215,11 @@ vm_boot() {
 vm_fwd_port() { cat "$VM_DIR/fwd-$1"; }
 
 vm_kill() {
-	local pg
+	local pg qpid
+	# The pgid file names setsid's pid, which can miss qemu: qemu's own pid
+	# file makes sure (if that pid is still a qemu).
+	qpid=$(cat "${VM_DIR:-/nonexistent}/qemu.pid" 2>/dev/null) &&
+		[[ $(cat "/proc/$qpid/comm" 2>/dev/null) == qemu-system* ]] && kill "$qpid" 2>/dev/null
 	pg=$(vm__pgid) || return 0
 	kill -TERM -- "-$pg" 2>/dev/null || return 0
 	for _ in 1 2 3 4 5 6 7 8 9 10; do
@@ -298,6 +302,18 @@ vm_serial_time() { # REGEX [AFTER_EPOCH]
 		{ t = $1; line = $0; sub(/^[^|]*\| /, "", line) }
 		t + 0 > after + 0 && line ~ re { print t; found = 1; exit }
 		END { exit !found }' "$VM_DIR/serial.log"
+}
+# A serial line matching REGEX logged after EPOCH (the log keeps earlier
+# boots, which may match too), within TIMEOUT s.
+vm_serial_wait_after() { # REGEX EPOCH TIMEOUT
+	local start=$SECONDS
+	while ((SECONDS - start < $3)); do
+		vm_serial_time "$1" "$2" >/dev/null && return 0
+		kill -0 "$(cat "$VM_DIR/qemu.pid" 2>/dev/null)" 2>/dev/null || break
+		sleep 1
+	done
+	echo "no serial line matching '$1' after $2 within $3 s" >&2
+	return 1
 }
 vm_serial_wait() { # REGEX TIMEOUT
 	local start=$SECONDS

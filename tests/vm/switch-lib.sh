@@ -7,6 +7,8 @@
 #   switch "$KV_NEW" new [ARGS...]    "kupgrade --kernel ... --yes ARGS" typed
 #                                     into that shell; checks it came back
 #   out=$(check_counter) || fail ...  every tick once and in order, "GAP s LAST n"
+#   switch_counter_check              that, failing the scenario, and the pause
+#                                     measured (pause_seen_by_client_s)
 #
 # After switch_counter_start: SW_LOG (the session's log), SW_PORT0 (its
 # client port). After switch: $KUP_LOG_DIR/status-TAG.txt (kupgrade status)
@@ -66,6 +68,16 @@ switch() {
 	vm_ssh 'kupgrade status --json' >"$KUP_LOG_DIR/status-$tag.json" 2>/dev/null || fail "kupgrade status --json failed ($tag)"
 	info "report ($tag):"; cat "$KUP_LOG_DIR/status-$tag.txt" >&2
 	grep -q "^  kernel: .* -> $to\$" "$KUP_LOG_DIR/status-$tag.txt" || fail "the report does not name the kernel switched to ($tag)"
+}
+
+# At the end of a scenario: the counter checked, and the longest gap it saw
+# measured as the pause the operator saw.
+switch_counter_check() {
+	local out
+	sleep 2
+	out=$(check_counter) || fail "the counter lost or repeated numbers: $out"
+	info "$out"
+	measure pause_seen_by_client_s "$(awk '/^GAP/ {print $2}' <<<"$out")"
 }
 
 # Counter: every number once, in order; the largest gap is the pause the

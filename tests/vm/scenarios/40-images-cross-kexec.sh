@@ -12,24 +12,6 @@
 # KUPGRADE_KEXEC_NO_CHECKS=1 (kexec -c -i): purgatory's SHA-256 of the
 # segments costs tens of seconds under TCG; set KUP_KEXEC_CHECKS=1 to keep it.
 . "$(dirname "$0")/../lib.sh"
-# lib.sh's vm_kill can miss qemu (its pgid file names setsid's pid, not the
-# session's); make sure by qemu's own pid file.
-# shellcheck disable=SC2016 # expanded at exit
-kup_on_exit '[[ -s ${VM_DIR:-/nonexistent}/qemu.pid ]] && kill "$(cat "$VM_DIR/qemu.pid")" 2>/dev/null'
-
-# serial_wait_after REGEX EPOCH TIMEOUT: a serial line matching REGEX, logged
-# after EPOCH (the log keeps earlier boots, which may match too).
-serial_wait_after() {
-	local start=$SECONDS
-	while ((SECONDS - start < $3)); do
-		vm_serial_time "$1" "$2" >/dev/null && return 0
-		kill -0 "$(cat "$VM_DIR/qemu.pid" 2>/dev/null)" 2>/dev/null || break
-		sleep 1
-	done
-	echo "no serial line matching '$1' after $2 within $3 s" >&2
-	return 1
-}
-
 SRC=/run/kup-src/images
 PAYLOAD_MB=${KUP_PAYLOAD_MB:-50}
 
@@ -80,9 +62,9 @@ measure load_seconds "$load_s"
 
 t0=$(kup_now)
 vm_ssh 'systemd-run --no-block --quiet systemctl kexec' || fail "cannot start systemctl kexec"
-serial_wait_after "Linux version $to" "$t0" 300 || fail "the new kernel did not start"
+vm_serial_wait_after "Linux version $to" "$t0" 300 || fail "the new kernel did not start"
 t_kernel=$(vm_serial_time "Linux version $to" "$t0")
-serial_wait_after "kupgrade: (carried|ERROR)" "$t0" 300 || fail "the initramfs script said nothing"
+vm_serial_wait_after "kupgrade: (carried|ERROR)" "$t0" 300 || fail "the initramfs script said nothing"
 sleep 5
 vm_wait_ssh 300 || fail "no ssh after the kexec"
 measure kexec_to_new_kernel_s "$(kup_since "$t0" "$t_kernel")"

@@ -6,11 +6,6 @@
 # images (KUPGRADE_MEMORY_LIMIT, see kupgrade(8)); a usage error exits 64;
 # and it accepts the real other kernel (exit 0, --json can_switch true).
 . "$(dirname "$0")/../lib.sh"
-# lib.sh's vm_kill can miss qemu (its pgid file names setsid's pid, not the
-# session's); make sure by qemu's own pid file.
-# shellcheck disable=SC2016 # expanded at exit
-kup_on_exit '[[ -s ${VM_DIR:-/nonexistent}/qemu.pid ]] && kill "$(cat "$VM_DIR/qemu.pid")" 2>/dev/null'
-
 vm_boot
 vm_wait_ssh 300 || fail "the guest did not come up"
 from=$(vm_ssh uname -r)

@@ -9,24 +9,6 @@
 # Measured: "Starting new kernel" -> "Linux version" of the new kernel, per
 # mode; each time the directory arrives intact in /run/kupgrade.
 . "$(dirname "$0")/../lib.sh"
-# lib.sh's vm_kill can miss qemu (its pgid file names setsid's pid, not the
-# session's); make sure by qemu's own pid file.
-# shellcheck disable=SC2016 # expanded at exit
-kup_on_exit '[[ -s ${VM_DIR:-/nonexistent}/qemu.pid ]] && kill "$(cat "$VM_DIR/qemu.pid")" 2>/dev/null'
-
-# serial_wait_after REGEX EPOCH TIMEOUT: a serial line matching REGEX, logged
-# after EPOCH (the log keeps earlier boots, which may match too).
-serial_wait_after() {
-	local start=$SECONDS
-	while ((SECONDS - start < $3)); do
-		vm_serial_time "$1" "$2" >/dev/null && return 0
-		kill -0 "$(cat "$VM_DIR/qemu.pid" 2>/dev/null)" 2>/dev/null || break
-		sleep 1
-	done
-	echo "no serial line matching '$1' after $2 within $3 s" >&2
-	return 1
-}
-
 SRC=/root/kup-src
 vm_boot
 vm_wait_ssh 400 || fail "the guest did not come up"
@@ -47,7 +29,7 @@ for nochecks in 1 0; do
 	fi
 	t0=$(kup_now)
 	vm_ssh 'systemd-run --no-block --quiet systemctl kexec' || fail "cannot start systemctl kexec"
-	serial_wait_after "Linux version $to" "$t0" 600 || fail "$to did not start ($method)"
+	vm_serial_wait_after "Linux version $to" "$t0" 600 || fail "$to did not start ($method)"
 	ts=$(vm_serial_time "kexec_core: Starting new kernel" "$t0")
 	tl=$(vm_serial_time "Linux version $to" "$t0")
 	measure "${method}_shutdown_s" "$(kup_since "$t0" "$ts")"

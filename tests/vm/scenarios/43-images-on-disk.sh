@@ -5,24 +5,6 @@
 # is there, identical (sha256, modes), and nothing came through the initrd
 # (/run/kupgrade absent).
 . "$(dirname "$0")/../lib.sh"
-# lib.sh's vm_kill can miss qemu (its pgid file names setsid's pid, not the
-# session's); make sure by qemu's own pid file.
-# shellcheck disable=SC2016 # expanded at exit
-kup_on_exit '[[ -s ${VM_DIR:-/nonexistent}/qemu.pid ]] && kill "$(cat "$VM_DIR/qemu.pid")" 2>/dev/null'
-
-# serial_wait_after REGEX EPOCH TIMEOUT: a serial line matching REGEX, logged
-# after EPOCH (the log keeps earlier boots, which may match too).
-serial_wait_after() {
-	local start=$SECONDS
-	while ((SECONDS - start < $3)); do
-		vm_serial_time "$1" "$2" >/dev/null && return 0
-		kill -0 "$(cat "$VM_DIR/qemu.pid" 2>/dev/null)" 2>/dev/null || break
-		sleep 1
-	done
-	echo "no serial line matching '$1' after $2 within $3 s" >&2
-	return 1
-}
-
 SRC=/run/kup-src/images
 DISK=/var/lib/kupgrade/images
 vm_boot
@@ -52,7 +34,7 @@ vm_ssh "kupgrade stage --images-on-disk --from $SRC --kernel /boot/vmlinuz-$to" 
 
 t0=$(kup_now)
 vm_ssh 'systemd-run --no-block --quiet systemctl kexec' || fail "cannot start systemctl kexec"
-serial_wait_after "Linux version $to" "$t0" 600 || fail "$to did not start"
+vm_serial_wait_after "Linux version $to" "$t0" 600 || fail "$to did not start"
 sleep 5
 vm_wait_ssh 600 || fail "no ssh after the kexec"
 measure kexec_to_ssh_s "$(kup_since "$t0" "$VM_SSH_UP_T")"

@@ -12,9 +12,6 @@ vm_wait_ssh 900 || fail "no ssh after the cold boot"
 switch_counter_start
 switch "$KV_NEW" new
 switch "$KV_OLD" back
-sleep 2
-out=$(check_counter) || fail "the counter lost or repeated numbers: $out"
-info "$out"
-measure pause_seen_by_client_s "$(awk '/^GAP/ {print $2}' <<<"$out")"
+switch_counter_check
 [[ -f $KUP_CACHE/bench.txt ]] && info "bench (bare kexec): $(cat "$KUP_CACHE/bench.txt" | tr '\n' ' ')"
 pass "ssh session, shell and counter survived two switches ($KV_OLD -> $KV_NEW -> $KV_OLD), same client port $SW_PORT0"
