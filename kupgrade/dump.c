@@ -91,6 +91,7 @@ static void dir_name_for(const char *name, char *buf, size_t size)
 
 static int add_unit(struct checkpoint *c, const struct plan_unit *pu)
 {
+	const struct plan_external *ext;
 	struct ckpt_unit *n, *u;
 
 	if (pu->n_roots == 0)
@@ -102,10 +103,10 @@ static int add_unit(struct checkpoint *c, const struct plan_unit *pu)
 		return log_error_errno(-EOPNOTSUPP, "Unit %s cannot be checkpointed as it stands (see "
 						    "'kupgrade plan').", pu->name);
 	/* The logind FIFOs and a service's journal streams are handed back. */
-	if (plan_unit_unsupported_external(pu))
+	ext = plan_unit_unsupported_external(pu);
+	if (ext)
 		return log_error_errno(-EOPNOTSUPP, "Unit %s: PID %d %s: kupgrade cannot hand that back at restore.",
-				       pu->name, (int)plan_unit_unsupported_external(pu)->pid,
-				       plan_unit_unsupported_external(pu)->what);
+				       pu->name, (int)ext->pid, ext->what);
 	n = realloc(c->units, (c->n_units + 1) * sizeof(*n));
 	if (!n)
 		return log_oom();

@@ -153,6 +153,7 @@ const struct plan_external *plan_unit_unsupported_external(const struct plan_uni
 
 int plan_decide(struct plan_unit *u, const struct config *c)
 {
+	const struct plan_external *ext;
 	const struct config_rule *rule;
 
 	/* Neither configuration nor blockers can move these. */
@@ -182,10 +183,9 @@ int plan_decide(struct plan_unit *u, const struct config *c)
 	if (u->n_blockers > 0)
 		return set_reason(u, DECISION_RESTART, false, "cannot be checkpointed as it stands: %s%s",
 				  u->blockers[0], blocker_summary_suffix(u));
-	if (plan_unit_unsupported_external(u))
-		return set_reason(u, DECISION_RESTART, false,
-				  "PID %d %s, which kupgrade cannot hand back at restore yet",
-				  (int)plan_unit_unsupported_external(u)->pid,
-				  plan_unit_unsupported_external(u)->what);
+	ext = plan_unit_unsupported_external(u);
+	if (ext)
+		return set_reason(u, DECISION_RESTART, false, "PID %d %s, which kupgrade cannot hand back at restore yet",
+				  (int)ext->pid, ext->what);
 	return decide_default(u);
 }
