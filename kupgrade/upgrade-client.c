@@ -9,6 +9,7 @@
 #include "check.h"
 #include "fileio.h"
 #include "inspect.h"
+#include "json.h"
 #include "log.h"
 #include "manifest.h"
 #include "progress.h"
@@ -62,6 +63,31 @@ static bool show_progress(const char *id, off_t *pos)
 	return quiet;
 }
 
+/*
+ * --json: one document on stdout whatever happens. After a switch it is the
+ * report (show_report); when none happened (refused, not confirmed, rolled
+ * back, the worker lost) it is this one. code: the exit status, or -errno
+ * as main() maps it.
+ */
+static int json_no_switch(const char *outcome, const char *id, int code, const char *message)
+{
+	struct json_writer w;
+
+	if (!arg_json)
+		return code;
+	json_init(&w, stdout, true);
+	json_begin_object(&w);
+	json_kv_string(&w, "outcome", outcome);
+	json_kv_bool(&w, "switched", false);
+	json_kv_string(&w, "kernel", arg_kernel);
+	json_kv_string(&w, "upgrade_id", id);
+	json_kv_int(&w, "exit_code", code < 0 ? exit_code_from_errno(code) : code);
+	json_kv_string(&w, "message", message);
+	json_end_object(&w);
+	(void)json_finish(&w);
+	return code;
+}
+
 /* The worker finished on this kernel: it failed and undid everything, or
  * (dry run) did nothing. "<code> <message>". */
 static int show_result(const char *id)
@@ -80,8 +106,10 @@ static int show_result(const char *id)
 		log_info("%s", msg);
 	else
 		log_error("%s", msg);
+	code = code >= 0 && code < 256 ? code : EXIT_SOFTWARE;
+	(void)json_no_switch(code == 0 ? "nothing-done" : "rolled-back", id, (int)code, msg);
 	progress_remove(id);
-	return code >= 0 && code < 256 ? (int)code : EXIT_SOFTWARE;
+	return (int)code;
 }
 
 /* On the new kernel: wait for the report the restore writes, print it. */
@@ -140,13 +168,17 @@ static int follow(const char *id, const char *boot_id)
 			return show_report(id);
 		}
 		if (!worker_alive(id) && !progress_file_exists(id, "result"))
-			return log_error_errno(-ESRCH, "The upgrade worker died without a result; see "
-						       "'journalctl -u %s'.",
-					       UPGRADE_WORKER_UNIT);
+			return json_no_switch("failed", id,
+					      log_error_errno(-ESRCH, "The upgrade worker died without a result; see "
+								      "'journalctl -u %s'.",
+							      UPGRADE_WORKER_UNIT),
+					      "the upgrade worker died without a result");
 		if (!progress_file_exists(id, "pid") && (silent_ms += POLL_MS) > START_TIMEOUT_S * 1000)
-			return log_error_errno(-ETIMEDOUT, "The upgrade worker did not start; see "
-							   "'journalctl -u %s'.",
-					       UPGRADE_WORKER_UNIT);
+			return json_no_switch("failed", id,
+					      log_error_errno(-ETIMEDOUT, "The upgrade worker did not start; see "
+									  "'journalctl -u %s'.",
+							      UPGRADE_WORKER_UNIT),
+					      "the upgrade worker did not start");
 		sleep_ms(POLL_MS);
 	}
 }
@@ -238,12 +270,14 @@ int verb_upgrade(int argc, char **argv)
 	/* Every refusal comes now, before anything is started or frozen. */
 	r = check_preflight(arg_kernel, arg_initrd, &release, &initrd);
 	if (r < 0)
-		return r == -ECANCELED ? EXIT_CANNOT_SWITCH : r;
+		return json_no_switch("refused", NULL, r == -ECANCELED ? EXIT_CANNOT_SWITCH : r,
+				      "the checks refused the switch (see above); nothing was changed");
+	/* With --json the plan is the document. */
 	if (arg_dry_run)
 		return upgrade_print_dry_run(release);
 	if (!confirm(release)) {
 		log_notice("Not switching: not confirmed. Nothing was changed.");
-		return EXIT_DECLINED;
+		return json_no_switch("declined", NULL, EXIT_DECLINED, "not confirmed; nothing was changed");
 	}
 
 	r = progress_prepare_dir();

@@ -320,6 +320,7 @@ int upgrade_print_dry_run(const char *release)
 		"plan          every process, decided (below)",
 		"scan          trees, connections, external files of the units to checkpoint",
 		"prepare-images  a root-only tmpfs directory " UPGRADE_IMAGES_DIR,
+		"quiesce-services  runtime drop-ins: systemd neither restarts nor stops a dumped service",
 		"lock-network  drop the checkpointed TCP connections' packets",
 		"dump:<unit>   CRIU dump of each unit's trees",
 		"write-manifest  what crosses, and how",

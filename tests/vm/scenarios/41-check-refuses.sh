@@ -5,6 +5,8 @@
 # header names a version that is not installed), too little memory for the
 # images (KUPGRADE_MEMORY_LIMIT, see kupgrade(8)); a usage error exits 64;
 # and it accepts the real other kernel (exit 0, --json can_switch true).
+# "kupgrade --kernel --json" prints one document when no switch happens:
+# refused by its checks (exit 2), rolled back by a fault (exit 70).
 . "$(dirname "$0")/../lib.sh"
 vm_boot
 vm_wait_ssh 300 || fail "the guest did not come up"
@@ -60,4 +62,27 @@ expect accepts 0 '"can_switch":true' -- kupgrade check --json --kernel "/boot/vm
 json=$(vm_ssh kupgrade check --json --kernel "/boot/vmlinuz-$to" 2>/dev/null)
 python3 -c 'import json, sys; d = json.loads(sys.argv[1]); assert d["release"] == sys.argv[2] and d["transport"] == "initrd", d' \
 	"$json" "$to" || fail "the --json document is not what was expected: $json"
+# no_switch_json NAME EXIT OUTCOME -- CMD: the switch's --json document without a switch.
+no_switch_json() {
+	local name=$1 code=$2 outcome=$3 json rc=0
+	shift 4
+	json=$(vm_ssh "$@" 2>/dev/null) || rc=$?
+	((rc == code)) || fail "$name: exit $rc, expected $code"
+	python3 -c 'import json, sys; d = json.loads(sys.argv[1]); assert d["outcome"] == sys.argv[2] and d["exit_code"] == int(sys.argv[3]) and d["switched"] is False and d["message"], d' \
+		"$json" "$outcome" "$code" || fail "$name: the --json document is not what was expected: $json"
+	[[ $(switch_state) == "$before_switch" ]] || fail "$name: the switch that did not happen changed the system"
+	info "$name: exit $rc, $(tr -d '\n' <<<"$json")"
+}
+# Its progress directory may stay; no kernel loaded, no lock, no image, no
+# drop-in, no pending report may.
+switch_state() {
+	vm_ssh 'cat /sys/kernel/kexec_loaded; findmnt -rn -o TARGET,FSTYPE | sort; nft list ruleset 2>&1
+		ls -la /run/kupgrade /run/kupgrade-images /var/lib/kupgrade/images /var/lib/kupgrade/pending.manifest \
+			/run/systemd/system 2>&1' | sha256sum
+}
+before_switch=$(switch_state)
+no_switch_json switch-refused 2 refused -- kupgrade --kernel /boot/vmlinuz-0.0.0-none --yes --json
+no_switch_json switch-rolled-back 70 rolled-back -- \
+	KUPGRADE_KEXEC_NO_CHECKS=1 KUPGRADE_FAULT=check kupgrade --kernel "/boot/vmlinuz-$to" --yes --json
+
 pass "check refused a missing file, a non-kernel, missing modules and low memory with exit 2 and no change, and accepted $to"
