@@ -72,7 +72,8 @@ for s in "${scenarios[@]}"; do
 	77) line="SKIP $name ($(grep -m1 '^SKIP: ' "$log" | cut -c7-))"; skipped=$((skipped + 1)) ;;
 	124 | 137) line="FAIL $name (timed out after ${limit} s)"; failed=$((failed + 1)) ;;
 	*)
-		reason=$(grep '^FAIL: ' "$log" | tail -n1 | cut -c7-)
+		# A scenario can die without a FAIL line (set -e): grep finds none.
+		reason=$(grep '^FAIL: ' "$log" | tail -n1 | cut -c7- || true)
 		line="FAIL $name (${reason:-exit status $rc})"
 		failed=$((failed + 1))
 		;;
