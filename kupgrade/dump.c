@@ -12,6 +12,7 @@
 
 #include "criu.h"
 #include "bus.h"
+#include "cgroup.h"
 #include "dropin.h"
 #include "dump.h"
 #include "imagedir.h"
@@ -23,6 +24,7 @@
 #include "netlock.h"
 #include "phase.h"
 #include "plan.h"
+#include "proc.h"
 #include "restore.h"
 #include "tcp.h"
 #include "transport.h"
@@ -232,6 +234,23 @@ static int add_streams(struct ckpt_unit *u, struct ckpt_tree *ct)
 	return 0;
 }
 
+/* The process has exited, or its PID now names a process outside the unit. */
+static bool pid_left_unit(const struct ckpt_unit *u, pid_t pid)
+{
+	_cleanup_free_ char *cg = NULL;
+	int r;
+
+	if (kill(pid, 0) < 0 && errno == ESRCH)
+		return true;
+	if (isempty(u->pu->cgroup))
+		return false;
+	r = proc_read_cgroup(pid, &cg);
+	if (r == -ENODATA)
+		return false; /* no cgroup2 line: cannot tell */
+	return r < 0 || !cgroup_is_below(cg, u->pu->cgroup);
+}
+
+/* -ESRCH: the root exited since the plan (nothing of it to carry). */
 static int scan_tree(struct ckpt_unit *u, struct ckpt_tree *ct, pid_t root)
 {
 	_cleanup_free_ struct tcp_conn *conns = NULL;
@@ -239,7 +258,11 @@ static int scan_tree(struct ckpt_unit *u, struct ckpt_tree *ct, pid_t root)
 	ManifestUnit *mu = u->mu;
 	int r;
 
+	if (pid_left_unit(u, root))
+		return -ESRCH;
 	r = tree_scan(root, &ct->t);
+	if (r < 0 && pid_left_unit(u, root))
+		return -ESRCH;
 	if (r < 0)
 		return log_error_errno(r, "Unit %s: cannot read process tree of PID %d: %m", mu->name, (int)root);
 	if (tree_contains(&ct->t, getpid()))
@@ -251,6 +274,8 @@ static int scan_tree(struct ckpt_unit *u, struct ckpt_tree *ct, pid_t root)
 		return log_error_errno(-EOPNOTSUPP, "Unit %s cannot be checkpointed as it stands: %s.", mu->name,
 				       ct->t.problem);
 	r = tcp_collect(root, ct->t.sockets, ct->t.n_sockets, &conns, &n_conns);
+	if (r < 0 && pid_left_unit(u, root))
+		return -ESRCH;
 	if (r < 0)
 		return log_error_errno(r, "Unit %s: cannot list TCP connections: %m", mu->name);
 	if (manifest_unit_add_root(mu, root) < 0)
@@ -276,23 +301,116 @@ static int scan_tree(struct ckpt_unit *u, struct ckpt_tree *ct, pid_t root)
 	return 0;
 }
 
+/* Scans the tree of root into a new entry of u->trees; a root that exited
+ * since the plan is left out, and said so. */
+static int scan_root(struct ckpt_unit *u, pid_t root)
+{
+	struct ckpt_tree *trees = realloc(u->trees, (u->n_trees + 1) * sizeof(*trees));
+	int r;
+
+	if (!trees)
+		return log_oom();
+	u->trees = trees;
+	trees[u->n_trees] = (struct ckpt_tree){};
+	r = scan_tree(u, &trees[u->n_trees], root);
+	if (r == -ESRCH) {
+		tree_done(&trees[u->n_trees].t);
+		log_notice("Unit %s: PID %d exited since the plan; nothing of it to carry.", u->mu->name, (int)root);
+		return 0;
+	}
+	u->n_trees++; /* freed with the unit, also when r < 0 */
+	return r;
+}
+
+/*
+ * Processes of the unit that no scanned tree holds and whose parent is
+ * outside the unit: started since the plan, or orphaned by a root that
+ * exited. Each becomes a tree of its own: left out, it would die with the
+ * old kernel unnoticed. One pass: a unit that keeps starting new trees
+ * (daemonizing children) is never still; what starts after this pass is
+ * what starts between any scan and its freeze. -ENOENT: the unit is gone.
+ */
+static int scan_new_roots(struct ckpt_unit *u, const char *mount)
+{
+	_cleanup_free_ pid_t *pids = NULL, *ppids = NULL, *covered = NULL, *roots = NULL;
+	size_t n = 0, n_covered = 0, n_roots;
+	int r;
+
+	r = cgroup_pids_recursive(mount, u->pu->cgroup, &pids, &n);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return log_error_errno(r, "Unit %s: cannot list the processes of %s: %m", u->mu->name, u->pu->cgroup);
+	for (size_t j = 0; j < u->n_trees; j++)
+		n_covered += u->trees[j].t.n_pids;
+	ppids = calloc(MAX(n, 1u), sizeof(pid_t));
+	roots = calloc(MAX(n, 1u), sizeof(pid_t));
+	covered = calloc(MAX(n_covered, 1u), sizeof(pid_t));
+	if (!ppids || !roots || !covered)
+		return log_oom();
+	n_covered = 0;
+	for (size_t j = 0; j < u->n_trees; j++) {
+		memcpy(covered + n_covered, u->trees[j].t.pids, u->trees[j].t.n_pids * sizeof(pid_t));
+		n_covered += u->trees[j].t.n_pids;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct proc_stat st;
+
+		ppids[i] = proc_read_stat(pids[i], &st) < 0 ? 0 : st.ppid;
+	}
+	n_roots = tree_uncovered_roots(pids, ppids, n, covered, n_covered, roots);
+	for (size_t i = 0; i < n_roots; i++) {
+		log_notice("Unit %s: PID %d was not in the plan (started or orphaned since); its tree is "
+			   "checkpointed too.",
+			   u->mu->name, (int)roots[i]);
+		r = scan_root(u, roots[i]);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* Nothing of the unit is left to carry: the new boot starts it (a service)
+ * or it is simply gone (a scope), and the report says why. */
+static int unit_ended(struct ckpt_unit *u)
+{
+	log_notice("Unit %s: all its processes exited before the checkpoint; nothing to carry.", u->mu->name);
+	u->mu->has_outcome = true;
+	u->mu->outcome = KUPGRADE__UNIT_OUTCOME__RESTARTED_FRESH;
+	return manifest_set_string(&u->mu->outcome_reason, "its processes exited before the checkpoint") < 0
+		       ? log_oom()
+		       : 0;
+}
+
+static bool unit_has_trees(const struct ckpt_unit *u)
+{
+	return u->mu->n_root_pids > 0;
+}
+
 static int phase_scan(void *ctx, void *arg)
 {
 	struct checkpoint *c = arg;
+	_cleanup_free_ char *mount = NULL;
+	int r;
 
+	r = cgroup_find_mount(&mount);
+	if (r < 0 && r != -ENOMEDIUM)
+		return log_error_errno(r, "Cannot find the cgroup2 mount: %m");
 	for (size_t i = 0; i < c->n_units; i++) {
 		struct ckpt_unit *u = &c->units[i];
 
-		u->trees = calloc(u->pu->n_roots, sizeof(*u->trees));
-		if (!u->trees)
-			return log_oom();
 		for (size_t j = 0; j < u->pu->n_roots; j++) {
-			int r = scan_tree(u, &u->trees[j], u->pu->roots[j]);
-
-			u->n_trees = j + 1;
+			r = scan_root(u, u->pu->roots[j]);
 			if (r < 0)
 				return r;
 		}
+		if (mount && !isempty(u->pu->cgroup)) {
+			r = scan_new_roots(u, mount);
+			if (r < 0)
+				return r;
+		}
+		if (!unit_has_trees(u) && (r = unit_ended(u)) < 0)
+			return r;
 	}
 	return 0;
 }
@@ -325,6 +443,12 @@ static bool is_service(const struct ckpt_unit *u)
 	return u->pu->kind == OWNER_SERVICE;
 }
 
+/* A service with trees to dump is held still until the kexec. */
+static bool quiesced(const struct ckpt_unit *u)
+{
+	return is_service(u) && unit_has_trees(u);
+}
+
 static int undo_quiesce(void *ctx, void *arg)
 {
 	struct checkpoint *c = arg;
@@ -332,7 +456,7 @@ static int undo_quiesce(void *ctx, void *arg)
 	int r = 0;
 
 	for (size_t i = 0; i < c->n_units; i++) {
-		if (!is_service(&c->units[i]))
+		if (!quiesced(&c->units[i]))
 			continue;
 		any = true;
 		if (dropin_remove_quiesce(RUNTIME_UNIT_DIR, c->units[i].mu->name) < 0)
@@ -355,7 +479,7 @@ static int phase_quiesce(void *ctx, void *arg)
 	for (size_t i = 0; i < c->n_units; i++) {
 		int r;
 
-		if (!is_service(&c->units[i]))
+		if (!quiesced(&c->units[i]))
 			continue;
 		any = true;
 		r = dropin_write_quiesce(RUNTIME_UNIT_DIR, c->units[i].mu->name);
@@ -576,12 +700,37 @@ static void record_stats(struct ckpt_unit *u)
 	(void)manifest_unit_add_timing(u->mu, "criu-memwrite", s.memwrite_usec);
 }
 
+/* Every process the scan found in ct has exited (or left the unit): the
+ * dump failed for want of anything to dump. */
+static bool tree_ended(const struct ckpt_unit *u, const struct ckpt_tree *ct)
+{
+	for (size_t i = 0; i < ct->t.n_pids; i++)
+		if (!pid_left_unit(u, ct->t.pids[i]))
+			return false;
+	return true;
+}
+
+static int drop_ended_tree(struct ckpt_unit *u, struct ckpt_tree *ct, const char *sub)
+{
+	char rel[300];
+
+	log_notice("Unit %s: the tree of PID %d exited before its dump; nothing of it to carry.", u->mu->name,
+		   (int)ct->t.root);
+	snprintf(rel, sizeof(rel), "%s/%s", u->dir_name, sub);
+	(void)imagedir_wipe_sub(&u->c->dir, rel);
+	manifest_unit_remove_root(u->mu, ct->t.root);
+	u->mu->n_processes -= MIN(u->mu->n_processes, (uint32_t)ct->t.n_pids);
+	return unit_has_trees(u) ? 0 : unit_ended(u);
+}
+
 static int phase_dump_unit(void *ctx, void *arg)
 {
 	struct ckpt_unit *u = arg;
 	uint64_t t0 = now_usec(CLOCK_MONOTONIC), bytes = 0;
 	int r;
 
+	if (!unit_has_trees(u))
+		return 0; /* its processes exited before the scan (unit_ended) */
 	/* Before the freeze: CRIU reads TCP state in repair mode, and nothing
 	 * may move on the wire after that. */
 	r = lock_unit(u, true);
@@ -626,6 +775,10 @@ static int phase_dump_unit(void *ctx, void *arg)
 							    .shell_job = ct->t.shell_job,
 							    .externals = keys,
 							    .n_externals = n_keys });
+		if (r < 0 && tree_ended(u, ct)) {
+			r = drop_ended_tree(u, ct, sub);
+			continue;
+		}
 		if (r < 0) {
 			log_error("Unit %s: dump of tree %d failed.", u->mu->name, (int)ct->t.root);
 			break;

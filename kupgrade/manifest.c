@@ -88,6 +88,16 @@ int manifest_unit_add_root(ManifestUnit *u, uint32_t pid)
 	return append_u32(&u->root_pids, &u->n_root_pids, pid);
 }
 
+void manifest_unit_remove_root(ManifestUnit *u, uint32_t pid)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < u->n_root_pids; i++)
+		if (u->root_pids[i] != pid)
+			u->root_pids[k++] = u->root_pids[i];
+	u->n_root_pids = k;
+}
+
 int manifest_unit_add_restored_pid(ManifestUnit *u, uint32_t pid)
 {
 	return append_u32(&u->restored_pids, &u->n_restored_pids, pid);

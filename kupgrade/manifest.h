@@ -31,6 +31,7 @@ bool manifest_unit_planned_restart(const ManifestUnit *u);
 ManifestUnit *manifest_add_unit(Manifest *m, const char *name, const char *kind,
 				const char *image_dir);
 int manifest_unit_add_root(ManifestUnit *u, uint32_t pid);
+void manifest_unit_remove_root(ManifestUnit *u, uint32_t pid);
 int manifest_unit_add_restored_pid(ManifestUnit *u, uint32_t pid);
 int manifest_unit_add_connection(ManifestUnit *u, uint32_t family, const char *src,
 				 uint32_t sport, const char *dst, uint32_t dport);

@@ -321,6 +321,25 @@ fail:
 	return r;
 }
 
+static bool pid_in(pid_t pid, const pid_t *pids, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (pids[i] == pid)
+			return true;
+	return false;
+}
+
+size_t tree_uncovered_roots(const pid_t *pids, const pid_t *ppids, size_t n, const pid_t *covered,
+			    size_t n_covered, pid_t *ret)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (ppids[i] > 0 && !pid_in(pids[i], covered, n_covered) && !pid_in(ppids[i], pids, n))
+			ret[k++] = pids[i];
+	return k;
+}
+
 void tree_done(struct tree *t)
 {
 	for (size_t i = 0; i < t->n_externals; i++)

@@ -41,3 +41,11 @@ bool tree_contains(const struct tree *t, pid_t pid);
 int tree_parse_mount_ids(const char *mountinfo, uint32_t **ret, size_t *ret_n);
 /* "mnt_id:" from an fdinfo text, -ENOENT if absent. */
 int tree_parse_fdinfo_mnt_id(const char *fdinfo, uint32_t *ret);
+/*
+ * Of a unit's processes (pids[i], child of ppids[i]), those in no scanned
+ * tree (covered) whose parent is not in the unit either: roots of trees
+ * started, or orphaned by a root that exited, since the plan. A ppid of 0 or
+ * less means the process is gone. Written to ret (room for n); returns how many.
+ */
+size_t tree_uncovered_roots(const pid_t *pids, const pid_t *ppids, size_t n, const pid_t *covered,
+			    size_t n_covered, pid_t *ret);

@@ -137,3 +137,21 @@ TEST(manifest_write_read_file)
 	rmdir(dir);
 	manifest_free(m);
 }
+
+TEST(manifest_remove_root)
+{
+	Manifest *m = sample();
+	ManifestUnit *u = m->units[1];
+
+	manifest_unit_remove_root(u, 999);
+	ASSERT_EQ(u->n_root_pids, 1);
+	ASSERT_EQ(u->root_pids[0], 1001);
+	manifest_unit_remove_root(u, 4242); /* not a root: nothing changes */
+	ASSERT_EQ(u->n_root_pids, 1);
+	manifest_unit_remove_root(u, 1001);
+	ASSERT_EQ(u->n_root_pids, 0);
+	/* With no tree and "restarted fresh", a unit reads as nothing to restore. */
+	u->outcome = KUPGRADE__UNIT_OUTCOME__RESTARTED_FRESH;
+	ASSERT_TRUE(manifest_unit_planned_restart(u));
+	manifest_free(m);
+}

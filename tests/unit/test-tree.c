@@ -154,3 +154,19 @@ TEST(tree_scan_pty_master_outside_is_refused)
 	ASSERT_TRUE(strstr(t.problem, "terminal master is outside the tree"));
 	tree_done(&t);
 }
+
+TEST(tree_uncovered_roots_finds_new_and_orphaned_trees)
+{
+	/* 10 and 11 were scanned; 20 is a new root (parent 1, outside the
+	 * unit) with child 21; 30 lost its root and was reparented to 1; 40
+	 * was forked by covered 11 after the scan (CRIU finds it); 50 is gone. */
+	const pid_t pids[] = { 10, 11, 20, 21, 30, 40, 50 };
+	const pid_t ppids[] = { 1, 10, 1, 20, 1, 11, 0 };
+	const pid_t covered[] = { 10, 11 };
+	pid_t roots[7];
+
+	ASSERT_EQ(tree_uncovered_roots(pids, ppids, 7, covered, 2, roots), 2);
+	ASSERT_EQ(roots[0], 20);
+	ASSERT_EQ(roots[1], 30);
+	ASSERT_EQ(tree_uncovered_roots(pids, ppids, 2, covered, 2, roots), 0);
+}
