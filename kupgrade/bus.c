@@ -465,6 +465,34 @@ int bus_unit_property(const char *unit, const char *iface, const char *prop, cha
 	return r;
 }
 
+/* Whether the unit has a job queued or running (its Job property is not (0, "/")). */
+static bool unit_has_job(const char *unit)
+{
+	_cleanup_(bus_unrefp) sd_bus *bus = NULL;
+	_cleanup_(message_unrefp) sd_bus_message *reply = NULL;
+	_cleanup_free_ char *path = NULL;
+	sd_bus_error error = SD_BUS_ERROR_NULL;
+	const char *job_path;
+	uint32_t id = 0;
+	int r;
+
+	r = open_bus(&bus);
+	if (r >= 0)
+		r = sd_bus_path_encode("/org/freedesktop/systemd1/unit", unit, &path);
+	if (r >= 0)
+		r = sd_bus_get_property(bus, SD_DEST, path, "org.freedesktop.systemd1.Unit", "Job", &error, &reply,
+					"(uo)");
+	if (r >= 0)
+		r = sd_bus_message_read(reply, "(uo)", &id, &job_path);
+	sd_bus_error_free(&error);
+	return r >= 0 && id != 0;
+}
+
+/*
+ * After a StartUnit the unit may still read "inactive" (its job waits in
+ * systemd's run queue, behind bus requests) or "failed" (from before): only
+ * with no job left is such a state the outcome.
+ */
 int bus_wait_active(const char *unit, uint64_t timeout_usec)
 {
 	uint64_t t0 = now_usec(CLOCK_MONOTONIC);
@@ -475,7 +503,7 @@ int bus_wait_active(const char *unit, uint64_t timeout_usec)
 		if (bus_unit_property(unit, "org.freedesktop.systemd1.Unit", "ActiveState", &state) >= 0) {
 			if (streq(state, "active") || streq(state, "reloading"))
 				return 0;
-			if (streq(state, "failed") || streq(state, "inactive"))
+			if ((streq(state, "failed") || streq(state, "inactive")) && !unit_has_job(unit))
 				return log_error_errno(-EIO, "%s is %s.", unit, state);
 		}
 		if (now_usec(CLOCK_MONOTONIC) - t0 > timeout_usec)
