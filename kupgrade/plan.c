@@ -180,6 +180,13 @@ int plan_decide(struct plan_unit *u, const struct config *c)
 		for (size_t i = 0; i < ELEMENTSOF(restart_defaults); i++)
 			if (fnmatch(restart_defaults[i].glob, u->name, 0) == 0)
 				return set_reason(u, DECISION_RESTART, false, "%s", restart_defaults[i].reason);
+	/* Without a main process, what runs are systemd's own start, stop or
+	 * reload commands (ControlPID), or what a main process left behind:
+	 * brought back as a main process they would be taken for one. */
+	if (u->kind == OWNER_SERVICE && u->service_type && u->main_pid <= 0 && u->n_procs > 0)
+		return set_reason(u, DECISION_RESTART, false,
+				  "no main process: its processes are systemd's start, stop or reload commands, or "
+				  "leftovers; the new boot runs the unit afresh");
 	if (u->n_blockers > 0)
 		return set_reason(u, DECISION_RESTART, false, "cannot be checkpointed as it stands: %s%s",
 				  u->blockers[0], blocker_summary_suffix(u));

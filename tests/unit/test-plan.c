@@ -118,6 +118,32 @@ TEST(plan_self_session_is_checkpointed_other_self_units_restart)
 	free(u.reason);
 }
 
+TEST(plan_service_without_main_process_restarts)
+{
+	struct plan_process procs[] = { { .pid = 706, .ppid = 1 } };
+	struct plan_unit u = unit("user-runtime-dir@0.service", OWNER_SERVICE);
+
+	/* Only its ExecStop= runs (user-runtime-dir stop 0): no main PID. */
+	u.service_type = "oneshot";
+	u.procs = procs;
+	u.n_procs = 1;
+	decide(&u, NULL);
+	ASSERT_EQ(u.decision, DECISION_RESTART);
+	ASSERT_TRUE(strstr(u.reason, "no main process"));
+
+	/* With its main process, a service is checkpointed. */
+	u.main_pid = 706;
+	decide(&u, NULL);
+	ASSERT_EQ(u.decision, DECISION_CHECKPOINT);
+
+	/* Unknown to systemd (no bus): nothing is concluded from MainPID. */
+	u.main_pid = 0;
+	u.service_type = NULL;
+	decide(&u, NULL);
+	ASSERT_EQ(u.decision, DECISION_CHECKPOINT);
+	free(u.reason);
+}
+
 TEST(plan_blockers_make_restart_with_reason)
 {
 	char *blockers[] = { "connected to the D-Bus system bus, which restarts fresh (pid 5 polkitd, fd 4)",
