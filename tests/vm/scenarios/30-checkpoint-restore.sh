@@ -5,7 +5,8 @@
 #     established client connection and in-memory state;
 # then the same ssh connection (same client port) goes on, the counter has
 # no gap, the client goes on with every reply checked, the service's memory
-# checksum holds, no lock and no image are left.
+# checksum holds, no lock and no image are left. Then the same for a service
+# whose processes come and go during its checkpoint (kup-churn.service).
 . "$(dirname "$0")/../lib.sh"
 
 W=$KUP_REPO/tests/vm/workloads
@@ -107,4 +108,62 @@ vm_ssh "tree-state.sh $svc_pid" || fail "service process not running"
 	fail "kup-counter.service is not active with main PID $svc_pid: $(vm_ssh 'systemctl show -p MainPID -p ActiveState kup-counter.service' | xargs)"
 vm_ssh "nft list tables" | grep -Eq 'kupgrade|CRIU' && fail "a lock table is left: $(vm_ssh nft list tables)"
 vm_ssh "test ! -e $IMG" || fail "images left in $IMG"
-pass "ssh session $scope and kup-counter.service checkpointed and restored on one kernel"
+info "ssh session $scope and kup-counter.service checkpointed and restored on one kernel"
+
+# A unit whose processes come and go while it is checkpointed.
+# kup-churn.service keeps a counter in its shell and, ten times a second,
+# starts a short-lived daemonized process: its parent is PID 1, so each is a
+# root of its own tree in the plan, gone a moment later. The roots the plan
+# listed have exited by the scan or the dump: the checkpoint leaves them out
+# and says so (it used to roll everything back with "cannot read process
+# tree of PID N"), takes the roots started since, dumps the shell, and the
+# restore brings the shell back with its counter, in its unit.
+vm_ssh "cat >/etc/systemd/system/kup-churn.service <<'EOF'
+[Unit]
+Description=kupgrade test: a shell that keeps starting short-lived daemons
+
+[Service]
+ExecStart=/bin/bash -c 'i=0; while :; do i=\$((i+1)); echo \$i >/run/kup-churn.count; (sleep 0.3 &); sleep 0.1; done'
+EOF
+systemctl daemon-reload && systemctl start kup-churn.service" || fail "cannot start kup-churn.service"
+sleep 3
+main_pid=$(vm_ssh systemctl show -P MainPID kup-churn.service)
+roots=$(vm_ssh "kupgrade plan --json" | python3 -c '
+import json, sys
+p = json.load(sys.stdin)
+u = [u for u in p["units"] if u["name"] == "kup-churn.service"][0]
+print(u["decision"], len(u["roots"]))') || fail "no plan for kup-churn.service"
+info "kup-churn.service: main PID $main_pid, plan: $roots"
+[[ $roots == checkpoint\ * && ${roots#* } -ge 2 ]] ||
+	fail "the plan does not list kup-churn.service for checkpoint with its short-lived roots: $roots"
+
+rc=0
+vm_ssh "set -e
+	cat /run/kup-churn.count >/run/kt-count-before
+	kupgrade checkpoint --unit kup-churn.service --to $IMG >/run/kt-checkpoint.out 2>&1
+	kupgrade inspect $IMG >/run/kt-manifest.txt
+	cat /run/kup-churn.count >/run/kt-count-frozen
+	kupgrade restore --from $IMG >/run/kt-restore.out 2>&1" || rc=$?
+vm_ssh "cat /run/kt-checkpoint.out /run/kt-manifest.txt /run/kt-restore.out" 2>&1 | sed 's/^/    /'
+((rc == 0)) || fail "checkpoint, inspect or restore failed (exit $rc)"
+
+out=$(vm_ssh cat /run/kt-checkpoint.out)
+grep -qE 'PID [0-9]+ exited since the plan|tree of PID [0-9]+ exited before its dump' <<<"$out" ||
+	fail "no root vanished between plan and dump: the race this scenario is for was not met"
+n_gone=$(grep -cE 'exited since the plan|exited before its dump' <<<"$out")
+n_new=$(grep -c 'was not in the plan' <<<"$out" || true)
+measure roots_gone "$n_gone"
+measure roots_new "$n_new"
+
+# The shell is back in its unit, with its own PID and its counter.
+sleep 2
+read -r before frozen after < <(vm_ssh 'echo $(cat /run/kt-count-before /run/kt-count-frozen /run/kup-churn.count)')
+info "counter: $before before the checkpoint, $frozen while dumped, $after after the restore"
+((after > frozen && frozen >= before)) || fail "the counter did not go on from $frozen (now $after)"
+state=$(vm_ssh "systemctl show -P MainPID kup-churn.service; systemctl is-active kup-churn.service" | xargs)
+[[ $state == "$main_pid active" ]] || fail "kup-churn.service is not active with main PID $main_pid: $state"
+vm_ssh "test ! -e $IMG" || fail "images left in $IMG"
+vm_ssh "ls /run/systemd/system/kup-churn.service.d 2>/dev/null" | grep -q . &&
+	fail "a kupgrade drop-in is left: $(vm_ssh ls /run/systemd/system/kup-churn.service.d)"
+vm_ssh "systemctl stop kup-churn.service" || true
+pass "ssh session $scope and kup-counter.service checkpointed and restored on one kernel; kup-churn.service too while its short-lived roots came and went ($n_gone gone, $n_new new)"
