@@ -77,7 +77,8 @@ switch_counter_check() {
 	sleep 2
 	out=$(check_counter) || fail "the counter lost or repeated numbers: $out"
 	info "$out"
-	measure pause_seen_by_client_s "$(awk '/^GAP/ {print $2}' <<<"$out")"
+	SW_PAUSE=$(awk '/^GAP/ {print $2}' <<<"$out")
+	measure pause_seen_by_client_s "$SW_PAUSE"
 }
 
 # Counter: every number once, in order; the largest gap is the pause the
@@ -126,4 +127,17 @@ units = [u for u in m["units"] if u["kind"] == "session" and u["connections"]]
 v = units[0].get(sys.argv[2], "") if len(units) == 1 else ""
 print(v if not isinstance(v, list) else " ".join(map(str, v)))
 PY
+}
+
+# The pause next to a bare kexec: this run's own (10-baseline-kexec, under the
+# same host load) when it ran, else the cached bench with its date and load.
+switch_compare_bare_kexec() {
+	local bare
+	bare=$(sed -n 's/^MEASURE bare_kexec_s=//p' "$KUP_RUN_DIR/logs/10-baseline-kexec.log" 2>/dev/null | tail -n1 || true)
+	if [[ -n $bare && -n ${SW_PAUSE:-} ]]; then
+		info "pause seen by the client ${SW_PAUSE} s; bare kexec in this run (10-baseline-kexec) ${bare} s"
+		measure pause_over_bare_kexec "$(awk -v p="$SW_PAUSE" -v b="$bare" 'BEGIN { printf "%.2f", p / b }')"
+	elif [[ -f $KUP_CACHE/bench.txt ]]; then
+		info "pause seen by the client ${SW_PAUSE:-?} s; bench (bare kexec, cached, another time and load): $(tr '\n' ' ' <"$KUP_CACHE/bench.txt")"
+	fi
 }

@@ -13,5 +13,5 @@ switch_counter_start
 switch "$KV_NEW" new
 switch "$KV_OLD" back
 switch_counter_check
-[[ -f $KUP_CACHE/bench.txt ]] && info "bench (bare kexec): $(cat "$KUP_CACHE/bench.txt" | tr '\n' ' ')"
+switch_compare_bare_kexec
 pass "ssh session, shell and counter survived two switches ($KV_OLD -> $KV_NEW -> $KV_OLD), same client port $SW_PORT0"
