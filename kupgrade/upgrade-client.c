@@ -150,6 +150,7 @@ static int follow(const char *id, const char *boot_id)
 
 	for (;;) {
 		char now[64];
+		bool alive;
 
 		if (!quiet) {
 			quiet = show_progress(id, &pos);
@@ -163,11 +164,16 @@ static int follow(const char *id, const char *boot_id)
 				show_progress(id, &pos);
 			return show_result(id);
 		}
+		/* Whether the worker lives is read before the boot id: this process
+		 * can be frozen between the two reads and go on on the new kernel,
+		 * where no worker runs. Read the other way round, that looked like
+		 * a worker that died. */
+		alive = worker_alive(id);
 		if (read_boot_id(now, sizeof(now)) >= 0 && !streq(now, boot_id)) {
 			log_info("Now running Linux on a new boot; waiting for the restore report...");
 			return show_report(id);
 		}
-		if (!worker_alive(id) && !progress_file_exists(id, "result"))
+		if (!alive && !progress_file_exists(id, "result"))
 			return json_no_switch("failed", id,
 					      log_error_errno(-ESRCH, "The upgrade worker died without a result; see "
 								      "'journalctl -u %s'.",
