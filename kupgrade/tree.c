@@ -100,12 +100,17 @@ int tree_parse_fdinfo_mnt_id(const char *fdinfo, uint32_t *ret)
 	return sscanf(p, "mnt_id: %u", ret) == 1 ? 0 : -EBADMSG;
 }
 
-bool tree_contains(const struct tree *t, pid_t pid)
+static bool pid_in(pid_t pid, const pid_t *pids, size_t n)
 {
-	for (size_t i = 0; i < t->n_pids; i++)
-		if (t->pids[i] == pid)
+	for (size_t i = 0; i < n; i++)
+		if (pids[i] == pid)
 			return true;
 	return false;
+}
+
+bool tree_contains(const struct tree *t, pid_t pid)
+{
+	return pid_in(pid, t->pids, t->n_pids);
 }
 
 /* Breadth-first over /proc/PID/task/TID/children: exactly the subtree CRIU dumps. */
@@ -319,14 +324,6 @@ fail:
 	free(ptys.slaves);
 	tree_done(&t);
 	return r;
-}
-
-static bool pid_in(pid_t pid, const pid_t *pids, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (pids[i] == pid)
-			return true;
-	return false;
 }
 
 size_t tree_uncovered_roots(const pid_t *pids, const pid_t *ppids, size_t n, const pid_t *covered,
