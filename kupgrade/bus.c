@@ -445,7 +445,9 @@ int bus_start_unit(const char *unit, const char *mode)
 	return call_manager("StartUnit", what, "ss", unit, mode);
 }
 
-int bus_unit_property(const char *unit, const char *iface, const char *prop, char **ret)
+/* One property of a unit, as a message to read with type's signature. */
+static int unit_property(const char *unit, const char *iface, const char *prop, const char *type,
+			 sd_bus_message **ret)
 {
 	_cleanup_(bus_unrefp) sd_bus *bus = NULL;
 	_cleanup_free_ char *path = NULL;
@@ -458,33 +460,39 @@ int bus_unit_property(const char *unit, const char *iface, const char *prop, cha
 	r = sd_bus_path_encode("/org/freedesktop/systemd1/unit", unit, &path);
 	if (r < 0)
 		return r;
-	r = sd_bus_get_property_string(bus, SD_DEST, path, iface, prop, &error, ret);
+	r = sd_bus_get_property(bus, SD_DEST, path, iface, prop, &error, ret, type);
 	if (r < 0)
 		log_debug("Cannot read %s of %s: %s", prop, unit, error.message ?: strerror(-r));
 	sd_bus_error_free(&error);
 	return r;
 }
 
+int bus_unit_property(const char *unit, const char *iface, const char *prop, char **ret)
+{
+	_cleanup_(message_unrefp) sd_bus_message *reply = NULL;
+	const char *s;
+	int r;
+
+	r = unit_property(unit, iface, prop, "s", &reply);
+	if (r >= 0)
+		r = sd_bus_message_read(reply, "s", &s);
+	if (r < 0)
+		return r;
+	*ret = strdup(s);
+	return *ret ? 0 : -ENOMEM;
+}
+
 /* Whether the unit has a job queued or running (its Job property is not (0, "/")). */
 static bool unit_has_job(const char *unit)
 {
-	_cleanup_(bus_unrefp) sd_bus *bus = NULL;
 	_cleanup_(message_unrefp) sd_bus_message *reply = NULL;
-	_cleanup_free_ char *path = NULL;
-	sd_bus_error error = SD_BUS_ERROR_NULL;
 	const char *job_path;
 	uint32_t id = 0;
 	int r;
 
-	r = open_bus(&bus);
-	if (r >= 0)
-		r = sd_bus_path_encode("/org/freedesktop/systemd1/unit", unit, &path);
-	if (r >= 0)
-		r = sd_bus_get_property(bus, SD_DEST, path, "org.freedesktop.systemd1.Unit", "Job", &error, &reply,
-					"(uo)");
+	r = unit_property(unit, "org.freedesktop.systemd1.Unit", "Job", "(uo)", &reply);
 	if (r >= 0)
 		r = sd_bus_message_read(reply, "(uo)", &id, &job_path);
-	sd_bus_error_free(&error);
 	return r >= 0 && id != 0;
 }
 
