@@ -133,7 +133,7 @@ PY
 # same host load) when it ran, else the cached bench with its date and load.
 switch_compare_bare_kexec() {
 	local bare
-	bare=$(sed -n 's/^MEASURE bare_kexec_s=//p' "$KUP_RUN_DIR/logs/10-baseline-kexec.log" 2>/dev/null | tail -n1 || true)
+	bare=$(sed -n 's/^bare_kexec_s=//p' "$KUP_RUN_DIR/logs/10-baseline-kexec/measure.txt" 2>/dev/null | tail -n1 || true)
 	if [[ -n $bare && -n ${SW_PAUSE:-} ]]; then
 		info "pause seen by the client ${SW_PAUSE} s; bare kexec in this run (10-baseline-kexec) ${bare} s"
 		measure pause_over_bare_kexec "$(awk -v p="$SW_PAUSE" -v b="$bare" 'BEGIN { printf "%.2f", p / b }')"
