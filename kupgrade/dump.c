@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "criu.h"
+#include "criu-image.h"
 #include "bus.h"
 #include "cgroup.h"
 #include "dropin.h"
@@ -53,6 +54,8 @@ struct ckpt_tree {
 	bool dumped;
 	uint64_t streams[MAX_STREAMS]; /* journal stream sockets, declared external */
 	size_t n_streams;
+	uint64_t listens[MAX_STREAMS]; /* listening sockets shared with systemd */
+	size_t n_listens;
 };
 
 struct checkpoint;
@@ -201,33 +204,44 @@ static bool tree_has_socket(const struct tree *t, uint64_t ino)
 	return false;
 }
 
-/* The journal streams (stdout/stderr) of this tree's processes: declared
- * external at dump (CRIU: unix[ino]) and handed back at restore as a fresh
- * stream of the same unit (restore.c). */
-static int add_streams(struct ckpt_unit *u, struct ckpt_tree *ct)
+/* Sockets of this tree handed back at restore (restore.c): its journal
+ * streams (stdout/stderr), declared external at dump (CRIU: unix[ino]) and
+ * restored as fresh streams of the same unit; and the listening sockets it
+ * shares with systemd, rewritten in the images after the dump
+ * (criu-image.h) and restored as the socket systemd then holds. */
+static int add_sockets(struct ckpt_unit *u, struct ckpt_tree *ct)
 {
 	for (size_t i = 0; i < u->pu->n_externals; i++) {
 		const struct plan_external *e = &u->pu->externals[i];
+		bool stream = plan_external_is_journal_stream(e), listen = plan_external_is_listen_socket(e);
+		uint64_t *list = stream ? ct->streams : ct->listens;
+		size_t *n = stream ? &ct->n_streams : &ct->n_listens;
 		char key[64], comm[64] = "", path[64];
+		Kupgrade__ExternalFile *ext;
 		bool seen = false;
 
-		if (!plan_external_is_journal_stream(e) || !tree_contains(&ct->t, e->pid) ||
-		    !tree_has_socket(&ct->t, e->inode))
+		if ((!stream && !listen) || !tree_contains(&ct->t, e->pid) || !tree_has_socket(&ct->t, e->inode))
 			continue;
-		for (size_t j = 0; j < ct->n_streams; j++)
-			seen = seen || ct->streams[j] == e->inode;
+		for (size_t j = 0; j < *n; j++)
+			seen = seen || list[j] == e->inode;
 		if (seen)
 			continue;
-		if (ct->n_streams == MAX_STREAMS)
-			return log_error_errno(-E2BIG, "Unit %s: too many journal streams.", u->mu->name);
-		ct->streams[ct->n_streams++] = e->inode;
+		if (*n == MAX_STREAMS)
+			return log_error_errno(-E2BIG, "Unit %s: too many sockets to hand back.", u->mu->name);
+		list[(*n)++] = e->inode;
 		snprintf(key, sizeof(key), "socket:[%" PRIu64 "]", e->inode);
-		if (manifest_unit_add_external(u->mu, key, JOURNAL_STREAM_SOCKET, S_IFSOCK, e->pid, e->fd) < 0)
+		if (manifest_unit_add_external(u->mu, key, stream ? JOURNAL_STREAM_SOCKET : e->listen, S_IFSOCK,
+					       e->pid, e->fd) < 0)
 			return log_oom();
+		ext = u->mu->externals[u->mu->n_externals - 1];
+		if (listen) {
+			ext->has_systemd_socket = ext->systemd_socket = true;
+			continue;
+		}
 		snprintf(path, sizeof(path), "/proc/%d/comm", (int)e->pid);
 		if (read_small_file(path, comm, sizeof(comm)) >= 0) {
 			comm[strcspn(comm, "\n")] = 0;
-			if (manifest_set_string(&u->mu->externals[u->mu->n_externals - 1]->identifier, comm) < 0)
+			if (manifest_set_string(&ext->identifier, comm) < 0)
 				return log_oom();
 		}
 	}
@@ -290,7 +304,7 @@ static int scan_tree(struct ckpt_unit *u, struct ckpt_tree *ct, pid_t root)
 		if (manifest_unit_add_external(mu, e->key, e->path, e->mode, e->pid, e->fd) < 0)
 			return log_oom();
 	}
-	r = add_streams(u, ct);
+	r = add_sockets(u, ct);
 	if (r < 0)
 		return r;
 	mu->n_processes += ct->t.n_pids;
@@ -783,7 +797,16 @@ static int phase_dump_unit(void *ctx, void *arg)
 			log_error("Unit %s: dump of tree %d failed.", u->mu->name, (int)ct->t.root);
 			break;
 		}
+		for (size_t k = 0; k < ct->n_listens && r >= 0; k++) {
+			r = criu_image_inherit_listen_socket(fd, ct->listens[k]);
+			if (r < 0)
+				log_error_errno(r, "Unit %s: cannot mark systemd's listening socket %" PRIu64
+						   " as inherited in the images of tree %d: %m",
+						u->mu->name, ct->listens[k], (int)ct->t.root);
+		}
 		ct->dumped = true;
+		if (r < 0)
+			break;
 		record_stats(u);
 		if (u->c->lock && netlock_drop_criu_table(ct->t.root) < 0)
 			log_warning("Unit %s: CRIU's own lock table for PID %d stays, ignoring.", u->mu->name,

@@ -62,6 +62,7 @@ static void json_unit(struct json_writer *w, const ManifestUnit *u)
 		json_kv_uint(w, "mode", e->mode);
 		json_kv_uint(w, "pid", e->pid);
 		json_kv_uint(w, "fd", e->fd);
+		json_kv_bool(w, "systemd_socket", e->systemd_socket);
 		json_end_object(w);
 	}
 	json_end_array(w);
@@ -153,9 +154,9 @@ void inspect_print_text(FILE *f, const Manifest *m)
 			fprintf(f, "  tcp:        %s:%u <-> %s:%u (locked)\n", u->connections[j]->src,
 				u->connections[j]->sport, u->connections[j]->dst, u->connections[j]->dport);
 		for (size_t j = 0; j < u->n_externals; j++)
-			fprintf(f, "  external:   %s %s (PID %u fd %u, mode %o)\n", u->externals[j]->key,
-				u->externals[j]->path, u->externals[j]->pid, u->externals[j]->fd,
-				u->externals[j]->mode);
+			fprintf(f, "  external:   %s %s%s (PID %u fd %u, mode %o)\n", u->externals[j]->key,
+				u->externals[j]->path, u->externals[j]->systemd_socket ? ", systemd's listening socket" : "",
+				u->externals[j]->pid, u->externals[j]->fd, u->externals[j]->mode);
 		if (u->n_timings) {
 			fputs("  timings:    ", f);
 			text_timings(f, u->timings, u->n_timings);

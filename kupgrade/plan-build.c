@@ -10,6 +10,7 @@
 #include <linux/magic.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "blockers.h"
@@ -17,6 +18,7 @@
 #include "cgroup.h"
 #include "config.h"
 #include "log.h"
+#include "listensock.h"
 #include "plan.h"
 #include "proc.h"
 #include "unixsock.h"
@@ -374,7 +376,7 @@ static int add_external_path(struct plan_unit *u, const char *what, pid_t pid, i
 		return -ENOMEM;
 	}
 	u->externals = n;
-	u->externals[u->n_externals++] = (struct plan_external){ pid, fd, ino, s, p };
+	u->externals[u->n_externals++] = (struct plan_external){ .pid = pid, .fd = fd, .inode = ino, .what = s, .path = p };
 	return 0;
 }
 
@@ -576,8 +578,10 @@ static int check_unix_peers(struct build *b)
 /*
  * A socket-activated service shares its listening sockets with PID 1. CRIU
  * would create them anew at restore, where the new boot's socket unit
- * already listens: such a service starts fresh, and new connections wait
- * in systemd's socket meanwhile. b->socks is sorted (check_unix_peers).
+ * already listens. A listening TCP socket of a service is declared external
+ * instead: the restore hands CRIU the one systemd then holds on the same
+ * address (listensock.h). Any other socket shared with systemd blocks the
+ * dump. b->socks is sorted (check_unix_peers).
  */
 static int check_socket_activation(struct build *b)
 {
@@ -586,9 +590,11 @@ static int check_socket_activation(struct build *b)
 	for (size_t i = 0; i < b->n_socks; i++) {
 		const struct sock_ref *s = &b->socks[i], *holders;
 		struct plan_unit *u = &units[s->unit];
+		char name[128], what[256];
 		const char *comm = "?";
 		size_t n = 0;
 		bool by_init = false;
+		int fd, r;
 
 		if (u->decision != DECISION_CHECKPOINT)
 			continue;
@@ -597,11 +603,23 @@ static int check_socket_activation(struct build *b)
 			by_init = by_init || units[holders[j].unit].kind == OWNER_INIT;
 		if (!by_init)
 			continue;
+		r = -EOPNOTSUPP;
+		if (u->kind == OWNER_SERVICE && proc_dup_fd(s->pid, s->fd, false, &fd) == 0) {
+			r = listen_sock_name(fd, name, sizeof(name));
+			close(fd);
+		}
+		if (r == 0) {
+			snprintf(what, sizeof(what), "%s %s, handed back at restore", LISTEN_SOCKET_WHAT, name);
+			if (add_external(u, what, s->pid, s->fd, s->ino) < 0 ||
+			    !(u->externals[u->n_externals - 1].listen = strdup(name)))
+				return log_oom();
+			continue;
+		}
 		for (size_t j = 0; j < u->n_procs; j++)
 			if (u->procs[j].pid == s->pid)
 				comm = u->procs[j].comm;
-		if (add_blocker(u, "shares a socket with systemd (socket activation), which the new boot's socket "
-				   "unit holds instead",
+		if (add_blocker(u, "shares a socket with systemd (socket activation) that is not a listening TCP "
+				   "socket, which the new boot's socket unit holds instead",
 				s->pid, comm, s->fd) < 0)
 			return log_oom();
 	}
@@ -880,6 +898,7 @@ void plan_free(struct plan *p)
 		for (size_t j = 0; j < u->n_externals; j++) {
 			free(u->externals[j].what);
 			free(u->externals[j].path);
+			free(u->externals[j].listen);
 		}
 		free(u->externals);
 	}

@@ -137,14 +137,16 @@ bool plan_external_is_journal_stream(const struct plan_external *e)
 const struct plan_external *plan_unit_unsupported_external(const struct plan_unit *u)
 {
 	/* The logind session FIFOs are handed back as fresh FIFOs. A journal
-	 * stream is handed back as a fresh stream of the same unit, which
-	 * only a service has (its restore runs as the unit's own start). */
+	 * stream is handed back as a fresh stream of the same unit, and a
+	 * listening socket shared with systemd as the socket systemd holds
+	 * then: both only for a service (its restore is the unit's own start). */
 	for (size_t i = 0; i < u->n_externals; i++) {
 		const struct plan_external *e = &u->externals[i];
 
 		if (strstr(e->what, "FIFO") || e->path)
 			continue;
-		if (u->kind == OWNER_SERVICE && plan_external_is_journal_stream(e))
+		if (u->kind == OWNER_SERVICE &&
+		    (plan_external_is_journal_stream(e) || plan_external_is_listen_socket(e)))
 			continue;
 		return e;
 	}

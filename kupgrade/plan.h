@@ -79,6 +79,7 @@ struct plan_external {
 	uint64_t inode;
 	char *what;
 	char *path;	/* a file kupgrade carries (on a tmpfs), else NULL */
+	char *listen;	/* a listening socket shared with systemd: its name (listensock.h) */
 };
 
 struct plan {
@@ -101,6 +102,13 @@ const struct plan_external *plan_unit_unsupported_external(const struct plan_uni
 #define CARRY_MAX_BYTES (1024 * 1024)
 #define CARRIED_WHAT "holds a file on a tmpfs, which kupgrade copies into the images"
 bool plan_external_is_journal_stream(const struct plan_external *e);
+#define LISTEN_SOCKET_WHAT "shares systemd's listening socket (socket activation)"
+/* A socket-activated service's listening socket: handed back at restore as
+ * the new boot's socket of the same unit. */
+static inline bool plan_external_is_listen_socket(const struct plan_external *e)
+{
+	return e->listen;
+}
 
 const char *plan_decision_to_string(enum plan_decision d);
 const char *owner_kind_to_string(enum owner_kind k);

@@ -23,6 +23,7 @@
 #include "pidns.h"
 #include "plan.h"
 #include "fileio.h"
+#include "listensock.h"
 #include "report.h"
 #include "restore.h"
 #include "transport.h"
@@ -32,8 +33,9 @@
 /*
  * A file declared external at dump comes back as a fresh object of the same
  * type and mode: CRIU checks both. FIFOs (the pam_systemd session FIFO of ssh
- * sessions) and journal streams are handed back; the checkpoint refuses
- * anything else. The fds are opened without O_CLOEXEC: "criu swrk" is our
+ * sessions) and journal streams are handed back, and a socket-activated
+ * service's listening sockets as the ones systemd holds; the checkpoint
+ * refuses anything else. The fds are opened without O_CLOEXEC: "criu swrk" is our
  * child and must inherit them.
  */
 static int make_fifo(int dir_fd, const Kupgrade__ExternalFile *e, unsigned idx, int *ret_fd)
@@ -94,9 +96,27 @@ fail:
 	return k;
 }
 
+/* A listening socket the service shared with systemd: the one systemd holds
+ * now on the same address, started by the same socket unit. */
+static int find_systemd_socket(const ManifestUnit *u, const Kupgrade__ExternalFile *e, int *ret_fd)
+{
+	int r = listen_sock_find_in_init(e->path, ret_fd);
+
+	if (r == -ENOENT)
+		return log_error_errno(r, "%s: systemd does not listen on %s in this boot (is the service's socket "
+					  "unit running?); its listening socket cannot be handed back.",
+				       u->name, e->path);
+	if (r < 0)
+		return log_error_errno(r, "%s: cannot take systemd's listening socket %s: %m", u->name, e->path);
+	log_info("%s: hands back systemd's listening socket %s.", u->name, e->path);
+	return 0;
+}
+
 static int make_external(int dir_fd, const ManifestUnit *u, const Kupgrade__ExternalFile *e, unsigned idx,
 			 int *ret_fd)
 {
+	if (e->has_systemd_socket && e->systemd_socket)
+		return find_systemd_socket(u, e, ret_fd);
 	if (e->has_mode && S_ISSOCK(e->mode) && streq_ptr(e->path, JOURNAL_STREAM_SOCKET))
 		return make_journal_stream(u, e, ret_fd);
 	return make_fifo(dir_fd, e, idx, ret_fd);

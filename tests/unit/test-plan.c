@@ -161,8 +161,9 @@ TEST(plan_blockers_make_restart_with_reason)
 
 TEST(plan_journal_stream_is_handed_back_to_services_only)
 {
-	struct plan_external stream = { 255, 1, 42, JOURNAL_STREAM_WHAT " (" JOURNAL_STREAM_SOCKET ")", NULL };
-	struct plan_external fifo = { 465, 8, 43, "holds the logind session FIFO /run/systemd/sessions/19.ref", NULL };
+	struct plan_external stream = { 255, 1, 42, JOURNAL_STREAM_WHAT " (" JOURNAL_STREAM_SOCKET ")", NULL, NULL };
+	struct plan_external fifo = { 465, 8, 43, "holds the logind session FIFO /run/systemd/sessions/19.ref", NULL,
+				      NULL };
 	struct plan_unit svc = unit("nginx.service", OWNER_SERVICE);
 	struct plan_unit scope = unit("run-u7.scope", OWNER_SCOPE);
 	struct plan_unit ses = unit("session-19.scope", OWNER_SESSION);
@@ -602,4 +603,28 @@ TEST(blockers_mount_namespace)
 	ASSERT_EQ(ns_check_mount(4026532190u, 4026531841u, reason, sizeof(reason)), FD_BLOCKER);
 	ASSERT_TRUE(strstr(reason, "own mount namespace"));
 	ASSERT_TRUE(strstr(reason, "PrivateTmp="));
+}
+
+TEST(plan_systemd_listening_socket_is_handed_back_to_services_only)
+{
+	struct plan_external sock = { 812, 3, 44, LISTEN_SOCKET_WHAT " tcp 0.0.0.0:7100, handed back at restore", NULL,
+				      (char *)"tcp 0.0.0.0:7100" };
+	struct plan_unit svc = unit("kupgrade-sockact.service", OWNER_SERVICE);
+	struct plan_unit scope = unit("run-u8.scope", OWNER_SCOPE);
+
+	ASSERT_TRUE(plan_external_is_listen_socket(&sock));
+	ASSERT_TRUE(!plan_external_is_journal_stream(&sock));
+	/* A socket-activated service: started by its unit, which systemd
+	 * hands the new boot's socket. */
+	svc.externals = &sock;
+	svc.n_externals = 1;
+	decide(&svc, NULL);
+	ASSERT_EQ(svc.decision, DECISION_CHECKPOINT);
+	/* A scope has no such start. */
+	scope.externals = &sock;
+	scope.n_externals = 1;
+	decide(&scope, NULL);
+	ASSERT_EQ(scope.decision, DECISION_RESTART);
+	ASSERT_TRUE(strstr(scope.reason, "socket activation"));
+	ASSERT_TRUE(strstr(scope.reason, "PID 812"));
 }
