@@ -4,9 +4,11 @@
 #
 # In the guest: kupgrade-zdtm.service (tests/vm/workloads/zdtm-service.py,
 # Type=simple, Restart=always, output to the journal), nginx and lighttpd
-# (Debian's packages and units), and kupgrade-busclient.service, which holds
-# a D-Bus system bus connection, and kupgrade-sockact.service, started by its
-# socket: both planned "restart". From the host,
+# (Debian's packages and units), kupgrade-busclient.service, which holds
+# a D-Bus system bus connection (planned "restart"), and
+# kupgrade-sockact.service, started by its socket, whose listening socket
+# systemd holds too: it is restored with the socket systemd then holds, and
+# counts the connections it answered. From the host,
 # one TCP connection to each of the three checkpointed services exchanges
 # numbered messages / keep-alive requests (workloads/stream-client.py).
 #
@@ -17,7 +19,9 @@
 #    zdtm self-check passes, each service active with the same main PID and
 #    its journal continuing from the same PID, the Restart=always service
 #    never restarted, the "restart" service fresh with the plan's reason in
-#    the report; then "systemctl restart" works on each.
+#    the report; the socket-activated service answers from the same process
+#    with its count going on, through the new boot's socket unit; then
+#    "systemctl restart" works on each.
 #
 # qemu's user-mode network gives up on data it cannot deliver for about two
 # minutes (a real peer retries for 15), longer than the guest is away under
@@ -97,6 +101,21 @@ main_pids() {
 		vm_ssh "systemctl show -p MainPID --value $u"
 	done | tr '\n' ' '
 }
+# The socket-activated service's answer: "sockact <pid> <connections answered>".
+sockact() {
+	vm_ssh "python3 -c 'import socket; print(socket.create_connection((\"127.0.0.1\", 7100)).recv(100).decode().strip())'"
+}
+# Same process as before, one more connection answered: sockact_next PID N TAG
+sockact_next() {
+	local a
+	a=$(sockact) || fail "the socket-activated service does not answer ($3)"
+	[[ $a == "sockact $1 $(($2 + 1))" ]] || fail "the socket-activated service ($3) answered \"$a\", not \"sockact $1 $(($2 + 1))\""
+	[[ $(vm_ssh 'systemctl show -p MainPID --value kupgrade-sockact.service') == "$1" ]] ||
+		fail "kupgrade-sockact.service ($3): main PID $(vm_ssh 'systemctl show -p MainPID --value kupgrade-sockact.service'), not $1"
+	vm_ssh 'systemctl is-active --quiet kupgrade-sockact.socket' || fail "kupgrade-sockact.socket not active ($3)"
+	info "socket-activated service ($3): $a"
+	sa_n=$(($2 + 1))
+}
 states() {
 	local u
 	for u in "${UNITS[@]}"; do vm_ssh "systemctl is-active $u"; done | tr '\n' ' '
@@ -106,6 +125,9 @@ wait_clients 5 120
 zdtm_check "before"
 pids0=$(main_pids)
 nginx_tree0=$(vm_ssh 'pgrep -x nginx | sort -n | tr "\n" " "')
+read -r _ sa_pid sa_n <<<"$(sockact)"
+[[ -n $sa_n ]] || fail "the socket-activated service does not answer"
+sockact_next "$sa_pid" "$sa_n" "before"
 info "main PIDs before: $pids0 (nginx processes: $nginx_tree0)"
 
 vm_session_open op
@@ -124,6 +146,7 @@ vm_ssh 'systemctl show -p Restart --value kupgrade-zdtm.service' | grep -qx alwa
 	fail "kupgrade-zdtm.service lost its Restart=always"
 wait_clients $((n + 5)) 600
 zdtm_check "after the rollback"
+sockact_next "$sa_pid" "$sa_n" "after the rollback"
 info "rollback: same main PIDs, connections alive"
 
 # --- 2. the switch ------------------------------------------------------------------
@@ -173,23 +196,22 @@ import json, sys
 r = json.load(open(sys.argv[1]))
 units = {u["name"]: u for u in r["units"]}
 bad = 0
-for name in ("kupgrade-zdtm.service", "nginx.service", "lighttpd.service"):
+for name in ("kupgrade-zdtm.service", "nginx.service", "lighttpd.service", "kupgrade-sockact.service"):
     u = units.get(name)
     if not u or u.get("outcome") != "restored":
         print("report: %s is %s" % (name, u and u.get("outcome"))); bad = 1
     elif "criu-frozen" not in u.get("timings_usec", {}):
         print("report: no frozen time for %s" % name); bad = 1
-for name, why in (("kupgrade-busclient.service", "D-Bus"), ("kupgrade-sockact.service", "socket activation")):
+for name, why in (("kupgrade-busclient.service", "D-Bus"),):
     b = units.get(name)
     if not b or b.get("outcome") != "restarted-fresh" or why not in (b.get("outcome_reason") or ""):
         print("report: %s: %s" % (name, b)); bad = 1
 sys.exit(bad)
 PY
 
-# The socket-activated service answers from a fresh process.
-sa=$(vm_ssh "python3 -c 'import socket; print(socket.create_connection((\"127.0.0.1\", 7100)).recv(100).decode().strip())'") ||
-	fail "the socket-activated service does not answer after the switch"
-info "socket-activated service after the switch: $sa"
+# The socket-activated service: same process, its count going on, on the
+# new boot's socket.
+sockact_next "$sa_pid" "$sa_n" "after the switch"
 
 # Every message once, in order, on one connection each.
 resume_clients
@@ -202,6 +224,10 @@ done
 for u in "${UNITS[@]}"; do
 	vm_ssh "systemctl restart $u && systemctl is-active $u" >/dev/null || fail "systemctl restart $u failed"
 done
+vm_ssh 'systemctl restart kupgrade-sockact.service' || fail "systemctl restart kupgrade-sockact.service failed"
+sa=$(sockact) || fail "the socket-activated service does not answer after its restart"
+[[ $sa == "sockact "*" 1" && $sa != "sockact $sa_pid "* ]] || fail "kupgrade-sockact.service after its restart: \"$sa\""
+info "socket-activated service after systemctl restart: $sa"
 pids2=$(main_pids)
 read -r -a p2 <<<"$pids2"
 for i in 0 1 2; do
@@ -209,4 +235,4 @@ for i in 0 1 2; do
 done
 vm_session_send op 'echo "UNAME=$(uname -r)"\n'
 vm_session_expect op "UNAME=$KV_NEW" 120 || fail "the operator's shell does not print the new uname -r"
-pass "services restored as themselves under systemd (main PIDs ${p1[*]:0:3}), clients kept their connections, busclient restarted fresh"
+pass "services restored as themselves under systemd (main PIDs ${p1[*]:0:3}, socket-activated $sa_pid), clients kept their connections, busclient restarted fresh"

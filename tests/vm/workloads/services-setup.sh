@@ -5,7 +5,7 @@
 #   kupgrade-busclient.service  holds a connection to the D-Bus system bus:
 #                             the plan restarts it fresh
 #   kupgrade-sockact.socket   socket-activated sockact-service.py on port 7100:
-#                             the plan restarts it too
+#                             restored with the new boot's socket
 #   nginx.service             Debian's unit, port 80, keep-alive 600 s
 #   lighttpd.service          Debian's unit, port 8080, keep-alive 600 s
 # and write the page both serve (/var/www/html/kupgrade-data.txt).
