@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -120,6 +121,43 @@ static int img_write(int dir_fd, const char *name, const struct img *i)
 	return 0;
 }
 
+/*
+ * The entry that stands for listening socket ino once it is inherited: a
+ * unix socket entry without a name (CRIU unlinks and binds a named one)
+ * or peer, and what CRIU applies to any fd (flags, owner, options) from the
+ * original. 1 when fe is another file; -EINVAL when it is that socket but
+ * not listening.
+ */
+static int placeholder(const Criuimg__FileEntry *fe, uint64_t ino, Criuimg__UnixSkEntry *ret)
+{
+	const Criuimg__InetSkEntry *i = fe->isk;
+	const Criuimg__UnixSkEntry *u = fe->usk;
+
+	if (fe->type == CRIUIMG__FD_TYPE__FD_INETSK && i && i->ino == ino) {
+		if (i->state != TCP_LISTEN || i->type != SOCK_STREAM || !i->has_fown || !i->has_opts)
+			return -EINVAL;
+		*ret = (Criuimg__UnixSkEntry)CRIUIMG__UNIX_SK_ENTRY__INIT;
+		ret->flags = i->flags;
+		ret->backlog = i->backlog;
+		ret->fown = i->fown;
+		ret->opts = i->opts;
+	} else if (fe->type == CRIUIMG__FD_TYPE__FD_UNIXSK && u && u->ino == ino) {
+		if (u->state != TCP_LISTEN || u->type != SOCK_STREAM)
+			return -EINVAL;
+		*ret = (Criuimg__UnixSkEntry)CRIUIMG__UNIX_SK_ENTRY__INIT;
+		ret->flags = u->flags;
+		ret->backlog = u->backlog;
+		ret->fown = u->fown;
+		ret->opts = u->opts;
+	} else
+		return 1;
+	ret->id = fe->id;
+	ret->ino = (uint32_t)ino;
+	ret->type = SOCK_STREAM;
+	ret->state = TCP_LISTEN;
+	return 0;
+}
+
 /* files.img: the listening socket's file id in *ret_id, and with write, its
  * entry rewritten. */
 static int rewrite_files(int dir_fd, uint64_t ino, uint32_t *ret_id, bool write)
@@ -136,39 +174,23 @@ static int rewrite_files(int dir_fd, uint64_t ino, uint32_t *ret_id, bool write)
 	r = img_append(&out, in.data, 8);
 	while (r >= 0 && (k = img_next(&in, &off, &p, &len)) > 0) {
 		Criuimg__FileEntry *fe = criuimg__file_entry__unpack(NULL, len, p);
-		Criuimg__InetSkEntry *isk = fe ? fe->isk : NULL;
+		Criuimg__UnixSkEntry usk = CRIUIMG__UNIX_SK_ENTRY__INIT;
+		Criuimg__FileEntry nfe = CRIUIMG__FILE_ENTRY__INIT;
 
 		if (!fe) {
 			r = -EBADMSG;
 			break;
 		}
-		if (fe->type != CRIUIMG__FD_TYPE__FD_INETSK || !isk || isk->ino != ino) {
-			criuimg__file_entry__free_unpacked(fe, NULL);
+		r = placeholder(fe, ino, &usk);
+		if (r == 0) {
+			nfe.type = CRIUIMG__FD_TYPE__FD_UNIXSK;
+			nfe.id = fe->id;
+			nfe.usk = &usk;
+			*ret_id = fe->id;
+			found = true;
+			r = img_append_entry(&out, &nfe.base);
+		} else if (r > 0)
 			r = img_append(&out, p - 4, len + 4);
-			continue;
-		}
-		if (isk->state != TCP_LISTEN || !isk->has_fown || !isk->has_opts) {
-			criuimg__file_entry__free_unpacked(fe, NULL);
-			r = -EINVAL;
-			break;
-		}
-		Criuimg__UnixSkEntry usk = CRIUIMG__UNIX_SK_ENTRY__INIT;
-		Criuimg__FileEntry nfe = CRIUIMG__FILE_ENTRY__INIT;
-
-		usk.id = isk->id;
-		usk.ino = isk->ino;
-		usk.type = isk->type;
-		usk.state = isk->state;
-		usk.flags = isk->flags;
-		usk.backlog = isk->backlog;
-		usk.fown = isk->fown;
-		usk.opts = isk->opts;
-		nfe.type = CRIUIMG__FD_TYPE__FD_UNIXSK;
-		nfe.id = fe->id;
-		nfe.usk = &usk;
-		*ret_id = fe->id;
-		found = true;
-		r = img_append_entry(&out, &nfe.base);
 		criuimg__file_entry__free_unpacked(fe, NULL);
 	}
 	if (r >= 0 && k < 0)
@@ -182,7 +204,8 @@ static int rewrite_files(int dir_fd, uint64_t ino, uint32_t *ret_id, bool write)
 	return r;
 }
 
-/* One fdinfo-*.img: the fds of file id now name a unix socket entry. */
+/* One fdinfo-*.img: the fds of file id now name a unix socket entry (a
+ * unix socket's are left as they are). */
 static int rewrite_fdinfo(int dir_fd, const char *name, uint32_t id)
 {
 	struct img in = { 0 }, out = { 0 };

@@ -6,12 +6,13 @@
 /*
  * Edits of CRIU's images after a dump (images/criu-image.proto says why).
  *
- * In the images of one tree (dir_fd), the TCP listening socket with inode
- * ino becomes a socket CRIU takes at restore from --inherit-fd
- * "socket:[ino]", instead of one it creates and binds itself. Every fd of
- * every process that held it follows. 0; -ENOENT when the images hold no
- * such socket; -EINVAL when it is not a listening TCP socket; -EBADMSG for
- * an image kupgrade cannot read. Each file is replaced whole (rename).
+ * In the images of one tree (dir_fd), the listening socket (TCP, or unix
+ * stream) with inode ino becomes a socket CRIU takes at restore from
+ * --inherit-fd "socket:[ino]", instead of one it creates and binds itself
+ * (and for a unix socket, whose path it unlinks first). Every fd of every
+ * process that held it follows. 0; -ENOENT when the images hold no such
+ * socket; -EINVAL when it is not a listening stream socket; -EBADMSG for an
+ * image kupgrade cannot read. Each file is replaced whole (rename).
  */
 int criu_image_inherit_listen_socket(int dir_fd, uint64_t ino);
 
