@@ -4,12 +4,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "listensock.h"
@@ -35,7 +37,21 @@ int listen_sock_name(int fd, char *buf, size_t size)
 	    getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &l3) < 0 ||
 	    getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
 		return -errno;
-	if (type != SOCK_STREAM || !listening || proto != IPPROTO_TCP)
+	if (type != SOCK_STREAM || !listening)
+		return -EOPNOTSUPP;
+	if (ss.ss_family == AF_UNIX) {
+		const struct sockaddr_un *un = (const struct sockaddr_un *)&ss;
+		size_t n = len - offsetof(struct sockaddr_un, sun_path);
+
+		if (len <= offsetof(struct sockaddr_un, sun_path) || n > sizeof(un->sun_path))
+			return -EOPNOTSUPP; /* unnamed */
+		if (un->sun_path[0])
+			snprintf(buf, size, "unix %.*s", (int)strnlen(un->sun_path, n), un->sun_path);
+		else
+			snprintf(buf, size, "unix @%.*s", (int)n - 1, un->sun_path + 1);
+		return 0;
+	}
+	if (proto != IPPROTO_TCP)
 		return -EOPNOTSUPP;
 	if (ss.ss_family == AF_INET) {
 		const struct sockaddr_in *in = (const struct sockaddr_in *)&ss;

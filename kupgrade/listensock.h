@@ -7,13 +7,14 @@
 
 /*
  * The listening sockets a socket-activated service shares with systemd.
- * Such a socket is named by what it listens on, "tcp 0.0.0.0:7100" or
- * "tcp6 [::]:7100": the new boot's socket unit listens on the same address
+ * Such a socket is named by what it listens on, "tcp 0.0.0.0:7100",
+ * "tcp6 [::]:7100", "unix /run/foo.sock" or "unix @abstract": the new boot's socket unit listens on the same address
  * with a socket of its own, which the restore hands to CRIU in place of the
  * old one (criu-image.h).
  */
 
-/* The name of a listening TCP socket; -EOPNOTSUPP for any other socket. */
+/* The name of a listening TCP or named unix stream socket; -EOPNOTSUPP for
+ * any other socket. */
 int listen_sock_name(int fd, char *buf, size_t size);
 
 /* A copy of fd number fd of process pid (pidfd_getfd); with inheritable,

@@ -578,10 +578,10 @@ static int check_unix_peers(struct build *b)
 /*
  * A socket-activated service shares its listening sockets with PID 1. CRIU
  * would create them anew at restore, where the new boot's socket unit
- * already listens. A listening TCP socket of a service is declared external
- * instead: the restore hands CRIU the one systemd then holds on the same
- * address (listensock.h). Any other socket shared with systemd blocks the
- * dump. b->socks is sorted (check_unix_peers).
+ * already listens. A listening TCP or unix stream socket of a service is
+ * declared external instead: the restore hands CRIU the one systemd then
+ * holds on the same address (listensock.h). Any other socket shared with
+ * systemd blocks the dump. b->socks is sorted (check_unix_peers).
  */
 static int check_socket_activation(struct build *b)
 {
@@ -619,7 +619,7 @@ static int check_socket_activation(struct build *b)
 			if (u->procs[j].pid == s->pid)
 				comm = u->procs[j].comm;
 		if (add_blocker(u, "shares a socket with systemd (socket activation) that is not a listening TCP "
-				   "socket, which the new boot's socket unit holds instead",
+				   "or unix stream socket, which the new boot's socket unit holds instead",
 				s->pid, comm, s->fd) < 0)
 			return log_oom();
 	}
