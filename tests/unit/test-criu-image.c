@@ -6,7 +6,9 @@
 #include <netinet/tcp.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <stddef.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "criu-image.h"
@@ -76,8 +78,9 @@ static void *unpack_fdinfo(size_t n, const uint8_t *p)
 }
 
 /* files.img with a regular file (id 1), a listening TCP socket (id 2, inode
- * 777) and an established one (id 3, inode 778); fdinfo-2.img with fds 0,
- * 3 and 5, the last two on the listening socket. */
+ * 777), an established one (id 3, inode 778) and a listening unix socket
+ * bound to /run/x.sock (id 4, inode 780); fdinfo-2.img with fds 0, 3 and 5,
+ * the last two on the listening socket, and 6 on the unix socket. */
 static int sample_images(void)
 {
 	char dir[] = "/tmp/kupgrade-test-XXXXXX";
@@ -85,8 +88,10 @@ static int sample_images(void)
 	Criuimg__FileEntry reg = CRIUIMG__FILE_ENTRY__INIT, lis = CRIUIMG__FILE_ENTRY__INIT,
 			   est = CRIUIMG__FILE_ENTRY__INIT;
 	Criuimg__InetSkEntry l = CRIUIMG__INET_SK_ENTRY__INIT, e = CRIUIMG__INET_SK_ENTRY__INIT;
-	Criuimg__FdinfoEntry fds[3] = { CRIUIMG__FDINFO_ENTRY__INIT, CRIUIMG__FDINFO_ENTRY__INIT,
-					CRIUIMG__FDINFO_ENTRY__INIT };
+	Criuimg__FileEntry unx = CRIUIMG__FILE_ENTRY__INIT;
+	Criuimg__UnixSkEntry us = CRIUIMG__UNIX_SK_ENTRY__INIT;
+	Criuimg__FdinfoEntry fds[4] = { CRIUIMG__FDINFO_ENTRY__INIT, CRIUIMG__FDINFO_ENTRY__INIT,
+					CRIUIMG__FDINFO_ENTRY__INIT, CRIUIMG__FDINFO_ENTRY__INIT };
 	int d;
 	FILE *f;
 
@@ -103,16 +108,22 @@ static int sample_images(void)
 	e = l;
 	e.id = 3, e.ino = 778, e.state = TCP_ESTABLISHED;
 	est.type = CRIUIMG__FD_TYPE__FD_INETSK, est.id = 3, est.isk = &e;
+	us.id = 4, us.ino = 780, us.type = SOCK_STREAM, us.state = TCP_LISTEN, us.flags = O_RDWR, us.backlog = 64;
+	us.fown = l.fown, us.opts = l.opts;
+	us.name = (ProtobufCBinaryData){ 11, (uint8_t *)"/run/x.sock" };
+	unx.type = CRIUIMG__FD_TYPE__FD_UNIXSK, unx.id = 4, unx.usk = &us;
 	f = open_image(d, "files.img", CRIU_IMG_FILES_MAGIC);
 	put_entry(f, &reg.base);
 	put_entry(f, &lis.base);
 	put_entry(f, &est.base);
+	put_entry(f, &unx.base);
 	fclose(f);
 	fds[0].id = 1, fds[0].type = CRIUIMG__FD_TYPE__FD_REG, fds[0].fd = 0;
 	fds[1].id = 2, fds[1].type = CRIUIMG__FD_TYPE__FD_INETSK, fds[1].fd = 3;
 	fds[2].id = 2, fds[2].type = CRIUIMG__FD_TYPE__FD_INETSK, fds[2].fd = 5, fds[2].flags = 1;
+	fds[3].id = 4, fds[3].type = CRIUIMG__FD_TYPE__FD_UNIXSK, fds[3].fd = 6;
 	f = open_image(d, "fdinfo-2.img", CRIU_IMG_FDINFO_MAGIC);
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 4; i++)
 		put_entry(f, &fds[i].base);
 	fclose(f);
 	return d;
@@ -152,6 +163,17 @@ TEST(criu_image_listen_socket_becomes_inherited)
 	ASSERT_EQ(fi->type, CRIUIMG__FD_TYPE__FD_UNIXSK);
 	ASSERT_EQ(fi->fd, 5);
 	ASSERT_EQ(fi->flags, 1);
+	fe = entry(d, "files.img", 3, unpack_file);
+	ASSERT_EQ(fe->usk->name.len, 11); /* not asked for: as it was */
+	/* A named unix socket: CRIU would unlink its path and bind anew. */
+	ASSERT_OK(criu_image_inherit_listen_socket(d, 780));
+	fe = entry(d, "files.img", 3, unpack_file);
+	ASSERT_EQ(fe->type, CRIUIMG__FD_TYPE__FD_UNIXSK);
+	ASSERT_EQ(fe->usk->ino, 780);
+	ASSERT_EQ(fe->usk->name.len, 0);
+	ASSERT_EQ(fe->usk->backlog, 64);
+	ASSERT_EQ(((Criuimg__FdinfoEntry *)entry(d, "fdinfo-2.img", 3, unpack_fdinfo))->type,
+		  CRIUIMG__FD_TYPE__FD_UNIXSK);
 	/* No temporary file left beside the images. */
 	ASSERT_TRUE(faccessat(d, ".files.img.kupgrade", F_OK, 0) < 0);
 }
@@ -173,7 +195,7 @@ TEST(criu_image_refuses_what_it_cannot_hand_back)
 	ASSERT_EQ(criu_image_inherit_listen_socket(d, 777), -EBADMSG);
 }
 
-TEST(listen_sock_name_names_listening_tcp_sockets_only)
+TEST(listen_sock_name_names_listening_tcp_sockets)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t len = sizeof(sa);
@@ -193,4 +215,29 @@ TEST(listen_sock_name_names_listening_tcp_sockets_only)
 	ASSERT_OK(listen_sock_name(copy, name, sizeof(name)));
 	ASSERT_STREQ(name, want);
 	ASSERT_EQ(fcntl(copy, F_GETFD), 0);
+}
+
+TEST(listen_sock_name_names_unix_stream_sockets)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char dir[] = "/tmp/kupgrade-test-XXXXXX", name[200], want[200];
+	int path = socket(AF_UNIX, SOCK_STREAM, 0), abstract = socket(AF_UNIX, SOCK_STREAM, 0);
+	int unnamed = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	ASSERT_TRUE(mkdtemp(dir));
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/s.sock", dir);
+	ASSERT_OK(bind(path, (struct sockaddr *)&sa, sizeof(sa)));
+	ASSERT_OK(listen(path, 4));
+	snprintf(want, sizeof(want), "unix %s", sa.sun_path);
+	ASSERT_OK(listen_sock_name(path, name, sizeof(name)));
+	ASSERT_STREQ(name, want);
+	unlink(sa.sun_path);
+	rmdir(dir);
+	memset(sa.sun_path, 0, sizeof(sa.sun_path));
+	memcpy(sa.sun_path + 1, "kupgrade-test", 13);
+	ASSERT_OK(bind(abstract, (struct sockaddr *)&sa, offsetof(struct sockaddr_un, sun_path) + 14));
+	ASSERT_OK(listen(abstract, 4));
+	ASSERT_OK(listen_sock_name(abstract, name, sizeof(name)));
+	ASSERT_STREQ(name, "unix @kupgrade-test");
+	ASSERT_EQ(listen_sock_name(unnamed, name, sizeof(name)), -EOPNOTSUPP);
 }
