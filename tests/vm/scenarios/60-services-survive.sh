@@ -6,9 +6,9 @@
 # Type=simple, Restart=always, output to the journal), nginx and lighttpd
 # (Debian's packages and units), kupgrade-busclient.service, which holds
 # a D-Bus system bus connection (planned "restart"), and
-# kupgrade-sockact.service, started by its socket, whose listening socket
-# systemd holds too: it is restored with the socket systemd then holds, and
-# counts the connections it answered. From the host,
+# kupgrade-sockact.service, started by its socket unit (TCP and unix), whose
+# listening sockets systemd holds too: it is restored with the sockets
+# systemd then holds, and counts the connections it answered. From the host,
 # one TCP connection to each of the three checkpointed services exchanges
 # numbered messages / keep-alive requests (workloads/stream-client.py).
 #
@@ -101,20 +101,28 @@ main_pids() {
 		vm_ssh "systemctl show -p MainPID --value $u"
 	done | tr '\n' ' '
 }
-# The socket-activated service's answer: "sockact <pid> <connections answered>".
+# The socket-activated service's answer, on its TCP port or with "unix" on
+# its unix socket: "sockact <pid> <connections answered>".
 sockact() {
-	vm_ssh "python3 -c 'import socket; print(socket.create_connection((\"127.0.0.1\", 7100)).recv(100).decode().strip())'"
+	if [[ ${1:-} == unix ]]; then
+		vm_ssh "python3 -c 'import socket; s = socket.socket(socket.AF_UNIX); s.connect(\"/run/kupgrade-sockact.sock\"); print(s.recv(100).decode().strip())'"
+	else
+		vm_ssh "python3 -c 'import socket; print(socket.create_connection((\"127.0.0.1\", 7100)).recv(100).decode().strip())'"
+	fi
 }
-# Same process as before, one more connection answered: sockact_next PID N TAG
+# Same process as before, one more connection answered on each of its two
+# sockets: sockact_next PID N TAG
 sockact_next() {
-	local a
-	a=$(sockact) || fail "the socket-activated service does not answer ($3)"
-	[[ $a == "sockact $1 $(($2 + 1))" ]] || fail "the socket-activated service ($3) answered \"$a\", not \"sockact $1 $(($2 + 1))\""
+	local a b
+	a=$(sockact) || fail "the socket-activated service does not answer on TCP ($3)"
+	b=$(sockact unix) || fail "the socket-activated service does not answer on its unix socket ($3)"
+	[[ $a == "sockact $1 $(($2 + 1))" && $b == "sockact $1 $(($2 + 2))" ]] ||
+		fail "the socket-activated service ($3) answered \"$a\" and \"$b\", not \"sockact $1 $(($2 + 1))\" and \"sockact $1 $(($2 + 2))\""
 	[[ $(vm_ssh 'systemctl show -p MainPID --value kupgrade-sockact.service') == "$1" ]] ||
 		fail "kupgrade-sockact.service ($3): main PID $(vm_ssh 'systemctl show -p MainPID --value kupgrade-sockact.service'), not $1"
 	vm_ssh 'systemctl is-active --quiet kupgrade-sockact.socket' || fail "kupgrade-sockact.socket not active ($3)"
-	info "socket-activated service ($3): $a"
-	sa_n=$(($2 + 1))
+	info "socket-activated service ($3): \"$a\" on TCP, \"$b\" on its unix socket"
+	sa_n=$(($2 + 2))
 }
 states() {
 	local u
@@ -202,6 +210,10 @@ for name in ("kupgrade-zdtm.service", "nginx.service", "lighttpd.service", "kupg
         print("report: %s is %s" % (name, u and u.get("outcome"))); bad = 1
     elif "criu-frozen" not in u.get("timings_usec", {}):
         print("report: no frozen time for %s" % name); bad = 1
+socks = sorted(e["path"] for e in (units.get("kupgrade-sockact.service") or {}).get("externals", [])
+               if e.get("systemd_socket"))
+if socks != ["tcp6 [::]:7100", "unix /run/kupgrade-sockact.sock"]:
+    print("report: kupgrade-sockact.service handed back %s" % socks); bad = 1
 for name, why in (("kupgrade-busclient.service", "D-Bus"),):
     b = units.get(name)
     if not b or b.get("outcome") != "restarted-fresh" or why not in (b.get("outcome_reason") or ""):
@@ -210,7 +222,7 @@ sys.exit(bad)
 PY
 
 # The socket-activated service: same process, its count going on, on the
-# new boot's socket.
+# new boot's sockets.
 sockact_next "$sa_pid" "$sa_n" "after the switch"
 
 # Every message once, in order, on one connection each.
@@ -227,6 +239,7 @@ done
 vm_ssh 'systemctl restart kupgrade-sockact.service' || fail "systemctl restart kupgrade-sockact.service failed"
 sa=$(sockact) || fail "the socket-activated service does not answer after its restart"
 [[ $sa == "sockact "*" 1" && $sa != "sockact $sa_pid "* ]] || fail "kupgrade-sockact.service after its restart: \"$sa\""
+[[ $(sockact unix) == "${sa% 1} 2" ]] || fail "kupgrade-sockact.service after its restart: \"$(sockact unix)\" on its unix socket"
 info "socket-activated service after systemctl restart: $sa"
 pids2=$(main_pids)
 read -r -a p2 <<<"$pids2"

@@ -4,7 +4,8 @@
 #                             Restart=always, output to the journal
 #   kupgrade-busclient.service  holds a connection to the D-Bus system bus:
 #                             the plan restarts it fresh
-#   kupgrade-sockact.socket   socket-activated sockact-service.py on port 7100:
+#   kupgrade-sockact.socket   socket-activated sockact-service.py on port 7100
+#                             and /run/kupgrade-sockact.sock:
 #                             restored with the new boot's socket
 #   nginx.service             Debian's unit, port 80, keep-alive 600 s
 #   lighttpd.service          Debian's unit, port 8080, keep-alive 600 s
@@ -38,6 +39,7 @@ cat >/etc/systemd/system/kupgrade-sockact.socket <<EOF
 Description=kupgrade test socket (socket activation)
 [Socket]
 ListenStream=7100
+ListenStream=/run/kupgrade-sockact.sock
 [Install]
 WantedBy=sockets.target
 EOF
