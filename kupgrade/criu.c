@@ -48,6 +48,13 @@ static int new_opts(int images_fd, const char *log_name, int *ret_log_fd, criu_o
 	r = criu_local_set_log_file(o, log_name);
 	if (r == 0) {
 		criu_local_set_tcp_established(o, true);
+		/* A connection the kernel completed on a listening socket
+		 * that the frozen service has not accepted yet would fail the
+		 * whole dump. It is left out instead: in systemd's socket
+		 * (socket activation) it waits for the service on the same
+		 * boot; otherwise it goes with the old socket, like a
+		 * handshake in flight. */
+		criu_local_set_tcp_skip_in_flight(o, true);
 		criu_local_set_ext_unix_sk(o, true);
 		criu_local_set_file_locks(o, true);
 		criu_local_set_link_remap(o, true);
