@@ -519,3 +519,23 @@ int bus_wait_active(const char *unit, uint64_t timeout_usec)
 		nanosleep(&(struct timespec){ .tv_nsec = 100 * 1000 * 1000 }, NULL);
 	}
 }
+
+/* Its stop job done, and any job queued meanwhile (a socket unit may start
+ * it again at once). */
+int bus_stop_unit_wait(const char *unit, uint64_t timeout_usec)
+{
+	uint64_t t0 = now_usec(CLOCK_MONOTONIC);
+	char what[300];
+	int r;
+
+	snprintf(what, sizeof(what), "stop %s", unit);
+	r = call_manager("StopUnit", what, "ss", unit, "replace");
+	if (r < 0)
+		return r;
+	while (unit_has_job(unit)) {
+		if (now_usec(CLOCK_MONOTONIC) - t0 > timeout_usec)
+			return log_error_errno(-ETIMEDOUT, "%s did not stop in time.", unit);
+		nanosleep(&(struct timespec){ .tv_nsec = 100 * 1000 * 1000 }, NULL);
+	}
+	return 0;
+}

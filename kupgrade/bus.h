@@ -45,3 +45,6 @@ int bus_unit_property(const char *unit, const char *iface, const char *prop, cha
 /* Wait until unit is active; -EIO once it is failed or inactive. A unit
  * still "activating" keeps us waiting, up to timeout_usec. */
 int bus_wait_active(const char *unit, uint64_t timeout_usec);
+/* systemctl stop UNIT, and wait until it has no job left: stopped, or
+ * started again since (by its socket). */
+int bus_stop_unit_wait(const char *unit, uint64_t timeout_usec);

@@ -714,6 +714,26 @@ static int phase_wait_services(void *ctx, void *arg)
 }
 
 /*
+ * A unit started again while its processes were away (a connection to a
+ * socket-activated service's socket, an operator's start): that instance
+ * gives way to the checkpoint, which holds the service's clients and state.
+ * Called with the restore drop-in in place, so that a start triggered
+ * meanwhile (the socket again) is the restore itself.
+ */
+static int stop_window_instance(const char *name)
+{
+	_cleanup_free_ char *state = NULL;
+
+	if (bus_unit_property(name, "org.freedesktop.systemd1.Unit", "ActiveState", &state) < 0 ||
+	    streq(state, "inactive") || streq(state, "failed"))
+		return 0;
+	log_warning("%s was started again while it was checkpointed (%s); stopping that instance to restore "
+		    "the checkpoint.",
+		    name, state);
+	return bus_stop_unit_wait(name, SERVICE_WAIT_USEC);
+}
+
+/*
  * On the boot that dumped it (a rollback, "kupgrade restore"), a service
  * comes back the way it does after a switch: its own start runs "kupgrade
  * restore-unit" (a runtime drop-in), so the tree is born in its cgroup and
@@ -734,6 +754,8 @@ int restore_service_through_unit(const char *images, ManifestUnit *u)
 		return log_error_errno(r, "Cannot write the restore drop-in of %s: %m", name);
 	log_info("Restoring %s through its unit...", name);
 	r = bus_reload();
+	if (r >= 0)
+		r = stop_window_instance(name);
 	if (r >= 0)
 		r = bus_start_unit(name, "replace");
 	if (r >= 0)
