@@ -14,7 +14,9 @@
 #
 # 1. A fault just before the point of no return (KUPGRADE_FAULT=write-manifest)
 #    rolls the services back through their own units: same main PIDs, active,
-#    connections alive, no drop-in left.
+#    connections alive, no drop-in left. Connections to the socket-activated
+#    service meanwhile start it afresh while it is checkpointed; that
+#    instance is stopped and the checkpoint restored.
 # 2. The switch: every message exactly once on the same connections, the
 #    zdtm self-check passes, each service active with the same main PID and
 #    its journal continuing from the same PID, the Restart=always service
@@ -37,7 +39,8 @@ mkdir -p "$CTL"
 KUP_VM_FWD="7000 80 8080" vm_boot "$KV_OLD"
 vm_wait_ssh 900 || fail "no ssh after the cold boot"
 vm_ssh 'mkdir -p /usr/local/lib/kupgrade-tests' &&
-	vm_scp_to "$W"/zdtm-service.py "$W"/sockact-service.py "$W"/services-setup.sh /usr/local/lib/kupgrade-tests/ ||
+	vm_scp_to "$W"/zdtm-service.py "$W"/sockact-service.py "$W"/sockact-poll.sh "$W"/services-setup.sh \
+		/usr/local/lib/kupgrade-tests/ ||
 	fail "copying the workloads"
 vm_ssh 'bash /usr/local/lib/kupgrade-tests/services-setup.sh' || fail "the services did not start"
 
@@ -142,6 +145,10 @@ vm_session_open op
 log=$(vm_session_log op)
 
 # --- 1. rollback before the point of no return ----------------------------------
+# Meanwhile a guest process connects to the socket-activated service five
+# times a second: while it is checkpointed, systemd starts it afresh, and
+# that instance must give way to the checkpoint in the rollback.
+vm_ssh 'setsid bash /usr/local/lib/kupgrade-tests/sockact-poll.sh </dev/null >/dev/null 2>&1 &'
 n=$(client_last zdtm)
 vm_session_send op "KUPGRADE_KEXEC_NO_CHECKS=1 KUPGRADE_FAULT=write-manifest kupgrade --kernel /boot/vmlinuz-$KV_NEW --yes; echo \"RC_fault=\$?\"\n"
 vm_session_expect op 'RC_fault=[0-9]' 900 || fail "kupgrade never returned (fault)"
@@ -154,6 +161,12 @@ vm_ssh 'systemctl show -p Restart --value kupgrade-zdtm.service' | grep -qx alwa
 	fail "kupgrade-zdtm.service lost its Restart=always"
 wait_clients $((n + 5)) 600
 zdtm_check "after the rollback"
+vm_ssh 'touch /run/kupgrade-poll.stop; sleep 1; cat /run/kupgrade-poll.log' >"$KUP_LOG_DIR/sockact-poll.log"
+window=$(awk -v p="$sa_pid" '$2 != p { print $2 }' "$KUP_LOG_DIR/sockact-poll.log" | sort -u | paste -sd ' ')
+[[ -n $window ]] || fail "race not met: no connection reached a fresh instance of kupgrade-sockact.service while it was checkpointed ($(wc -l <"$KUP_LOG_DIR/sockact-poll.log") answers, all from PID $sa_pid)"
+info "socket-activated service: started afresh while checkpointed as PID $window; it gave way to the checkpoint"
+read -r _ p sa_n <<<"$(sockact)"
+[[ $p == "$sa_pid" ]] || fail "kupgrade-sockact.service answers from PID $p after the rollback, not $sa_pid"
 sockact_next "$sa_pid" "$sa_n" "after the rollback"
 info "rollback: same main PIDs, connections alive"
 
