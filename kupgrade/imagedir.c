@@ -7,22 +7,17 @@
 #include <sys/statfs.h>
 
 #include "imagedir.h"
+#include "fileio.h"
 #include "log.h"
 
 static int dir_is_empty(int fd)
 {
 	_cleanup_closedir_ DIR *d = NULL;
 	struct dirent *de;
-	int dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	int r = opendir_fd(fd, &d);
 
-	if (dup_fd < 0)
-		return -errno;
-	d = fdopendir(dup_fd);
-	if (!d) {
-		close(dup_fd);
-		return -errno;
-	}
-	rewinddir(d); /* the dup shares the position of fd */
+	if (r < 0)
+		return r;
 	while ((de = readdir(d)))
 		if (!streq(de->d_name, ".") && !streq(de->d_name, ".."))
 			return 0;
@@ -158,16 +153,10 @@ static int walk(int dir_fd, bool wipe, uint64_t *total)
 	static const char zeros[65536];
 	_cleanup_closedir_ DIR *d = NULL;
 	struct dirent *de;
-	int fd = fcntl(dir_fd, F_DUPFD_CLOEXEC, 3), r = 0;
+	int r = opendir_fd(dir_fd, &d);
 
-	if (fd < 0)
-		return -errno;
-	d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return -errno;
-	}
-	rewinddir(d); /* the dup shares the position of dir_fd */
+	if (r < 0)
+		return r;
 	while ((de = readdir(d))) {
 		struct stat st;
 

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "fileio.h"
 #include "macro.h"
@@ -135,6 +136,20 @@ int mkdir_parents(const char *path, mode_t mode)
 		if (mkdir(p, mode) < 0 && errno != EEXIST)
 			return negative_errno();
 		*s = '/';
+	}
+	return 0;
+}
+
+int opendir_fd(int dir_fd, DIR **ret)
+{
+	int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	*ret = fdopendir(fd);
+	if (!*ret) {
+		close(fd);
+		return -errno;
 	}
 	return 0;
 }

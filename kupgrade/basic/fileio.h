@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <dirent.h>
+
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -18,3 +20,6 @@ int write_string_file_in_place(const char *path, const char *fmt, ...) __attribu
 int read_boot_id(char *buf, size_t size);
 /* mkdir -p of path's parent directories (not path itself), mode for the ones created. */
 int mkdir_parents(const char *path, mode_t mode);
+/* A directory stream over dir_fd's directory, from its start, leaving dir_fd
+ * open and where it was. */
+int opendir_fd(int dir_fd, DIR **ret);
