@@ -13,6 +13,7 @@
 
 #include "criu-image.h"
 #include "criu-image.pb-c.h"
+#include "fileio.h"
 #include "log.h"
 #include "macro.h"
 
@@ -158,9 +159,9 @@ static int placeholder(const Criuimg__FileEntry *fe, uint64_t ino, Criuimg__Unix
 	return 0;
 }
 
-/* files.img: the listening socket's file id in *ret_id, and with write, its
- * entry rewritten. */
-static int rewrite_files(int dir_fd, uint64_t ino, uint32_t *ret_id, bool write)
+/* files.img with the listening socket's entry rewritten, in *ret_out (not
+ * written yet); its file id in *ret_id. */
+static int rewrite_files(int dir_fd, uint64_t ino, uint32_t *ret_id, struct img *ret_out)
 {
 	struct img in = { 0 }, out = { 0 };
 	const uint8_t *p;
@@ -197,11 +198,13 @@ static int rewrite_files(int dir_fd, uint64_t ino, uint32_t *ret_id, bool write)
 		r = k;
 	if (r >= 0 && !found)
 		r = -ENOENT;
-	if (r >= 0 && write)
-		r = img_write(dir_fd, "files.img", &out);
 	img_done(&in);
-	img_done(&out);
-	return r;
+	if (r < 0) {
+		img_done(&out);
+		return r;
+	}
+	*ret_out = out;
+	return 0;
 }
 
 /* One fdinfo-*.img: the fds of file id now name a unix socket entry (a
@@ -246,26 +249,21 @@ int criu_image_inherit_listen_socket(int dir_fd, uint64_t ino)
 {
 	_cleanup_closedir_ DIR *d = NULL;
 	struct dirent *de;
+	struct img files = { 0 };
 	uint32_t id = 0;
-	int fd, r;
+	int r;
 
-	r = rewrite_files(dir_fd, ino, &id, false);
-	if (r < 0)
-		return r;
-	fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return -errno;
-	}
-	while ((de = readdir(d))) {
+	r = rewrite_files(dir_fd, ino, &id, &files);
+	if (r >= 0)
+		r = opendir_fd(dir_fd, &d);
+	while (r >= 0 && (de = readdir(d))) {
 		if (strncmp(de->d_name, "fdinfo-", 7) != 0 || !strstr(de->d_name, ".img"))
 			continue;
 		r = rewrite_fdinfo(dir_fd, de->d_name, id);
-		if (r < 0)
-			return r;
 	}
-	return rewrite_files(dir_fd, ino, &id, true);
+	/* files.img last: a failure before leaves CRIU's entry as it was. */
+	if (r >= 0)
+		r = img_write(dir_fd, "files.img", &files);
+	img_done(&files);
+	return r;
 }
