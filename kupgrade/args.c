@@ -2,6 +2,7 @@
 /* The arg_* globals and the errno-to-exit-code map: shared by main() and the verbs. */
 #include <errno.h>
 
+#include "paths.h"
 #include "verbs.h"
 
 bool arg_json;
@@ -14,7 +15,7 @@ const char *arg_initrd;
 const char *arg_append;
 const char *arg_to;
 const char *arg_from;
-const char *arg_config = "/etc/kupgrade.conf";
+const char *arg_config = CONFIG_FILE;
 char **arg_units;
 const char *arg_id;
 

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <sys/utsname.h>
 
+#include "paths.h"
 #include "criu.h"
 #include "kernel-image.h"
 #include "kexec.h"
@@ -20,7 +21,6 @@
 #include "transport.h"
 #include "verbs.h"
 
-#define MiB (1024ULL * 1024ULL)
 /* What the dump leaves to everything else while images sit in tmpfs. */
 #define DUMP_RESERVE_BYTES (128 * MiB)
 
@@ -327,7 +327,7 @@ static int probe_restore_units(struct check *c, struct probe_result *r)
 	static const char *const units[] = { "kupgrade-netlock.service", "kupgrade-restore.service" };
 	static const char *const dirs[] = { "/etc/systemd/system", "/lib/systemd/system",
 					    "/usr/lib/systemd/system" };
-	const char *generator = "/lib/systemd/system-generators/kupgrade-generator";
+	const char *generator = GENERATOR_PATH;
 
 	for (size_t u = 0; u < ELEMENTSOF(units); u++) {
 		bool installed = false;

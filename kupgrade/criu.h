@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include "paths.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -19,7 +21,6 @@
  * is taken before and covers the same connections.
  */
 
-#define CRIU_LOG_DIR "/run/log/kupgrade"
 
 struct criu_inherit {
 	int fd;

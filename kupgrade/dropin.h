@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include "paths.h"
+
 /*
  * The runtime drop-ins kupgrade gives a checkpointed service:
  *  - "quiesce", from its dump until the kexec (or the rollback): the dump
@@ -11,7 +13,6 @@
  *    on the boot after a switch, and by a rollback before the kexec.
  */
 
-#define RUNTIME_UNIT_DIR "/run/systemd/system"
 
 int dropin_write_quiesce(const char *dir, const char *unit);
 int dropin_write_restore(const char *dir, const char *unit, const char *images);

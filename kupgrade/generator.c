@@ -3,6 +3,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "paths.h"
 #include "dropin.h"
 #include "fileio.h"
 #include "log.h"
@@ -20,7 +21,7 @@
  * drop-ins and links.
  */
 
-#define UNITDIR "/lib/systemd/system"
+
 
 static int link_unit(const char *dir, const char *target, const char *unit, const char *unit_path)
 {
@@ -58,16 +59,16 @@ int verb_generator(int argc, char **argv)
 
 			if (!streq(u->kind, "service") || manifest_unit_planned_restart(u))
 				continue;
-			snprintf(unit_path, sizeof(unit_path), UNITDIR "/%s", u->name);
+			snprintf(unit_path, sizeof(unit_path), SYSTEM_UNIT_DIR "/%s", u->name);
 			if (dropin_write_restore(normal, u->name, images) < 0 ||
 			    link_unit(normal, "multi-user.target", u->name, unit_path) < 0)
 				log_error("Cannot generate the restore of %s; it starts fresh.", u->name);
 		}
 	manifest_free(m);
 	if (link_unit(normal, "sysinit.target", "kupgrade-netlock.service",
-		      UNITDIR "/kupgrade-netlock.service") < 0 ||
+		      SYSTEM_UNIT_DIR "/kupgrade-netlock.service") < 0 ||
 	    link_unit(normal, "multi-user.target", "kupgrade-restore.service",
-		      UNITDIR "/kupgrade-restore.service") < 0)
+		      SYSTEM_UNIT_DIR "/kupgrade-restore.service") < 0)
 		log_error("Cannot pull in the kupgrade units; nothing will be restored.");
 	return 0;
 }

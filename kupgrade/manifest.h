@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include "paths.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -16,7 +18,6 @@
 
 #define MANIFEST_MAGIC 0x4b555047U /* "KUPG" */
 #define MANIFEST_FORMAT_VERSION 1U
-#define MANIFEST_FILE "manifest"
 
 typedef Kupgrade__Manifest Manifest;
 typedef Kupgrade__UnitEntry ManifestUnit;

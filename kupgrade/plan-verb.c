@@ -6,13 +6,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "paths.h"
 #include "json.h"
 #include "log.h"
 #include "plan.h"
 #include "verbs.h"
 
 #define PLAN_JSON_VERSION 1
-#define DEFAULT_CONFIG "/etc/kupgrade.conf"
 
 static void json_pids(struct json_writer *w, const char *key, const pid_t *pids, size_t n)
 {
@@ -192,7 +192,7 @@ int verb_plan(int argc, char **argv)
 	if (geteuid() != 0)
 		return log_error_errno(-EPERM, "kupgrade plan must run as root: it reads every process's open files.");
 	/* The default file may be missing; a file named on the command line may not. */
-	if (!streq(arg_config, DEFAULT_CONFIG) && access(arg_config, F_OK) < 0)
+	if (!streq(arg_config, CONFIG_FILE) && access(arg_config, F_OK) < 0)
 		return log_error_errno(negative_errno(), "Cannot use --config %s: %m", arg_config);
 	r = plan_build(arg_config, &p);
 	if (r < 0)

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include "paths.h"
+
 #include <stdbool.h>
 #include <sys/types.h>
 
@@ -20,7 +22,6 @@
  * waits for the report named after <id> under /var/lib/kupgrade/reports.
  */
 
-#define PROGRESS_DIR "/run/kupgrade-upgrade"
 
 /* A fresh id: 32 hex digits from the kernel's random UUID. */
 int progress_new_id(char *buf, size_t size);

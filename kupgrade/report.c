@@ -3,6 +3,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "paths.h"
 #include "fileio.h"
 #include "inspect.h"
 #include "log.h"
@@ -62,10 +63,10 @@ int report_save_pending(const Manifest *m)
 	_cleanup_close_ int dfd = -EBADF;
 	int r;
 
-	r = mkdir_p_0700("/var/lib/kupgrade");
+	r = mkdir_p_0700(STATE_DIR);
 	if (r < 0)
 		return log_error_errno(r, "Cannot create /var/lib/kupgrade: %m");
-	dfd = open("/var/lib/kupgrade", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+	dfd = open(STATE_DIR, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
 	if (dfd < 0)
 		return log_error_errno(negative_errno(), "Cannot open /var/lib/kupgrade: %m");
 	r = manifest_write_at(dfd, m);

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include "paths.h"
+
 #include "manifest.h"
 
 /*
@@ -10,10 +12,8 @@
  * newest; "kupgrade status" prints it.
  */
 
-#define REPORT_DIR "/var/lib/kupgrade/reports"
 /* Written by the worker just before the kexec: the old kernel's timings
  * (stage, reload) that happen after the manifest entered the images. */
-#define REPORT_PENDING "/var/lib/kupgrade/pending.manifest"
 
 char *report_path_for(const char *id);
 int report_save(const Manifest *m);

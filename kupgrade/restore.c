@@ -12,6 +12,7 @@
 #include <sys/utsname.h>
 #include <syslog.h>
 
+#include "paths.h"
 #include "criu.h"
 #include "inspect.h"
 #include "log.h"
@@ -385,7 +386,7 @@ static void restore_done(struct restore *rs)
 
 const char *restore_images_dir(void)
 {
-	static const char *const dirs[] = { "/run/kupgrade", "/var/lib/kupgrade/images" };
+	static const char *const dirs[] = { TRANSPORT_RUN_DIR, TRANSPORT_DISK_DIR };
 
 	for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
 		char path[256];

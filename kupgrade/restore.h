@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include "paths.h"
+
 #include "imagedir.h"
 #include "manifest.h"
 #include "tcp.h"
@@ -12,7 +14,6 @@
  * Records the outcome and timing in u; returns < 0 if any tree failed.
  */
 /* Per-service PID and result files, boot after a switch (verb_restore_unit). */
-#define RESTORE_SERVICE_DIR "/run/kupgrade-services"
 
 /* m: the whole manifest (the boot-side fault it may carry). */
 int restore_unit(struct imagedir *d, const Manifest *m, ManifestUnit *u);

@@ -18,7 +18,6 @@
 #include "transport.h"
 #include "verbs.h"
 
-#define MiB (1024ULL * 1024ULL)
 
 static double now_s(void)
 {

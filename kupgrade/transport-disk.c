@@ -16,7 +16,6 @@
 #include "log.h"
 #include "transport.h"
 
-#define MiB (1024ULL * 1024ULL)
 
 static const char *disk_dir(const struct transport *t)
 {

@@ -21,11 +21,11 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include "paths.h"
 #include "cpio.h"
 #include "log.h"
 #include "transport.h"
 
-#define MiB (1024ULL * 1024ULL)
 /* What the machine keeps for itself while loading, beyond our peak. */
 #define RESERVE_BYTES (128 * MiB)
 
@@ -256,7 +256,7 @@ int transport_initrd_has_carrier(const char *initrd)
 	} else {
 		/* Read it all: stopping early would kill the lister with SIGPIPE. */
 		while (getline(&line, &n, f) > 0)
-			if (strstr(line, "usr/lib/kupgrade/carry-images"))
+			if (strstr(line, CARRIER_SCRIPT))
 				found = 1;
 		fclose(f);
 		free(line);

@@ -6,7 +6,6 @@
 #include "log.h"
 #include "transport.h"
 
-#define MiB (1024ULL * 1024ULL)
 
 uint64_t transport_initrd_peak_bytes(uint64_t payload, uint64_t initrd_size)
 {

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include "paths.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -18,11 +20,7 @@
  */
 
 /* What the initramfs side finds, and where it puts it. */
-#define TRANSPORT_ARCHIVE_DIR "kupgrade-images"	      /* in the initramfs root */
 #define TRANSPORT_ARCHIVE_LIST "kupgrade-images.list" /* sizes + modes, see carry-images */
-#define TRANSPORT_RUN_DIR "/run/kupgrade"	      /* after the switch */
-#define TRANSPORT_STAGE_DIR "/run/kupgrade-stage"     /* the combined initrd (tmpfs) */
-#define TRANSPORT_DISK_DIR "/var/lib/kupgrade/images"
 
 struct transport_mem {
 	uint64_t total;	    /* MemTotal */

@@ -27,6 +27,10 @@
 #define ALIGN_TO(x, a) (((x) + (a) - 1) / (a) * (a))
 #define STRLEN(s) (sizeof(s) - 1)
 
+#define KiB (1024ULL)
+#define MiB (1024ULL * 1024ULL)
+#define GiB (1024ULL * 1024ULL * 1024ULL)
+
 /* Move ownership out of a cleanup variable. */
 #define TAKE_PTR(p)                          \
 	({                                   \
