@@ -4,7 +4,7 @@ PKGS      := criu libprotobuf-c mount libsystemd
 CC        ?= cc
 CFLAGS    ?= -O2 -g
 CFLAGS    += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
-             -D_GNU_SOURCE -Ikupgrade -Ikupgrade/basic -Ibuild/images \
+             -D_GNU_SOURCE -Ikupgrade -Ikupgrade/basic -Ikupgrade/cli -Ibuild/images \
              $(shell pkg-config --cflags $(PKGS))
 LDLIBS    += $(shell pkg-config --libs $(PKGS))
 
@@ -20,9 +20,9 @@ LIBEXEC   ?= $(PREFIX)/lib/kupgrade
 PROTOS    := $(wildcard images/*.proto)
 PROTO_C   := $(patsubst images/%.proto,build/images/%.pb-c.c,$(PROTOS))
 PROTO_H   := $(PROTO_C:.c=.h)
-SRCS      := $(wildcard kupgrade/*.c kupgrade/basic/*.c)
+SRCS      := $(wildcard kupgrade/*.c kupgrade/basic/*.c kupgrade/cli/*.c)
 OBJS      := $(patsubst %.c,build/obj/%.o,$(SRCS)) $(PROTO_C:.c=.o)
-LIB_OBJS  := $(filter-out build/obj/kupgrade/main.o,$(OBJS))
+LIB_OBJS  := $(filter-out build/obj/kupgrade/cli/main.o,$(OBJS))
 TEST_SRCS := $(wildcard tests/unit/*.c)
 TEST_OBJS := $(patsubst %.c,build/obj/%.o,$(TEST_SRCS))
 
@@ -92,7 +92,7 @@ install: all $(MANPAGES)
 		install -D -m 0644 $$f $(DESTDIR)$(DOCDIR)/$$(basename $$f); done
 
 format:
-	clang-format -i $(SRCS) $(wildcard kupgrade/*.h kupgrade/basic/*.h) $(TEST_SRCS)
+	clang-format -i $(SRCS) $(wildcard kupgrade/*.h kupgrade/basic/*.h kupgrade/cli/*.h) $(TEST_SRCS)
 
 clean:
 	rm -rf build

@@ -175,14 +175,12 @@ int verb_inspect(int argc, char **argv)
 	struct stat st;
 	int r;
 
-	if (optind != argc - 1)
-		return log_error_errno(-EINVAL, "Usage: kupgrade inspect DIR|FILE [--json]");
-	if (stat(argv[optind], &st) < 0)
-		return log_error_errno(-errno, "Cannot access %s: %m", argv[optind]);
+	if (stat(argv[1], &st) < 0)
+		return log_error_errno(-errno, "Cannot access %s: %m", argv[1]);
 	if (S_ISDIR(st.st_mode)) {
-		if (asprintf(&path, "%s/" MANIFEST_FILE, argv[optind]) < 0)
+		if (asprintf(&path, "%s/" MANIFEST_FILE, argv[1]) < 0)
 			return log_oom();
-	} else if (!(path = strdup(argv[optind])))
+	} else if (!(path = strdup(argv[1])))
 		return log_oom();
 	r = manifest_read_file(path, &m);
 	if (r < 0)

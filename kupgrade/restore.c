@@ -983,16 +983,14 @@ int verb_restore_unit(int argc, char **argv)
 	pid_t main_pid;
 	int r;
 
-	if (optind != argc - 1)
-		return log_error_errno(-EINVAL, "restore-unit needs --from DIR and one unit name.");
 	r = read_manifest(arg_from, &rs);
 	if (r < 0)
 		goto out;
 	for (size_t i = 0; i < rs.m->n_units; i++)
-		if (streq(rs.m->units[i]->name, argv[optind]))
+		if (streq(rs.m->units[i]->name, argv[1]))
 			u = rs.m->units[i];
 	if (!u) {
-		r = log_error_errno(-ENOENT, "%s is not in the manifest of %s.", argv[optind], arg_from);
+		r = log_error_errno(-ENOENT, "%s is not in the manifest of %s.", argv[1], arg_from);
 		goto out;
 	}
 	if (mkdir(RESTORE_SERVICE_DIR, 0700) < 0 && errno != EEXIST) {

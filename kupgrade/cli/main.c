@@ -3,43 +3,43 @@
 #include <string.h>
 
 #include "log.h"
+#include "args.h"
+#include "exit-status.h"
+#include "macro.h"
+#include "paths.h"
 #include "verbs.h"
 
-static size_t n_arg_units;
+enum {
+	VERB_ANY = -1,
+	VERB_INTERNAL = 1 << 0, /* started by kupgrade itself or systemd: not in the help */
+};
 
 struct verb {
 	const char *name;
+	int min_args, max_args; /* positional arguments after the verb */
+	unsigned flags;
 	int (*run)(int argc, char **argv);
 	const char *summary;
 };
 
 static int verb_help(int argc, char **argv);
 
+/* Every verb, once. Exact names only: no prefix matching. */
 static const struct verb verbs[] = {
-	{ "help", verb_help, "show this help" },
-	{ "plan", verb_plan, "show what happens to every process, and why" },
-	{ "checkpoint", verb_checkpoint, "dump units to --to DIR (all or nothing)" },
-	{ "restore", verb_restore, "restore every tree from --from DIR" },
-	{ "restore-unit", verb_restore_unit, "(internal) restore one service from --from DIR, as its ExecStart" },
-	{ "lock", verb_lock, "re-create the network lock of --from DIR" },
-	{ "inspect", verb_inspect, "print the manifest of DIR [--json]" },
-	{ "upgrade", verb_upgrade, "switch the running kernel to --kernel FILE (the default verb)" },
-	{ "check", verb_check, "preflight: can this machine switch to --kernel FILE?" },
-	{ "status", verb_status, "show the report of the last switch [--json]" },
-	{ "upgrade-worker", verb_upgrade_worker, "(internal) the upgrade, run as a transient service" },
-	{ "stage", verb_stage, "(test) carry --from DIR across the next kexec into --kernel" },
+	{ "help", 0, 0, 0, verb_help, "show this help" },
+	{ "upgrade", 0, 0, 0, verb_upgrade, "switch the running kernel to --kernel FILE (the default verb)" },
+	{ "check", 0, 0, 0, verb_check, "preflight: can this machine switch to --kernel FILE?" },
+	{ "plan", 0, 0, 0, verb_plan, "show what happens to every process, and why" },
+	{ "status", 0, 0, 0, verb_status, "show the report of the last switch [--json]" },
+	{ "inspect", 1, 1, 0, verb_inspect, "print the manifest of DIR [--json]" },
+	{ "checkpoint", 0, 0, 0, verb_checkpoint, "dump units to --to DIR (all or nothing)" },
+	{ "restore", 0, 0, 0, verb_restore, "restore every tree from --from DIR" },
+	{ "lock", 0, 0, 0, verb_lock, "re-create the network lock of --from DIR" },
+	{ "restore-unit", 1, 1, VERB_INTERNAL, verb_restore_unit,
+	  "restore one service from --from DIR, as its ExecStart" },
+	{ "upgrade-worker", 0, 0, VERB_INTERNAL, verb_upgrade_worker, "the upgrade, run as a transient service" },
+	{ "stage", 0, 0, VERB_INTERNAL, verb_stage, "(test) carry --from DIR across the next kexec into --kernel" },
 };
-
-/* Verbs that take positional arguments (read from argv[optind...]). */
-static const char *const verbs_with_args[] = { "inspect", "restore-unit" };
-
-static bool takes_args(const struct verb *v)
-{
-	for (size_t i = 0; v && i < ELEMENTSOF(verbs_with_args); i++)
-		if (streq(verbs_with_args[i], v->name))
-			return true;
-	return false;
-}
 
 static int verb_help(int argc, char **argv)
 {
@@ -48,7 +48,12 @@ static int verb_help(int argc, char **argv)
 	       "Change the running kernel without losing processes or connections.\n\n"
 	       "Verbs:\n");
 	for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
-		printf("  %-12s %s\n", verbs[i].name, verbs[i].summary);
+		if (!(verbs[i].flags & VERB_INTERNAL))
+			printf("  %-12s %s\n", verbs[i].name, verbs[i].summary);
+	printf("\nInternal verbs (run by kupgrade itself, systemd, or the tests):\n");
+	for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
+		if (verbs[i].flags & VERB_INTERNAL)
+			printf("  %-14s %s\n", verbs[i].name, verbs[i].summary);
 	printf("\nOptions:\n"
 	       "  --kernel FILE       kernel image to switch to\n"
 	       "  --initrd FILE       its initrd (default: found next to the kernel)\n"
@@ -57,25 +62,13 @@ static int verb_help(int argc, char **argv)
 	       "  --images-on-disk    stage images on disk instead of in memory\n"
 	       "  --unit NAME         limit to this unit (repeatable)\n"
 	       "  --to DIR, --from DIR  image directory for checkpoint/restore\n"
-	       "  --config FILE       configuration (default /etc/kupgrade.conf)\n"
+	       "  --config FILE       configuration (default " CONFIG_FILE ")\n"
 	       "  --dry-run           print what would happen, change nothing\n"
 	       "  --yes               do not ask for confirmation\n"
 	       "  --json              print one JSON document on stdout\n"
 	       "  -v, --verbose       more logging\n"
 	       "  -h, --help          this help\n"
 	       "See kupgrade(8).\n");
-	return 0;
-}
-
-static int add_unit(const char *name)
-{
-	char **n = realloc(arg_units, (n_arg_units + 2) * sizeof(char *));
-
-	if (!n)
-		return log_oom();
-	arg_units = n;
-	arg_units[n_arg_units++] = (char *)name;
-	arg_units[n_arg_units] = NULL;
 	return 0;
 }
 
@@ -134,9 +127,9 @@ static int parse_argv(int argc, char **argv)
 			arg_images_on_disk = true;
 			break;
 		case ARG_UNIT:
-			r = add_unit(optarg);
+			r = args_add_unit(optarg);
 			if (r < 0)
-				return r;
+				return log_oom();
 			break;
 		case ARG_TO:
 			arg_to = optarg;
@@ -177,18 +170,39 @@ static int parse_argv(int argc, char **argv)
 
 static const struct verb *find_verb(const char *name)
 {
-	/* Exact names only: no prefix matching of verbs. */
 	for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
 		if (streq(verbs[i].name, name))
 			return &verbs[i];
 	return NULL;
 }
 
+/* argv: the positional arguments, the verb first (or none: the default). */
+static int dispatch(int argc, char **argv)
+{
+	const struct verb *v;
+	int n;
+
+	if (argc == 0) {
+		/* "kupgrade --kernel X" means "upgrade". */
+		v = find_verb(arg_kernel ? "upgrade" : "help");
+		return v->run(1, (char *[]){ (char *)v->name, NULL });
+	}
+	v = find_verb(argv[0]);
+	if (!v)
+		return log_error_errno(-EINVAL, "Unknown verb '%s'; see 'kupgrade help'.", argv[0]);
+	n = argc - 1;
+	if (n < v->min_args)
+		return log_error_errno(-EINVAL, "'%s' needs %d argument%s; see 'kupgrade help'.", v->name,
+				       v->min_args, v->min_args == 1 ? "" : "s");
+	if (v->max_args != VERB_ANY && n > v->max_args)
+		return log_error_errno(-EINVAL, "Unexpected argument '%s'; see 'kupgrade help'.",
+				       argv[1 + v->max_args]);
+	return v->run(argc, argv);
+}
+
 int main(int argc, char **argv)
 {
-	const struct verb *v = NULL;
-	int r, verb_argc;
-	char **verb_argv;
+	int r;
 
 	log_set_program("kupgrade");
 	/* Installed as a link in systemd's generator directory. */
@@ -197,38 +211,12 @@ int main(int argc, char **argv)
 	if (getenv("JOURNAL_STREAM"))
 		log_set_journal_prefix(true);
 
-	/* The verb, if any, comes first; "kupgrade --kernel X" means "upgrade". */
-	if (argc > 1 && argv[1][0] != '-') {
-		v = find_verb(argv[1]);
-		if (!v) {
-			log_error("Unknown verb '%s'; see 'kupgrade help'.", argv[1]);
-			return EXIT_USAGE;
-		}
-		verb_argc = argc - 1;
-		verb_argv = argv + 1;
-	} else {
-		verb_argc = argc;
-		verb_argv = argv;
-	}
-
-	r = parse_argv(verb_argc, verb_argv);
-	if (r <= 0)
+	r = parse_argv(argc, argv);
+	if (r <= 0) {
+		args_free();
 		return r < 0 ? EXIT_USAGE : 0;
-	if (optind < verb_argc && !takes_args(v)) {
-		log_error("Unexpected argument '%s'; see 'kupgrade help'.", verb_argv[optind]);
-		return EXIT_USAGE;
 	}
-
-	if (!v)
-		v = find_verb(arg_kernel ? "upgrade" : "help");
-	if (!v) {
-		log_error("This build cannot switch kernels yet ('upgrade' verb missing).");
-		return EXIT_UNAVAILABLE;
-	}
-
-	r = v->run(verb_argc, verb_argv);
-	free(arg_units);
-	if (r < 0)
-		return exit_code_from_errno(r);
-	return r;
+	r = dispatch(argc - optind, argv + optind);
+	args_free();
+	return r < 0 ? exit_code_from_errno(r) : r;
 }
