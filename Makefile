@@ -25,9 +25,11 @@ OBJS      := $(patsubst %.c,build/obj/%.o,$(SRCS)) $(PROTO_C:.c=.o)
 LIB_OBJS  := $(filter-out build/obj/kupgrade/cli/main.o,$(OBJS))
 TEST_SRCS := $(wildcard tests/unit/*.c)
 TEST_OBJS := $(patsubst %.c,build/obj/%.o,$(TEST_SRCS))
+FMT_SRCS  := $(SRCS) $(TEST_SRCS) \
+             $(wildcard kupgrade/*.h kupgrade/basic/*.h kupgrade/cli/*.h tests/unit/*.h)
 
 .SECONDARY: $(PROTO_C) $(PROTO_H)
-.PHONY: all clean install deps check check-unit check-vm bench demo format
+.PHONY: all clean install deps check check-unit check-vm bench demo format format-check
 all: build/kupgrade
 
 build/kupgrade: $(OBJS)
@@ -92,7 +94,14 @@ install: all $(MANPAGES)
 		install -D -m 0644 $$f $(DESTDIR)$(DOCDIR)/$$(basename $$f); done
 
 format:
-	clang-format -i $(SRCS) $(wildcard kupgrade/*.h kupgrade/basic/*.h kupgrade/cli/*.h) $(TEST_SRCS)
+	clang-format -i $(FMT_SRCS)
+
+# Lists the files clang-format would change, changes nothing, fails if there is one.
+format-check:
+	@out=$$(clang-format --dry-run -Werror $(FMT_SRCS) 2>&1) && exit 0; \
+	files=$$(echo "$$out" | sed -n 's/^\([^ :]*\):[0-9]*:[0-9]*: error: code should be clang-formatted.*/\1/p' | uniq); \
+	if [ -n "$$files" ]; then echo "$$files"; echo "These files are not formatted: run 'make format'." >&2; \
+	else echo "$$out" >&2; fi; exit 1
 
 clean:
 	rm -rf build
