@@ -8,6 +8,8 @@ PKGS=(
 	# build
 	build-essential pkg-config criu protobuf-c-compiler libprotobuf-c-dev
 	libmount-dev libsystemd-dev scdoc
+	# make format, make format-check
+	clang-format
 	# VM bench: guest image build
 	debootstrap e2fsprogs cpio zstd coreutils util-linux
 	# VM bench: running guests
