@@ -2,7 +2,8 @@
 # kup-timeout: 1800
 #
 # Baseline: a bare kexec from KV_OLD to KV_NEW with kexec-tools alone (no
-# checkpoint). Measures the two figures later issues are compared with:
+# checkpoint). Measures the two figures a switch's pause is judged against
+# (switch_compare_bare_kexec in switch-lib.sh):
 #   cold_boot_s   qemu start -> ssh answering
 #   bare_kexec_s  `kexec -e` issued -> ssh answering again on the new kernel
 # plus where the time goes (from the host-timestamped serial log).

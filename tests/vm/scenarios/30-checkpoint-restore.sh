@@ -1,5 +1,7 @@
 #!/bin/bash
-# Issue 3, Done-when 1: on one kernel, checkpoint and restore
+# The dump and the restore every switch makes, and the rollback of a failed
+# checkpoint (a restore from its own images), on one kernel with no kexec,
+# where a failure can only be kupgrade's or CRIU's. Checkpoint and restore
 #   - an ssh session from the host printing a counter (session-N.scope), and
 #   - a TCP service (tests/vm/workloads/counter-server.py) with an
 #     established client connection and in-memory state;

@@ -1,6 +1,8 @@
 #!/bin/bash
 # kup-timeout: 1800
-# Issue 3, Done-when 2: all or nothing. With KUPGRADE_FAULT at each checkpoint
+# A checkpoint is all or nothing: wherever it fails, the operator goes on
+# working on the same kernel, so it must leave the system as it found it.
+# With KUPGRADE_FAULT at each checkpoint
 # phase in turn, then with a real failure (a tmpfs too small for the images)
 # and a SIGTERM to kupgrade mid-run: every process runs afterwards with its
 # PID, nothing is stopped or frozen, no lock table (kupgrade's or CRIU's) is

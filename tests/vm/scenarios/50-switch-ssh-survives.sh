@@ -1,8 +1,11 @@
 #!/bin/bash
 # kup-timeout: 2400
-# Issue 4: an ssh session printing a counter runs "kupgrade --kernel" for the
-# other kernel; the same connection, shell and counter survive, and the same
-# shell then prints the new "uname -r". Then back again to the first kernel.
+# The switch as an operator makes it, from inside the session that must
+# survive it: an ssh session printing a counter runs "kupgrade --kernel" for
+# the other kernel; the same connection, shell and counter survive, and the
+# same shell then prints the new "uname -r". Then back again to the first
+# kernel: the second switch checkpoints a tree CRIU restored, which must go
+# as well as the first.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../switch-lib.sh"
 

@@ -1,10 +1,11 @@
 #!/bin/bash
 # kup-timeout: 3000
-# Issue 4, failures. (1) KUPGRADE_FAULT at each phase before the point of no
-# return: the old kernel keeps running, every process alive and unfrozen, no
-# lock, no kernel loaded, no image left; the message names the phase.
-# (2) A fault in one tree's restore after the kexec: that tree is reported
-# failed, the others are restored.
+# A switch that fails must cost nothing before the point of no return, and
+# only what failed after it. (1) KUPGRADE_FAULT at each phase before the
+# point of no return: the old kernel keeps running, every process alive and
+# unfrozen, no lock, no kernel loaded, no image left; the message names the
+# phase. (2) A fault in one tree's restore after the kexec: that tree is
+# reported failed, the others are restored.
 . "$(dirname "$0")/../lib.sh"
 
 vm_boot "$KV_OLD"

@@ -1,6 +1,8 @@
 #!/bin/bash
 # kup-timeout: 1800
-# Issue 4: a PID clash on the new boot. A test-only unit, ordered before
+# A PID clash on the new boot: whatever starts before the restore may take
+# the PID of a checkpointed tree, which seldom happens by chance, so this
+# scenario makes it happen. A test-only unit, ordered before
 # kupgrade-restore.service, reads the manifest the initramfs carried into
 # /run/kupgrade and occupies the root PID of the operator's session tree
 # with a sleeper (ns_last_pid = PID-1, then fork). The restore must find the

@@ -1,6 +1,7 @@
 #!/bin/bash
 # kup-timeout: 1800
-# Issue 4: one switch with --images-on-disk, typed into an ssh session
+# The other way the images cross, for when memory is short: one switch
+# with --images-on-disk, typed into an ssh session
 # printing a counter. The images cross in /var/lib/kupgrade/images (root
 # only, 0700), not in the initrd: the same connection, shell and counter
 # survive, the shell prints the new uname -r, the report says transport

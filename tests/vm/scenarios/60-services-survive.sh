@@ -1,6 +1,8 @@
 #!/bin/bash
 # kup-timeout: 2400
-# Issue 5: services survive the switch and stay systemd services.
+# Services survive the switch and stay systemd services: a service that came
+# back outside its unit could no longer be stopped, restarted or watched by
+# systemd.
 #
 # In the guest: kupgrade-zdtm.service (tests/vm/workloads/zdtm-service.py,
 # Type=simple, Restart=always, output to the journal), nginx and lighttpd
@@ -28,7 +30,7 @@
 # qemu's user-mode network gives up on data it cannot deliver for about two
 # minutes (a real peer retries for 15), longer than the guest is away under
 # TCG: the clients send nothing from the command until the new kernel runs
-# its initramfs, as the keystrokes of scenario 50 do.
+# its initramfs, as switch() in switch-lib.sh does with its keystrokes.
 . "$(dirname "$0")/../lib.sh"
 
 W=$KUP_REPO/tests/vm/workloads
