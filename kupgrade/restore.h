@@ -7,6 +7,10 @@
 #include "manifest.h"
 #include "tcp.h"
 
+/* TRANSITIONAL: the checkpoint side includes restore.h for these. */
+#include "conn.h"
+#include "winscale.h"
+
 /*
  * Restoring one unit's trees from d/<unit image_dir>/<root pid>: shared by
  * "kupgrade restore" and by the checkpoint's undo (a failed checkpoint puts
@@ -24,14 +28,6 @@ int restore_tree(struct imagedir *d, ManifestUnit *u, uint32_t root);
 /* A service on the boot that dumped it, through its own unit's start (see
  * restore.c); on failure it is started fresh. images: the images root. */
 int restore_service_through_unit(const char *images, ManifestUnit *u);
-
-/* TCP window scaling off while connections are restored (see restore.c),
- * and back to what it was; no-ops without connections or when already so. */
-void window_scaling_off(const Manifest *m);
-void window_scaling_back(void);
-
-/* The locked connections of u, appended to *c (from the manifest). */
-int unit_connections(const ManifestUnit *u, struct tcp_conn **c, size_t *n);
 
 /* Where the images of a switch are found on the boot after it: the RAM path
  * (/run/kupgrade, filled by the initramfs) or the disk path
