@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
 
-#include "restore.h"
+#include "restore-lock.h"
 #include "test.h"
 
 TEST(last_pid_is_raised_above_the_checkpointed_pids_only)
