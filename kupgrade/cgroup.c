@@ -4,7 +4,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "alloc.h"
 #include "cgroup.h"
+#include "fileio.h"
 #include "log.h"
 
 int cgroup_parse_mountinfo(FILE *f, char **ret)
@@ -39,7 +41,7 @@ int cgroup_find_mount(char **ret)
 	return cgroup_parse_mountinfo(f, ret);
 }
 
-static int join(const char *mount, const char *cg, const char *file, char **ret)
+int cgroup_path(const char *mount, const char *cg, const char *file, char **ret)
 {
 	return asprintf(ret, "%s%s%s%s", mount, streq(cg, "/") ? "" : cg, file ? "/" : "", file ?: "") < 0
 		       ? -ENOMEM
@@ -51,24 +53,19 @@ int cgroup_read_procs(const char *mount, const char *cg, pid_t **ret, size_t *re
 	_cleanup_free_ char *path = NULL;
 	_cleanup_fclose_ FILE *f = NULL;
 	_cleanup_free_ pid_t *pids = NULL;
-	size_t n = 0, size = 0;
+	size_t n = 0;
 	long pid;
 	int r;
 
-	r = join(mount, cg, "cgroup.procs", &path);
+	r = cgroup_path(mount, cg, "cgroup.procs", &path);
 	if (r < 0)
 		return r;
 	f = fopen(path, "re");
 	if (!f)
 		return negative_errno();
 	while (fscanf(f, "%ld", &pid) == 1) {
-		if (n == size) {
-			pid_t *p = realloc(pids, (size = size ? size * 2 : 16) * sizeof(pid_t));
-
-			if (!p)
-				return -ENOMEM;
-			pids = p;
-		}
+		if (!GREEDY_REALLOC(pids, n + 1))
+			return -ENOMEM;
 		pids[n++] = (pid_t)pid;
 	}
 	if (ferror(f))
@@ -76,6 +73,17 @@ int cgroup_read_procs(const char *mount, const char *cg, pid_t **ret, size_t *re
 	*ret = TAKE_PTR(pids);
 	*ret_n = n;
 	return 0;
+}
+
+int cgroup_attach(const char *mount, const char *cg, pid_t pid)
+{
+	_cleanup_free_ char *path = NULL;
+	int r;
+
+	r = cgroup_path(mount, cg, "cgroup.procs", &path);
+	if (r < 0)
+		return r;
+	return write_string_file_in_place(path, "%d\n", (int)pid);
 }
 
 int cgroup_walk(const char *mount, const char *cg, cgroup_walk_func fn, void *userdata)
@@ -96,7 +104,7 @@ int cgroup_walk(const char *mount, const char *cg, cgroup_walk_func fn, void *us
 	if (r < 0)
 		return r;
 
-	r = join(mount, cg, NULL, &dir);
+	r = cgroup_path(mount, cg, NULL, &dir);
 	if (r < 0)
 		return r;
 	d = opendir(dir);
@@ -118,22 +126,15 @@ int cgroup_walk(const char *mount, const char *cg, cgroup_walk_func fn, void *us
 
 struct pid_set {
 	pid_t *pids;
-	size_t n, size;
+	size_t n;
 };
 
 static int collect_pids(const char *cg, const pid_t *pids, size_t n, void *userdata)
 {
 	struct pid_set *s = userdata;
 
-	if (s->n + n > s->size) {
-		size_t size = MAX(s->size * 2, s->n + n + 16);
-		pid_t *p = realloc(s->pids, size * sizeof(pid_t));
-
-		if (!p)
-			return -ENOMEM;
-		s->pids = p;
-		s->size = size;
-	}
+	if (!GREEDY_REALLOC(s->pids, s->n + n))
+		return -ENOMEM;
 	memcpy(s->pids + s->n, pids, n * sizeof(pid_t));
 	s->n += n;
 	return 0;

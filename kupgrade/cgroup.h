@@ -16,6 +16,13 @@ int cgroup_find_mount(char **ret);
 /* Same, from a mountinfo stream (pure, for tests). */
 int cgroup_parse_mountinfo(FILE *f, char **ret);
 
+/* mount + cg (+ "/" file): the directory of cg, or a file in it; cg "/" is
+ * the root. */
+int cgroup_path(const char *mount, const char *cg, const char *file, char **ret);
+
+/* Move pid (with its threads) into cg: its cgroup.procs. */
+int cgroup_attach(const char *mount, const char *cg, pid_t pid);
+
 /* Thread-group leaders directly in one cgroup (its cgroup.procs). */
 int cgroup_read_procs(const char *mount, const char *cg, pid_t **ret, size_t *ret_n);
 

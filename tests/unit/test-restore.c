@@ -1,7 +1,17 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
-#include "restore.h"
+#include "fileio.h"
+#include "macro.h"
+#include "paths.h"
+#include "restore-external.h"
+#include "restore-lock.h"
+#include "restore-service.h"
 #include "test.h"
 
 TEST(last_pid_is_raised_above_the_checkpointed_pids_only)
@@ -15,4 +25,72 @@ TEST(last_pid_is_raised_above_the_checkpointed_pids_only)
 	ASSERT_EQ(restore_last_pid_target("59x\n", 250), -EINVAL);
 	ASSERT_EQ(restore_last_pid_target("-5\n", 250), -EINVAL);
 	ASSERT_EQ(restore_last_pid_target("99999999999999999999\n", 250), -EINVAL);
+}
+
+TEST(services_restore_through_their_unit_unless_the_plan_restarted_them)
+{
+	Manifest *m = manifest_new("boot", "6.1.0");
+	ManifestUnit *svc, *scope, *restarted;
+
+	ASSERT_TRUE(m);
+	svc = manifest_add_unit(m, "a.service", "service", "a");
+	scope = manifest_add_unit(m, "session-3.scope", "scope", "b");
+	restarted = manifest_add_unit(m, "c.service", "service", "c");
+	ASSERT_TRUE(svc && scope && restarted);
+	ASSERT_OK(manifest_unit_add_root(svc, 100));
+	restarted->has_outcome = true;
+	restarted->outcome = KUPGRADE__UNIT_OUTCOME__RESTARTED_FRESH;
+	ASSERT_TRUE(manifest_unit_restores_through_unit(svc));
+	ASSERT_FALSE(manifest_unit_restores_through_unit(scope));
+	ASSERT_FALSE(manifest_unit_restores_through_unit(restarted));
+	manifest_free(m);
+}
+
+TEST(restore_dropin_names_the_pid_file_restore_unit_writes)
+{
+	char dir[] = "/tmp/kupgrade-test-XXXXXX", path[4096];
+	_cleanup_free_ char *text = NULL;
+
+	ASSERT_TRUE(mkdtemp(dir));
+	ASSERT_OK(restore_service_write_dropin(dir, "a.service", "/run/kupgrade"));
+	snprintf(path, sizeof(path), "%s/a.service.d/50-kupgrade-restore.conf", dir);
+	ASSERT_OK(read_full_file_str(path, &text));
+	ASSERT_TRUE(strstr(text, "\nPIDFile=" RESTORE_SERVICE_DIR "/a.service.pid\n"));
+	ASSERT_TRUE(strstr(text, "\nExecStart=/usr/sbin/kupgrade restore-unit --from /run/kupgrade a.service\n"));
+	ASSERT_OK(restore_service_remove_dropin(dir, "a.service"));
+	ASSERT_EQ(access(path, F_OK), -1);
+	/* Gone already: fine. The empty .d directory went with it. */
+	ASSERT_OK(restore_service_remove_dropin(dir, "a.service"));
+	ASSERT_OK(rmdir(dir));
+}
+
+TEST(externals_come_back_as_fifos_and_nothing_else_unknown)
+{
+	char dir[] = "/tmp/kupgrade-test-XXXXXX";
+	Manifest *m = manifest_new("boot", "6.1.0");
+	struct restore_externals x;
+	ManifestUnit *u;
+	struct stat st;
+	int dir_fd;
+
+	ASSERT_TRUE(m && mkdtemp(dir));
+	dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ASSERT_TRUE(dir_fd >= 0);
+	u = manifest_add_unit(m, "session-3.scope", "scope", "a");
+	ASSERT_TRUE(u);
+	ASSERT_OK(manifest_unit_add_external(u, "file[1:2]", "/run/user/0/fifo", S_IFIFO | 0600, 100, 5));
+	ASSERT_OK(restore_externals_open(dir_fd, u, &x));
+	ASSERT_EQ(x.n, 1);
+	ASSERT_STREQ(x.inherit[0].key, "file[1:2]");
+	ASSERT_OK(fstat(x.inherit[0].fd, &st));
+	ASSERT_TRUE(S_ISFIFO(st.st_mode));
+	restore_externals_close(&x);
+	/* A regular file cannot be handed back. */
+	ASSERT_OK(manifest_unit_add_external(u, "file[1:3]", "/run/x", S_IFREG | 0600, 100, 6));
+	ASSERT_EQ(restore_externals_open(dir_fd, u, &x), -EOPNOTSUPP);
+	ASSERT_EQ(x.n, 0);
+	close(dir_fd);
+	/* The FIFOs are made and unlinked inside the images: nothing stays. */
+	ASSERT_OK(rmdir(dir));
+	manifest_free(m);
 }
