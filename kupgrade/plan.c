@@ -9,22 +9,11 @@
 #include "log.h"
 #include "plan.h"
 
-static const char *const decision_names[_DECISION_MAX] = {
-	[DECISION_CHECKPOINT] = "checkpoint",
-	[DECISION_RESTART] = "restart",
-	[DECISION_LEAVE] = "leave",
-};
-
 static const char *const kind_names[_OWNER_MAX] = {
 	[OWNER_SERVICE] = "service", [OWNER_SESSION] = "session", [OWNER_CONTAINER] = "container",
 	[OWNER_SCOPE] = "scope",     [OWNER_SLICE] = "slice",	  [OWNER_INIT] = "init",
 	[OWNER_KERNEL] = "kernel",   [OWNER_SELF] = "self",
 };
-
-const char *plan_decision_to_string(enum plan_decision d)
-{
-	return d >= 0 && d < _DECISION_MAX ? decision_names[d] : NULL;
-}
 
 const char *owner_kind_to_string(enum owner_kind k)
 {

@@ -5,19 +5,14 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "plan-decision.h"
+
 /*
  * The plan: every process on the machine exactly once, grouped by its owner
  * (a systemd unit, found over D-Bus and in the cgroup tree), with a decision
  * and a reason. Building it (plan_build) fetches; deciding
  * (plan_decide) is pure and unit-tested.
  */
-
-enum plan_decision {
-	DECISION_CHECKPOINT,
-	DECISION_RESTART,
-	DECISION_LEAVE,
-	_DECISION_MAX,
-};
 
 enum owner_kind {
 	OWNER_SERVICE,	 /* foo.service */
@@ -110,7 +105,6 @@ static inline bool plan_external_is_listen_socket(const struct plan_external *e)
 	return e->listen;
 }
 
-const char *plan_decision_to_string(enum plan_decision d);
 const char *owner_kind_to_string(enum owner_kind k);
 
 /* Pure policy, unit-tested. */
