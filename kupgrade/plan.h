@@ -55,12 +55,21 @@ struct plan_unit {
 
 	uint64_t est_image_bytes;
 
-	/* Added by the plan verb (part 1 of issue 3). */
+	/* Sums over procs, and what the dump must declare external. */
 	unsigned n_threads;
 	uint64_t rss_bytes;
 	bool contains_self;	      /* kupgrade itself runs inside this unit */
 	struct plan_external *externals; /* dumpable only if declared external */
 	size_t n_externals;
+};
+
+/* How the restore hands an external file back; what the plan decides by. */
+enum plan_external_kind {
+	EXTERNAL_LOGIND_FIFO,	 /* a logind session or inhibitor FIFO: a fresh FIFO */
+	EXTERNAL_JOURNAL_STREAM, /* stdout/stderr to journald: a fresh stream of the same unit */
+	EXTERNAL_SYSTEMD_SOCKET, /* a listening socket shared with systemd: the one it then holds */
+	EXTERNAL_CARRIED_FILE,	 /* a small file on a tmpfs: kupgrade copies it into the images */
+	_EXTERNAL_KIND_MAX,
 };
 
 /*
@@ -69,10 +78,11 @@ struct plan_unit {
  * logind FIFOs.
  */
 struct plan_external {
+	enum plan_external_kind kind;
 	pid_t pid;
 	int fd;
 	uint64_t inode;
-	char *what;
+	char *what;	/* for people: the plan's table and JSON print it */
 	char *path;	/* a file kupgrade carries (on a tmpfs), else NULL */
 	char *listen;	/* a listening socket shared with systemd: its name (listensock.h) */
 };
@@ -96,13 +106,18 @@ const struct plan_external *plan_unit_unsupported_external(const struct plan_uni
 /* Files held open on a tmpfs are copied into the images up to this size. */
 #define CARRY_MAX_BYTES (1024 * 1024)
 #define CARRIED_WHAT "holds a file on a tmpfs, which kupgrade copies into the images"
-bool plan_external_is_journal_stream(const struct plan_external *e);
 #define LISTEN_SOCKET_WHAT "shares systemd's listening socket (socket activation)"
+
+static inline bool plan_external_is_journal_stream(const struct plan_external *e)
+{
+	return e->kind == EXTERNAL_JOURNAL_STREAM;
+}
+
 /* A socket-activated service's listening socket: handed back at restore as
  * the new boot's socket of the same unit. */
 static inline bool plan_external_is_listen_socket(const struct plan_external *e)
 {
-	return e->listen;
+	return e->kind == EXTERNAL_SYSTEMD_SOCKET;
 }
 
 const char *owner_kind_to_string(enum owner_kind k);
