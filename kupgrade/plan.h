@@ -96,6 +96,10 @@ struct plan {
 
 /* Fetch everything and decide; config_path may be NULL for defaults. */
 int plan_build(const char *config_path, struct plan **ret);
+struct kupgrade_options;
+/* "kupgrade plan": build the plan with o->config and print it on stdout, as
+ * a table or (o->json) as JSON (docs/plan-json.md). Must run as root. */
+int plan_print(const struct kupgrade_options *o);
 void plan_free(struct plan *p);
 struct plan_unit *plan_find_unit(struct plan *p, const char *name);
 /* The first external file of u that the restore cannot hand back, or NULL. */
