@@ -55,7 +55,8 @@ struct plan_unit {
 
 	uint64_t est_image_bytes;
 
-	/* Sums over procs, and what the dump must declare external. */
+	/* Found while building: sums over procs, whether kupgrade runs in
+	 * the unit, and what its dump must declare external. */
 	unsigned n_threads;
 	uint64_t rss_bytes;
 	bool contains_self;	      /* kupgrade itself runs inside this unit */
