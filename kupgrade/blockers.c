@@ -7,6 +7,7 @@
 
 #include "blockers.h"
 #include "macro.h"
+#include "plan.h"
 
 #define CRIU "CRIU 3.17"
 

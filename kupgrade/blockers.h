@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "plan.h"
+#include "plan-decision.h"
 #include "proc.h"
 
 /*
@@ -22,7 +22,8 @@ enum fd_verdict {
 };
 
 /* A file, device, anonymous inode or socket family. Fills reason (without
- * the pid/fd location) for FD_EXTERNAL and FD_BLOCKER. */
+ * the pid/fd location) for FD_EXTERNAL and FD_BLOCKER. Its only FD_EXTERNAL
+ * is a logind session or inhibitor FIFO (EXTERNAL_LOGIND_FIFO, plan.h). */
 enum fd_verdict fd_check_file(const struct proc_fd *fd, char *reason, size_t size);
 
 /* A connected unix socket whose peer is known. */
@@ -35,6 +36,7 @@ struct unix_peer_facts {
 	enum plan_decision peer_decision;
 };
 
+/* Its only FD_EXTERNAL is a journal stream (EXTERNAL_JOURNAL_STREAM, plan.h). */
 enum fd_verdict fd_check_unix_peer(const struct unix_peer_facts *f, char *reason, size_t size);
 
 /* A process's mount namespace against PID 1's (inode numbers of ns/mnt). */

@@ -3,6 +3,7 @@
 #include <fnmatch.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "config.h"
 #include "log.h"
 
@@ -23,16 +24,6 @@ static bool is_glob(const char *p)
 	return strpbrk(p, "*?[") != NULL;
 }
 
-static int decision_from_key(const char *key, enum plan_decision *ret)
-{
-	for (enum plan_decision d = 0; d < _DECISION_MAX; d++)
-		if (streq(key, plan_decision_to_string(d))) {
-			*ret = d;
-			return 0;
-		}
-	return -EINVAL;
-}
-
 static int add_rule(struct config *c, const char *pattern, enum plan_decision d, unsigned line)
 {
 	struct config_rule *n;
@@ -46,10 +37,9 @@ static int add_rule(struct config *c, const char *pattern, enum plan_decision d,
 					       c->path, line, pattern, plan_decision_to_string(c->rules[i].decision),
 					       c->rules[i].line);
 
-	n = realloc(c->rules, (c->n_rules + 1) * sizeof(*n));
+	n = GREEDY_REALLOC(c->rules, c->n_rules + 1);
 	if (!n)
 		return log_oom();
-	c->rules = n;
 	n[c->n_rules].pattern = strdup(pattern);
 	if (!n[c->n_rules].pattern)
 		return log_oom();
@@ -71,7 +61,7 @@ static int parse_assignment(struct config *c, char *l, unsigned line)
 	*eq = 0;
 	key = strip(l);
 	value = strip(eq + 1);
-	if (decision_from_key(key, &d) < 0)
+	if (plan_decision_from_string(key, &d) < 0)
 		return log_error_errno(-EBADMSG,
 				       "%s:%u: unknown key '%s' in [plan]; use checkpoint, restart or leave.",
 				       c->path, line, key);

@@ -3,7 +3,7 @@
 
 #include <stdio.h>
 
-#include "plan.h"
+#include "plan-decision.h"
 
 /*
  * /etc/kupgrade.conf, see kupgrade.conf(5). The [plan] section forces units

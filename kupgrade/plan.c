@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The plan policy: what happens to each owner, and why. Pure: no I/O. */
+/* The plan policy: what happens to each owner, and why; finding and freeing
+ * the plan's units. Pure: no I/O. */
 #include <fnmatch.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -9,22 +10,11 @@
 #include "log.h"
 #include "plan.h"
 
-static const char *const decision_names[_DECISION_MAX] = {
-	[DECISION_CHECKPOINT] = "checkpoint",
-	[DECISION_RESTART] = "restart",
-	[DECISION_LEAVE] = "leave",
-};
-
 static const char *const kind_names[_OWNER_MAX] = {
 	[OWNER_SERVICE] = "service", [OWNER_SESSION] = "session", [OWNER_CONTAINER] = "container",
 	[OWNER_SCOPE] = "scope",     [OWNER_SLICE] = "slice",	  [OWNER_INIT] = "init",
 	[OWNER_KERNEL] = "kernel",   [OWNER_SELF] = "self",
 };
-
-const char *plan_decision_to_string(enum plan_decision d)
-{
-	return d >= 0 && d < _DECISION_MAX ? decision_names[d] : NULL;
-}
 
 const char *owner_kind_to_string(enum owner_kind k)
 {
@@ -129,27 +119,30 @@ static int decide_default(struct plan_unit *u)
 	}
 }
 
-bool plan_external_is_journal_stream(const struct plan_external *e)
+/* The logind session FIFOs are handed back as fresh FIFOs, and carried files
+ * from the images. A journal stream is handed back as a fresh stream of the
+ * same unit, and a listening socket shared with systemd as the socket
+ * systemd holds then: both only for a service (its restore is the unit's own
+ * start). */
+static bool external_handed_back(const struct plan_unit *u, const struct plan_external *e)
 {
-	return strncmp(e->what, JOURNAL_STREAM_WHAT, strlen(JOURNAL_STREAM_WHAT)) == 0;
+	switch (e->kind) {
+	case EXTERNAL_LOGIND_FIFO:
+	case EXTERNAL_CARRIED_FILE:
+		return true;
+	case EXTERNAL_JOURNAL_STREAM:
+	case EXTERNAL_SYSTEMD_SOCKET:
+		return u->kind == OWNER_SERVICE;
+	default:
+		return false;
+	}
 }
 
 const struct plan_external *plan_unit_unsupported_external(const struct plan_unit *u)
 {
-	/* The logind session FIFOs are handed back as fresh FIFOs. A journal
-	 * stream is handed back as a fresh stream of the same unit, and a
-	 * listening socket shared with systemd as the socket systemd holds
-	 * then: both only for a service (its restore is the unit's own start). */
-	for (size_t i = 0; i < u->n_externals; i++) {
-		const struct plan_external *e = &u->externals[i];
-
-		if (strstr(e->what, "FIFO") || e->path)
-			continue;
-		if (u->kind == OWNER_SERVICE &&
-		    (plan_external_is_journal_stream(e) || plan_external_is_listen_socket(e)))
-			continue;
-		return e;
-	}
+	for (size_t i = 0; i < u->n_externals; i++)
+		if (!external_handed_back(u, &u->externals[i]))
+			return &u->externals[i];
 	return NULL;
 }
 
@@ -197,4 +190,39 @@ int plan_decide(struct plan_unit *u, const struct config *c)
 		return set_reason(u, DECISION_RESTART, false, "PID %d %s, which kupgrade cannot hand back at restore yet",
 				  (int)ext->pid, ext->what);
 	return decide_default(u);
+}
+
+void plan_free(struct plan *p)
+{
+	if (!p)
+		return;
+	for (size_t i = 0; i < p->n_units; i++) {
+		struct plan_unit *u = &p->units[i];
+
+		free(u->name);
+		free(u->cgroup);
+		free(u->service_type);
+		free(u->reason);
+		free(u->procs);
+		free(u->roots);
+		for (size_t j = 0; j < u->n_blockers; j++)
+			free(u->blockers[j]);
+		free(u->blockers);
+		for (size_t j = 0; j < u->n_externals; j++) {
+			free(u->externals[j].what);
+			free(u->externals[j].path);
+			free(u->externals[j].listen);
+		}
+		free(u->externals);
+	}
+	free(p->units);
+	free(p);
+}
+
+struct plan_unit *plan_find_unit(struct plan *p, const char *name)
+{
+	for (size_t i = 0; i < p->n_units; i++)
+		if (streq(p->units[i].name, name))
+			return &p->units[i];
+	return NULL;
 }

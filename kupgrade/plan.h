@@ -5,19 +5,14 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "plan-decision.h"
+
 /*
  * The plan: every process on the machine exactly once, grouped by its owner
  * (a systemd unit, found over D-Bus and in the cgroup tree), with a decision
  * and a reason. Building it (plan_build) fetches; deciding
  * (plan_decide) is pure and unit-tested.
  */
-
-enum plan_decision {
-	DECISION_CHECKPOINT,
-	DECISION_RESTART,
-	DECISION_LEAVE,
-	_DECISION_MAX,
-};
 
 enum owner_kind {
 	OWNER_SERVICE,	 /* foo.service */
@@ -60,12 +55,22 @@ struct plan_unit {
 
 	uint64_t est_image_bytes;
 
-	/* Added by the plan verb (part 1 of issue 3). */
+	/* Found while building: sums over procs, whether kupgrade runs in
+	 * the unit, and what its dump must declare external. */
 	unsigned n_threads;
 	uint64_t rss_bytes;
 	bool contains_self;	      /* kupgrade itself runs inside this unit */
 	struct plan_external *externals; /* dumpable only if declared external */
 	size_t n_externals;
+};
+
+/* How the restore hands an external file back; what the plan decides by. */
+enum plan_external_kind {
+	EXTERNAL_LOGIND_FIFO,	 /* a logind session or inhibitor FIFO: a fresh FIFO */
+	EXTERNAL_JOURNAL_STREAM, /* stdout/stderr to journald: a fresh stream of the same unit */
+	EXTERNAL_SYSTEMD_SOCKET, /* a listening socket shared with systemd: the one it then holds */
+	EXTERNAL_CARRIED_FILE,	 /* a small file on a tmpfs: kupgrade copies it into the images */
+	_EXTERNAL_KIND_MAX,
 };
 
 /*
@@ -74,10 +79,11 @@ struct plan_unit {
  * logind FIFOs.
  */
 struct plan_external {
+	enum plan_external_kind kind;
 	pid_t pid;
 	int fd;
 	uint64_t inode;
-	char *what;
+	char *what;	/* for people: the plan's table and JSON print it */
 	char *path;	/* a file kupgrade carries (on a tmpfs), else NULL */
 	char *listen;	/* a listening socket shared with systemd: its name (listensock.h) */
 };
@@ -91,6 +97,10 @@ struct plan {
 
 /* Fetch everything and decide; config_path may be NULL for defaults. */
 int plan_build(const char *config_path, struct plan **ret);
+struct kupgrade_options;
+/* "kupgrade plan": build the plan with o->config and print it on stdout, as
+ * a table or (o->json) as JSON (docs/plan-json.md). Must run as root. */
+int plan_print(const struct kupgrade_options *o);
 void plan_free(struct plan *p);
 struct plan_unit *plan_find_unit(struct plan *p, const char *name);
 /* The first external file of u that the restore cannot hand back, or NULL. */
@@ -101,16 +111,20 @@ const struct plan_external *plan_unit_unsupported_external(const struct plan_uni
 /* Files held open on a tmpfs are copied into the images up to this size. */
 #define CARRY_MAX_BYTES (1024 * 1024)
 #define CARRIED_WHAT "holds a file on a tmpfs, which kupgrade copies into the images"
-bool plan_external_is_journal_stream(const struct plan_external *e);
 #define LISTEN_SOCKET_WHAT "shares systemd's listening socket (socket activation)"
+
+static inline bool plan_external_is_journal_stream(const struct plan_external *e)
+{
+	return e->kind == EXTERNAL_JOURNAL_STREAM;
+}
+
 /* A socket-activated service's listening socket: handed back at restore as
  * the new boot's socket of the same unit. */
 static inline bool plan_external_is_listen_socket(const struct plan_external *e)
 {
-	return e->listen;
+	return e->kind == EXTERNAL_SYSTEMD_SOCKET;
 }
 
-const char *plan_decision_to_string(enum plan_decision d);
 const char *owner_kind_to_string(enum owner_kind k);
 
 /* Pure policy, unit-tested. */

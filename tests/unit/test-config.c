@@ -148,3 +148,17 @@ TEST(config_missing_file_is_empty)
 	ASSERT_EQ(c.n_rules, 0);
 	config_done(&c);
 }
+
+TEST(plan_decision_names_round_trip)
+{
+	enum plan_decision d;
+
+	for (enum plan_decision i = 0; i < _DECISION_MAX; i++) {
+		ASSERT_OK(plan_decision_from_string(plan_decision_to_string(i), &d));
+		ASSERT_EQ(d, i);
+	}
+	ASSERT_STREQ(plan_decision_to_string(DECISION_RESTART), "restart");
+	ASSERT_EQ(plan_decision_from_string("Restart", &d), -EINVAL);
+	ASSERT_EQ(plan_decision_from_string("", &d), -EINVAL);
+	ASSERT_TRUE(!plan_decision_to_string(_DECISION_MAX));
+}

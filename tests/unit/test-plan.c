@@ -161,9 +161,10 @@ TEST(plan_blockers_make_restart_with_reason)
 
 TEST(plan_journal_stream_is_handed_back_to_services_only)
 {
-	struct plan_external stream = { 255, 1, 42, JOURNAL_STREAM_WHAT " (" JOURNAL_STREAM_SOCKET ")", NULL, NULL };
-	struct plan_external fifo = { 465, 8, 43, "holds the logind session FIFO /run/systemd/sessions/19.ref", NULL,
-				      NULL };
+	struct plan_external stream = { .kind = EXTERNAL_JOURNAL_STREAM, .pid = 255, .fd = 1, .inode = 42,
+					.what = (char *)JOURNAL_STREAM_WHAT " (" JOURNAL_STREAM_SOCKET ")" };
+	struct plan_external fifo = { .kind = EXTERNAL_LOGIND_FIFO, .pid = 465, .fd = 8, .inode = 43,
+				      .what = (char *)"holds the logind session FIFO /run/systemd/sessions/19.ref" };
 	struct plan_unit svc = unit("nginx.service", OWNER_SERVICE);
 	struct plan_unit scope = unit("run-u7.scope", OWNER_SCOPE);
 	struct plan_unit ses = unit("session-19.scope", OWNER_SESSION);
@@ -607,8 +608,9 @@ TEST(blockers_mount_namespace)
 
 TEST(plan_systemd_listening_socket_is_handed_back_to_services_only)
 {
-	struct plan_external sock = { 812, 3, 44, LISTEN_SOCKET_WHAT " tcp 0.0.0.0:7100, handed back at restore", NULL,
-				      (char *)"tcp 0.0.0.0:7100" };
+	struct plan_external sock = { .kind = EXTERNAL_SYSTEMD_SOCKET, .pid = 812, .fd = 3, .inode = 44,
+				      .what = (char *)LISTEN_SOCKET_WHAT " tcp 0.0.0.0:7100, handed back at restore",
+				      .listen = (char *)"tcp 0.0.0.0:7100" };
 	struct plan_unit svc = unit("kupgrade-sockact.service", OWNER_SERVICE);
 	struct plan_unit scope = unit("run-u8.scope", OWNER_SCOPE);
 

@@ -6,11 +6,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "paths.h"
 #include "json.h"
 #include "log.h"
+#include "options.h"
+#include "paths.h"
 #include "plan.h"
-#include "verbs.h"
 
 #define PLAN_JSON_VERSION 1
 
@@ -183,7 +183,7 @@ static void print_table(const struct plan *p)
 	       p->n_processes, p->n_threads, format_bytes(a, p->rss_bytes), format_bytes(b, p->est_image_bytes));
 }
 
-int verb_plan(int argc, char **argv)
+int plan_print(const struct kupgrade_options *o)
 {
 	struct plan *p = NULL;
 	int r;
@@ -192,12 +192,12 @@ int verb_plan(int argc, char **argv)
 	if (geteuid() != 0)
 		return log_error_errno(-EPERM, "kupgrade plan must run as root: it reads every process's open files.");
 	/* The default file may be missing; a file named on the command line may not. */
-	if (!streq(arg_config, CONFIG_FILE) && access(arg_config, F_OK) < 0)
-		return log_error_errno(negative_errno(), "Cannot use --config %s: %m", arg_config);
-	r = plan_build(arg_config, &p);
+	if (!streq(o->config, CONFIG_FILE) && access(o->config, F_OK) < 0)
+		return log_error_errno(negative_errno(), "Cannot use --config %s: %m", o->config);
+	r = plan_build(o->config, &p);
 	if (r < 0)
 		return r;
-	if (arg_json)
+	if (o->json)
 		r = print_json(p);
 	else
 		print_table(p);
