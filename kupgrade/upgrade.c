@@ -6,7 +6,7 @@
 
 #include "bus.h"
 #include "check.h"
-#include "dump.h"
+#include "checkpoint.h"
 #include "fileio.h"
 #include "kexec.h"
 #include "log.h"
