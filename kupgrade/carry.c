@@ -29,7 +29,7 @@ int carry_files(const struct plan_unit *pu, ManifestUnit *mu, struct imagedir *d
 			continue;
 		in = open(e->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 		if (in < 0 || fstat(in, &st) < 0)
-			return log_error_errno(-errno, "Unit %s: cannot read %s to carry it: %m", mu->name, e->path);
+			return log_error_errno(negative_errno(), "Unit %s: cannot read %s to carry it: %m", mu->name, e->path);
 		if (S_ISDIR(st.st_mode)) {
 			if (manifest_unit_add_carried(mu, e->path, NULL, st.st_mode, st.st_uid, st.st_gid) < 0)
 				return log_oom();

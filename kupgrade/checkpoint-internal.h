@@ -47,6 +47,7 @@ struct checkpoint {
 	struct ckpt_unit *units;
 	size_t n_units;
 	struct imagedir dir;
+	char *cgroup_mount; /* found by the scan; NULL: no cgroup2 */
 	const struct netlock_ops *lock;
 	Manifest *m;
 	uint64_t est_bytes;

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "alloc.h"
 #include "bus.h"
 #include "cgroup.h"
 #include "checkpoint-internal.h"
@@ -36,7 +37,7 @@ static void dir_name_for(const char *name, char *buf, size_t size)
 static int ckpt_add_unit(struct checkpoint *c, const struct plan_unit *pu)
 {
 	const struct plan_external *ext;
-	struct ckpt_unit *n, *u;
+	struct ckpt_unit *u;
 
 	if (pu->n_roots == 0)
 		return log_error_errno(-ESRCH, "Unit %s has no processes: nothing to checkpoint.", pu->name);
@@ -51,11 +52,9 @@ static int ckpt_add_unit(struct checkpoint *c, const struct plan_unit *pu)
 	if (ext)
 		return log_error_errno(-EOPNOTSUPP, "Unit %s: PID %d %s: kupgrade cannot hand that back at restore.",
 				       pu->name, (int)ext->pid, ext->what);
-	n = realloc(c->units, (c->n_units + 1) * sizeof(*n));
-	if (!n)
+	if (!GREEDY_REALLOC(c->units, c->n_units + 1))
 		return log_oom();
-	c->units = n;
-	u = &n[c->n_units];
+	u = &c->units[c->n_units];
 	*u = (struct ckpt_unit){ .c = c, .pu = pu };
 	dir_name_for(pu->name, u->dir_name, sizeof(u->dir_name));
 	u->mu = manifest_add_unit(c->m, pu->name, owner_kind_to_string(pu->kind), u->dir_name);
@@ -236,16 +235,16 @@ static int scan_tree(struct ckpt_unit *u, struct ckpt_tree *ct, pid_t root)
  * since the plan is left out, and said so. */
 static int scan_root(struct ckpt_unit *u, pid_t root)
 {
-	struct ckpt_tree *trees = realloc(u->trees, (u->n_trees + 1) * sizeof(*trees));
+	struct ckpt_tree *ct;
 	int r;
 
-	if (!trees)
+	if (!GREEDY_REALLOC(u->trees, u->n_trees + 1))
 		return log_oom();
-	u->trees = trees;
-	trees[u->n_trees] = (struct ckpt_tree){};
-	r = scan_tree(u, &trees[u->n_trees], root);
+	ct = &u->trees[u->n_trees];
+	*ct = (struct ckpt_tree){};
+	r = scan_tree(u, ct, root);
 	if (r == -ESRCH) {
-		tree_done(&trees[u->n_trees].t);
+		tree_done(&ct->t);
 		log_notice("Unit %s: PID %d exited since the plan; nothing of it to carry.", u->mu->name, (int)root);
 		return 0;
 	}
@@ -321,10 +320,9 @@ bool ckpt_unit_has_trees(const struct ckpt_unit *u)
 int checkpoint_phase_scan(void *ctx, void *arg)
 {
 	struct checkpoint *c = arg;
-	_cleanup_free_ char *mount = NULL;
 	int r;
 
-	r = cgroup_find_mount(&mount);
+	r = cgroup_find_mount(&c->cgroup_mount);
 	if (r < 0 && r != -ENOMEDIUM)
 		return log_error_errno(r, "Cannot find the cgroup2 mount: %m");
 	for (size_t i = 0; i < c->n_units; i++) {
@@ -335,8 +333,8 @@ int checkpoint_phase_scan(void *ctx, void *arg)
 			if (r < 0)
 				return r;
 		}
-		if (mount && !isempty(u->pu->cgroup)) {
-			r = scan_new_roots(u, mount);
+		if (c->cgroup_mount && !isempty(u->pu->cgroup)) {
+			r = scan_new_roots(u, c->cgroup_mount);
 			if (r < 0)
 				return r;
 		}

@@ -10,6 +10,7 @@
 #include "checkpoint-internal.h"
 #include "criu-image.h"
 #include "criu.h"
+#include "fileio.h"
 #include "log.h"
 #include "restore.h"
 #include "timeutil.h"
@@ -26,17 +27,21 @@
  * back to. A holder process (a child of ours that only waits, and dies with
  * us) sits in the cgroup while the trees are away. Not for services: systemd
  * stops a service whose main process is gone and would kill whatever sits in
- * its cgroup, holder and restored tree alike (issue 5 quiesces services).
+ * its cgroup, holder and restored tree alike (a service is held still by its
+ * quiesce drop-in instead, and its undo restores it through its own unit).
+ *
+ * A bare fork, not spawn_run(): the holder must outlive this call, until
+ * ckpt_release_cgroup() kills and reaps it. mount: the cgroup2 mount (NULL:
+ * none, nothing to hold).
  */
-static pid_t hold_cgroup(const char *cgroup)
+static pid_t hold_cgroup(const char *mount, const char *cgroup)
 {
 	char path[4096];
-	FILE *f;
 	pid_t pid;
 
-	if (isempty(cgroup))
+	if (!mount || isempty(cgroup))
 		return 0;
-	snprintf(path, sizeof(path), "/sys/fs/cgroup/%s/cgroup.procs", cgroup);
+	snprintf(path, sizeof(path), "%s/%s/cgroup.procs", mount, cgroup);
 	pid = fork();
 	if (pid < 0)
 		return 0;
@@ -45,8 +50,7 @@ static pid_t hold_cgroup(const char *cgroup)
 		for (;;)
 			pause();
 	}
-	f = fopen(path, "we");
-	if (!f || (fprintf(f, "%d\n", (int)pid), fclose(f)) != 0) {
+	if (write_string_file_in_place(path, "%d\n", (int)pid) < 0) {
 		log_debug("Cannot hold cgroup %s, ignoring.", cgroup);
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
@@ -148,6 +152,59 @@ static int drop_ended_tree(struct ckpt_unit *u, struct ckpt_tree *ct, const char
 	return ckpt_unit_has_trees(u) ? 0 : ckpt_unit_ended(u);
 }
 
+/* CRIU's killing dump of one tree into <unit>/<root pid>/ of the images. */
+static int dump_tree(struct ckpt_unit *u, struct ckpt_tree *ct)
+{
+	const char *keys[64];
+	char stream_keys[MAX_STREAMS][32];
+	size_t n_keys = 0;
+	_cleanup_close_ int fd = -EBADF;
+	char sub[16], log_name[300];
+	int r;
+
+	if (ct->t.n_externals + ct->n_streams > ELEMENTSOF(keys))
+		return log_error_errno(-E2BIG, "Unit %s: too many external files.", u->mu->name);
+	for (size_t k = 0; k < ct->t.n_externals; k++)
+		keys[n_keys++] = ct->t.externals[k].key;
+	for (size_t k = 0; k < ct->n_streams; k++) {
+		snprintf(stream_keys[k], sizeof(stream_keys[k]), "unix[%" PRIu64 "]", ct->streams[k]);
+		keys[n_keys++] = stream_keys[k];
+	}
+	snprintf(sub, sizeof(sub), "%d", (int)ct->t.root);
+	r = imagedir_mkdir_sub(&u->c->dir, u->dir_name, sub, &fd);
+	if (r < 0)
+		return log_error_errno(r, "Unit %s: cannot create %s/%s/%s: %m", u->mu->name, u->c->dir.path,
+				       u->dir_name, sub);
+	snprintf(log_name, sizeof(log_name), "%s-%d-dump.log", u->mu->name, (int)ct->t.root);
+	r = criu_dump_tree(&(struct criu_dump_req){ .pid = ct->t.root,
+						    .images_fd = fd,
+						    .log_name = log_name,
+						    .shell_job = ct->t.shell_job,
+						    .externals = keys,
+						    .n_externals = n_keys });
+	if (r < 0 && tree_ended(u, ct))
+		return drop_ended_tree(u, ct, sub);
+	if (r < 0) {
+		log_error("Unit %s: dump of tree %d failed.", u->mu->name, (int)ct->t.root);
+		return r;
+	}
+	for (size_t k = 0; k < ct->n_listens && r >= 0; k++) {
+		r = criu_image_inherit_listen_socket(fd, ct->listens[k]);
+		if (r < 0)
+			log_error_errno(r, "Unit %s: cannot mark systemd's listening socket %" PRIu64
+					   " as inherited in the images of tree %d: %m",
+					u->mu->name, ct->listens[k], (int)ct->t.root);
+	}
+	ct->dumped = true;
+	if (r < 0)
+		return r;
+	record_stats(u);
+	if (u->c->lock && netlock_drop_criu_table(ct->t.root) < 0)
+		log_warning("Unit %s: CRIU's own lock table for PID %d stays, ignoring.", u->mu->name,
+			    (int)ct->t.root);
+	return r;
+}
+
 int checkpoint_phase_dump_unit(void *ctx, void *arg)
 {
 	struct ckpt_unit *u = arg;
@@ -155,74 +212,21 @@ int checkpoint_phase_dump_unit(void *ctx, void *arg)
 	int r;
 
 	if (!ckpt_unit_has_trees(u))
-		return 0; /* its processes exited before the scan (unit_ended) */
+		return 0; /* its processes exited before the scan (ckpt_unit_ended) */
 	/* Before the freeze: CRIU reads TCP state in repair mode, and nothing
 	 * may move on the wire after that. */
 	r = ckpt_lock_unit(u, true);
 	if (r < 0)
 		return r;
 	u->locked = true;
-	if (u->pu->kind != OWNER_SERVICE)
-		u->holder = hold_cgroup(u->mu->cgroup);
+	if (!ckpt_unit_is_service(u))
+		u->holder = hold_cgroup(u->c->cgroup_mount, u->mu->cgroup);
 	if (u->mu->n_connections > 0)
 		log_info("Locked %zu TCP connection%s of %s.", u->mu->n_connections,
 			 u->mu->n_connections == 1 ? "" : "s", u->mu->name);
 	r = carry_files(u->pu, u->mu, &u->c->dir, u->dir_name);
-	for (size_t j = 0; j < u->n_trees && r == 0; j++) {
-		struct ckpt_tree *ct = &u->trees[j];
-		const char *keys[64];
-		char stream_keys[MAX_STREAMS][32];
-		size_t n_keys = 0;
-		_cleanup_close_ int fd = -EBADF;
-		char sub[16], log_name[300];
-
-		if (ct->t.n_externals + ct->n_streams > ELEMENTSOF(keys)) {
-			r = log_error_errno(-E2BIG, "Unit %s: too many external files.", u->mu->name);
-			break;
-		}
-		for (size_t k = 0; k < ct->t.n_externals; k++)
-			keys[n_keys++] = ct->t.externals[k].key;
-		for (size_t k = 0; k < ct->n_streams; k++) {
-			snprintf(stream_keys[k], sizeof(stream_keys[k]), "unix[%" PRIu64 "]", ct->streams[k]);
-			keys[n_keys++] = stream_keys[k];
-		}
-		snprintf(sub, sizeof(sub), "%d", (int)ct->t.root);
-		r = imagedir_mkdir_sub(&u->c->dir, u->dir_name, sub, &fd);
-		if (r < 0) {
-			log_error_errno(r, "Unit %s: cannot create %s/%s/%s: %m", u->mu->name, u->c->dir.path,
-					u->dir_name, sub);
-			break;
-		}
-		snprintf(log_name, sizeof(log_name), "%s-%d-dump.log", u->mu->name, (int)ct->t.root);
-		r = criu_dump_tree(&(struct criu_dump_req){ .pid = ct->t.root,
-							    .images_fd = fd,
-							    .log_name = log_name,
-							    .shell_job = ct->t.shell_job,
-							    .externals = keys,
-							    .n_externals = n_keys });
-		if (r < 0 && tree_ended(u, ct)) {
-			r = drop_ended_tree(u, ct, sub);
-			continue;
-		}
-		if (r < 0) {
-			log_error("Unit %s: dump of tree %d failed.", u->mu->name, (int)ct->t.root);
-			break;
-		}
-		for (size_t k = 0; k < ct->n_listens && r >= 0; k++) {
-			r = criu_image_inherit_listen_socket(fd, ct->listens[k]);
-			if (r < 0)
-				log_error_errno(r, "Unit %s: cannot mark systemd's listening socket %" PRIu64
-						   " as inherited in the images of tree %d: %m",
-						u->mu->name, ct->listens[k], (int)ct->t.root);
-		}
-		ct->dumped = true;
-		if (r < 0)
-			break;
-		record_stats(u);
-		if (u->c->lock && netlock_drop_criu_table(ct->t.root) < 0)
-			log_warning("Unit %s: CRIU's own lock table for PID %d stays, ignoring.", u->mu->name,
-				    (int)ct->t.root);
-	}
+	for (size_t j = 0; j < u->n_trees && r == 0; j++)
+		r = dump_tree(u, &u->trees[j]);
 	if (r < 0) {
 		/* This phase's own undo will not run: put back what it did. */
 		int k = checkpoint_undo_dump_unit(u->c, u);

@@ -210,6 +210,7 @@ void checkpoint_free(struct checkpoint *c)
 	manifest_free(c->m);
 	plan_free(c->plan);
 	imagedir_close(&c->dir);
+	free(c->cgroup_mount);
 	free(c);
 }
 
