@@ -51,22 +51,8 @@ struct checkpoint {
 	const struct netlock_ops *lock;
 	Manifest *m;
 	uint64_t est_bytes;
-	struct phase_list *phases;
 	struct checkpoint_options opts;
 };
-
-/* The phases (arg: the checkpoint; for a dump, the unit). */
-int checkpoint_phase_plan(void *ctx, void *arg);
-int checkpoint_phase_scan(void *ctx, void *arg);
-int checkpoint_phase_quiesce(void *ctx, void *arg);
-int checkpoint_undo_quiesce(void *ctx, void *arg);
-int checkpoint_phase_lock_network(void *ctx, void *arg);
-int checkpoint_undo_lock_network(void *ctx, void *arg);
-int checkpoint_phase_dump_unit(void *ctx, void *arg);
-int checkpoint_undo_dump_unit(void *ctx, void *arg);
-
-/* The plan decides which dump phases exist: they follow lock-network. */
-int ckpt_add_dump_phases(struct checkpoint *c);
 
 /* checkpoint-scan.c */
 bool ckpt_unit_has_trees(const struct ckpt_unit *u);

@@ -13,7 +13,6 @@
 #include "log.h"
 #include "proc.h"
 #include "tcp.h"
-#include "verbs.h"
 
 /*
  * The plan and the scan. The plan picks the units to checkpoint and refuses,
@@ -85,11 +84,11 @@ int checkpoint_phase_plan(void *ctx, void *arg)
 	struct checkpoint *c = arg;
 	int r;
 
-	r = plan_build(arg_config, &c->plan);
+	r = plan_build(c->opts.config, &c->plan);
 	if (r < 0)
 		return r;
-	if (arg_units) {
-		for (char **name = arg_units; *name; name++) {
+	if (c->opts.units) {
+		for (char *const *name = c->opts.units; *name; name++) {
 			struct plan_unit *pu = plan_find_unit(c->plan, *name);
 
 			if (!pu)
@@ -109,7 +108,7 @@ int checkpoint_phase_plan(void *ctx, void *arg)
 		}
 	if (c->n_units == 0)
 		return log_error_errno(-ENOENT, "Nothing to checkpoint: no unit is planned for checkpoint.");
-	return ckpt_add_dump_phases(c);
+	return 0;
 }
 
 static bool tree_has_socket(const struct tree *t, uint64_t ino)

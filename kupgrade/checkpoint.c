@@ -7,12 +7,13 @@
 #include "checkpoint-internal.h"
 #include "criu.h"
 #include "fileio.h"
-#include "inspect.h"
 #include "log.h"
-#include "verbs.h"
 
 /*
- * The checkpoint orchestrator: "kupgrade checkpoint [--unit NAME...] --to DIR".
+ * The checkpoint: the state its phases share (the plan, the units and their
+ * trees, the images directory, the lock, the manifest), the manifest's last
+ * writing, and the small phases. The phases are listed, in order, in the
+ * one phase table (upgrade.c); "kupgrade checkpoint" runs them alone.
  *
  * All or nothing. Each tree is dumped with CRIU's killing dump: CRIU closes
  * its TCP sockets in repair mode, silently, so nothing reaches the peer and
@@ -26,36 +27,15 @@
  * repair, its lock removed).
  */
 
-static int checkpoint_phase_write_manifest(void *ctx, void *arg);
-
-/* The plan decides which dump phases exist: they follow lock-network. */
-int ckpt_add_dump_phases(struct checkpoint *c)
-{
-	int r = 0;
-
-	for (size_t i = 0; i < c->n_units && r == 0; i++) {
-		char name[300];
-
-		snprintf(name, sizeof(name), "dump:%s", c->units[i].mu->name);
-		r = phase_list_add(c->phases, name, checkpoint_phase_dump_unit, checkpoint_undo_dump_unit,
-				   &c->units[i]);
-	}
-	r = r ?: phase_list_add(c->phases, "write-manifest", checkpoint_phase_write_manifest, NULL, c);
-	/* An outer orchestrator's phases follow the manifest (upgrade.c). */
-	if (r == 0 && c->opts.add_tail)
-		r = c->opts.add_tail(c->phases, c->opts.userdata);
-	return r < 0 ? log_oom() : 0;
-}
-
 /* "criu check" also fills CRIU's kernel-feature cache (/run/criu.kdat):
  * done here, before anything is locked or frozen, it takes seconds off the
  * first dump and refuses a kernel CRIU cannot work with. */
-static int checkpoint_phase_criu_check(void *ctx, void *arg)
+int checkpoint_phase_criu_check(void *ctx, void *arg)
 {
 	return criu_check_kernel();
 }
 
-static int checkpoint_phase_prepare_images(void *ctx, void *arg)
+int checkpoint_phase_prepare_images(void *ctx, void *arg)
 {
 	struct checkpoint *c = arg;
 
@@ -63,7 +43,7 @@ static int checkpoint_phase_prepare_images(void *ctx, void *arg)
 	return imagedir_prepare(c->opts.images_path, c->opts.on_disk, c->est_bytes + c->est_bytes / 10, &c->dir);
 }
 
-static int checkpoint_undo_prepare_images(void *ctx, void *arg)
+int checkpoint_undo_prepare_images(void *ctx, void *arg)
 {
 	struct checkpoint *c = arg;
 
@@ -73,7 +53,7 @@ static int checkpoint_undo_prepare_images(void *ctx, void *arg)
 /* The report also names each service the plan restarts, and why. */
 static int add_planned_restarts(struct checkpoint *c)
 {
-	if (arg_units)
+	if (c->opts.units)
 		return 0;
 	for (size_t i = 0; i < c->plan->n_units; i++) {
 		const struct plan_unit *pu = &c->plan->units[i];
@@ -92,7 +72,7 @@ static int add_planned_restarts(struct checkpoint *c)
 	return 0;
 }
 
-static int checkpoint_phase_write_manifest(void *ctx, void *arg)
+int checkpoint_phase_write_manifest(void *ctx, void *arg)
 {
 	struct checkpoint *c = arg;
 	struct timespec ts;
@@ -118,8 +98,8 @@ static bool has_timing(const Manifest *m, const char *phase)
 
 int checkpoint_record_timings(struct checkpoint *c)
 {
-	for (size_t i = 0; i < c->phases->n; i++) {
-		const struct phase *p = &c->phases->phases[i];
+	for (size_t i = 0; c->opts.phases && i < c->opts.phases->n; i++) {
+		const struct phase *p = &c->opts.phases->phases[i];
 
 		/* Per-unit dump times live in the unit's own timings. */
 		if (!p->done || strncmp(p->name, "dump:", 5) == 0 || has_timing(c->m, p->name))
@@ -137,24 +117,6 @@ int checkpoint_write_manifest(struct checkpoint *c)
 	if (r < 0)
 		return log_error_errno(r, "Cannot write the manifest in %s: %m", c->dir.path);
 	return 0;
-}
-
-int checkpoint_add_phases(struct checkpoint *c, struct phase_list *l)
-{
-	int r = 0;
-
-	c->phases = l;
-	/* Plan and scan change nothing: every refusal comes before anything is frozen. */
-	r = r ?: phase_list_add(l, "plan", checkpoint_phase_plan, NULL, c);
-	r = r ?: phase_list_add(l, "scan", checkpoint_phase_scan, NULL, c);
-	r = r ?: phase_list_add(l, "criu-check", checkpoint_phase_criu_check, NULL, c);
-	r = r ?: phase_list_add(l, "prepare-images", checkpoint_phase_prepare_images,
-				checkpoint_undo_prepare_images, c);
-	r = r ?: phase_list_add(l, "quiesce-services", checkpoint_phase_quiesce, checkpoint_undo_quiesce, c);
-	r = r ?: phase_list_add(l, "lock-network", checkpoint_phase_lock_network,
-				checkpoint_undo_lock_network, c);
-	/* "dump:<unit>"... and "write-manifest" are appended by the plan phase. */
-	return r;
 }
 
 int checkpoint_new(const struct checkpoint_options *o, struct checkpoint **ret)
@@ -196,6 +158,16 @@ size_t checkpoint_n_units(const struct checkpoint *c)
 	return c->n_units;
 }
 
+struct ckpt_unit *checkpoint_unit(struct checkpoint *c, size_t i)
+{
+	return i < c->n_units ? &c->units[i] : NULL;
+}
+
+const char *checkpoint_unit_name(const struct checkpoint *c, size_t i)
+{
+	return i < c->n_units ? c->units[i].mu->name : NULL;
+}
+
 void checkpoint_free(struct checkpoint *c)
 {
 	if (!c)
@@ -212,50 +184,4 @@ void checkpoint_free(struct checkpoint *c)
 	imagedir_close(&c->dir);
 	free(c->cgroup_mount);
 	free(c);
-}
-
-int verb_checkpoint(int argc, char **argv)
-{
-	struct checkpoint *c = NULL;
-	struct phase_list l = {};
-	struct phase_result res = {};
-	int r;
-
-	if (!arg_to)
-		return log_error_errno(-EINVAL, "Missing --to DIR: where to write the images (on a tmpfs).");
-	if (geteuid() != 0)
-		return log_error_errno(-EPERM, "kupgrade checkpoint must run as root.");
-	r = checkpoint_new(&(struct checkpoint_options){ .images_path = arg_to,
-							 .on_disk = arg_images_on_disk,
-							 .transport = "local" },
-			   &c);
-	if (r < 0)
-		return r;
-
-	r = checkpoint_add_phases(c, &l);
-	if (r < 0) {
-		r = log_oom();
-		goto out;
-	}
-	r = phase_run(&l, NULL, &res);
-	if (r < 0) {
-		if (res.undo_failures)
-			log_error("Checkpoint failed in phase '%s', and %u undo step%s failed: the system is NOT "
-				  "as it was, see the messages above.",
-				  res.failed_phase, res.undo_failures, res.undo_failures == 1 ? "" : "s");
-		else
-			log_error("Checkpoint failed in phase '%s'%s: rolled back, every process runs as before, "
-				  "no lock and no image left.",
-				  res.failed_phase, res.injected ? " (KUPGRADE_FAULT)" : "");
-		r = res.undo_failures ? EXIT_OSERR : EXIT_SOFTWARE;
-		goto out;
-	}
-	log_info("Checkpoint complete: %zu unit%s in %s; restore with 'kupgrade restore --from %s'.",
-		 c->n_units, c->n_units == 1 ? "" : "s", c->dir.path, c->dir.path);
-	if (arg_json)
-		inspect_print_json(stdout, c->m);
-out:
-	phase_list_free(&l);
-	checkpoint_free(c);
-	return r;
 }
