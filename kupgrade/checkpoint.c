@@ -2,7 +2,6 @@
 #include <string.h>
 #include <sys/utsname.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "checkpoint-internal.h"
 #include "criu.h"
