@@ -22,6 +22,7 @@
 #define TRANSPORT_RUN_DIR "/run/kupgrade"		/* the images after the switch (tmpfs) */
 #define TRANSPORT_DISK_DIR "/var/lib/kupgrade/images"	/* the images with --images-on-disk */
 #define MANIFEST_FILE "manifest"			/* inside an images directory */
+#define MAX_PID_FILE "max-pid"				/* inside an images directory: for ns_last_pid */
 
 /* After the switch. */
 #define RESTORE_SERVICE_DIR "/run/kupgrade-services"	/* restore-unit's PID and result files */

@@ -3,6 +3,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "alloc.h"
 #include "log.h"
 #include "timeutil.h"
 #include "phase.h"
@@ -10,17 +11,14 @@
 int phase_list_add(struct phase_list *l, const char *name, int (*run)(void *ctx, void *arg),
 		   int (*undo)(void *ctx, void *arg), void *arg)
 {
-	struct phase *n;
 	char *copy = strdup(name);
 
 	if (!copy)
 		return -ENOMEM;
-	n = realloc(l->phases, (l->n + 1) * sizeof(*n));
-	if (!n) {
+	if (!GREEDY_REALLOC(l->phases, l->n + 1)) {
 		free(copy);
 		return -ENOMEM;
 	}
-	l->phases = n;
 	l->phases[l->n++] = (struct phase){ .name = copy, .run = run, .undo = undo, .arg = arg };
 	return 0;
 }

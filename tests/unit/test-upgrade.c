@@ -1,9 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <stdio.h>
+
+#include "exit-status.h"
+#include "macro.h"
 #include "manifest.h"
 #include "progress.h"
 #include "report.h"
 #include "test.h"
-#include "verbs.h"
+#include "upgrade.h"
 
 TEST(progress_ids_are_hex_file_names)
 {
@@ -55,4 +59,108 @@ TEST(report_path_names_the_upgrade)
 
 	ASSERT_STREQ(p, REPORT_DIR "/0123456789abcdef.manifest");
 	free(p);
+}
+
+/* Phase names are an interface: KUPGRADE_FAULT and the scenarios name them. */
+TEST(phase_table_names_and_order)
+{
+	static const char *const all[] = {
+		"check", "load", "quiet-client", "plan", "scan", "criu-check", "prepare-images",
+		"quiesce-services", "lock-network", "dump", "write-manifest", "stage", "load-images",
+		"save-pending", "kexec",
+	};
+	/* "kupgrade checkpoint" runs these, as scenario 30 expects. */
+	static const char *const ckpt[] = {
+		"plan", "scan", "criu-check", "prepare-images", "quiesce-services", "lock-network", "dump",
+		"write-manifest",
+	};
+	const struct upgrade_phase *p;
+	size_t n, k = 0;
+
+	p = upgrade_phases(&n);
+	ASSERT_EQ(n, ELEMENTSOF(all));
+	for (size_t i = 0; i < n; i++) {
+		ASSERT_STREQ(p[i].name, all[i]);
+		ASSERT_TRUE(p[i].run != NULL);
+		ASSERT_TRUE(p[i].description && p[i].description[0]);
+		/* Only the dumps are per unit. */
+		ASSERT_EQ(!!(p[i].flags & UPGRADE_PHASE_PER_UNIT), streq(p[i].name, "dump"));
+		if (p[i].flags & UPGRADE_PHASE_CHECKPOINT) {
+			ASSERT_TRUE(k < ELEMENTSOF(ckpt));
+			ASSERT_STREQ(p[i].name, ckpt[k++]);
+		}
+	}
+	ASSERT_EQ(k, ELEMENTSOF(ckpt));
+}
+
+/* Scenario 51 takes the phase names from --dry-run's list: "  N. name  what". */
+TEST(dry_run_prints_the_phase_table)
+{
+	const struct upgrade_phase *p;
+	char *text = NULL, line[256];
+	size_t size = 0, n, i = 0;
+	FILE *f = open_memstream(&text, &size);
+
+	ASSERT_TRUE(f);
+	p = upgrade_phases(&n);
+	upgrade_print_phases(f, "6.1.0-99-amd64");
+	fclose(f);
+	f = fmemopen(text, size, "r");
+	ASSERT_TRUE(f);
+	ASSERT_TRUE(fgets(line, sizeof(line), f));
+	ASSERT_TRUE(strstr(line, "Linux 6.1.0-99-amd64") != NULL);
+	while (fgets(line, sizeof(line), f) && line[0] != '\n') {
+		char name[64], want[64];
+		size_t number;
+
+		ASSERT_EQ(sscanf(line, " %zu. %63s", &number, name), 2);
+		ASSERT_TRUE(i < n);
+		ASSERT_EQ(number, i + 1);
+		snprintf(want, sizeof(want), "%s%s", p[i].name,
+			 p[i].flags & UPGRADE_PHASE_PER_UNIT ? ":<unit>" : "");
+		ASSERT_STREQ(name, want);
+		ASSERT_TRUE(strstr(line, p[i].description) != NULL);
+		i++;
+	}
+	ASSERT_EQ(i, n);
+	fclose(f);
+	free(text);
+}
+
+/* kupgrade(8)'s PHASES section lists the table: "- *name*" or
+ * "- *dump:*_UNIT_", in order, " (checkpoint)" on the checkpoint's. */
+TEST(man_page_lists_the_phase_table)
+{
+	const struct upgrade_phase *p;
+	FILE *f = fopen("docs/kupgrade.8.scd", "re");
+	char line[512];
+	bool in = false;
+	size_t n, i = 0;
+
+	ASSERT_TRUE(f);
+	p = upgrade_phases(&n);
+	while (fgets(line, sizeof(line), f)) {
+		char want[64], *name = line + 3, *rest;
+		bool per_unit;
+
+		if (strncmp(line, "# ", 2) == 0) {
+			in = streq(line, "# PHASES\n");
+			continue;
+		}
+		if (!in || strncmp(line, "- *", 3) != 0)
+			continue;
+		rest = strchr(name, '*');
+		ASSERT_TRUE(rest);
+		*rest++ = 0;
+		ASSERT_TRUE(i < n);
+		per_unit = p[i].flags & UPGRADE_PHASE_PER_UNIT;
+		snprintf(want, sizeof(want), "%s%s", p[i].name, per_unit ? ":" : "");
+		ASSERT_STREQ(name, want);
+		if (per_unit && strncmp(rest, "_UNIT_", 6) == 0)
+			rest += 6;
+		ASSERT_EQ(strncmp(rest, " (checkpoint)", 13) == 0, !!(p[i].flags & UPGRADE_PHASE_CHECKPOINT));
+		i++;
+	}
+	fclose(f);
+	ASSERT_EQ(i, n);
 }
