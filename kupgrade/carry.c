@@ -2,8 +2,10 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "carry.h"
+#include "fileio.h"
 #include "log.h"
 #include "transport.h"
 
@@ -50,6 +52,41 @@ int carry_files(const struct plan_unit *pu, ManifestUnit *mu, struct imagedir *d
 		if (manifest_unit_add_carried(mu, e->path, image, st.st_mode, st.st_uid, st.st_gid) < 0)
 			return log_oom();
 		log_info("Unit %s: carrying %s (%lld bytes).", mu->name, e->path, (long long)st.st_size);
+	}
+	return 0;
+}
+
+int carry_put_back(struct imagedir *d, const ManifestUnit *u)
+{
+	for (size_t i = 0; i < u->n_carried; i++) {
+		const Kupgrade__CarriedFile *f = u->carried[i];
+		_cleanup_close_ int in = -EBADF, out = -EBADF;
+		char rel[4096];
+		struct stat st;
+		int r;
+
+		if (access(f->path, F_OK) == 0)
+			continue;
+		r = mkdir_parents(f->path, 0755);
+		if (r < 0)
+			return log_error_errno(r, "%s: cannot create the directories of %s: %m", u->name, f->path);
+		if (!f->image) {
+			if (mkdir(f->path, f->mode & 07777) < 0 && errno != EEXIST)
+				return log_error_errno(negative_errno(), "%s: cannot create %s: %m", u->name, f->path);
+			(void)chown(f->path, f->uid, f->gid);
+			continue;
+		}
+		snprintf(rel, sizeof(rel), "%s/%s", u->image_dir, f->image);
+		if (imagedir_open_file(d, rel, &in) < 0 || fstat(in, &st) < 0)
+			return log_error_errno(-ENOENT, "%s: the copy of %s is missing from the images.", u->name, f->path);
+		out = open(f->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+		if (out < 0)
+			return log_error_errno(negative_errno(), "%s: cannot create %s: %m", u->name, f->path);
+		if (transport_copy_bytes(in, out, (uint64_t)st.st_size) < 0)
+			return log_error_errno(-EIO, "%s: cannot write %s: %m", u->name, f->path);
+		if (fchown(out, f->uid, f->gid) < 0 || fchmod(out, f->mode & 07777) < 0)
+			log_warning("%s: cannot give %s its owner and mode back: %m", u->name, f->path);
+		log_info("%s: put back %s.", u->name, f->path);
 	}
 	return 0;
 }

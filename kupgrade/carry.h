@@ -14,3 +14,9 @@
  */
 int carry_files(const struct plan_unit *pu, ManifestUnit *mu, struct imagedir *d,
 		const char *dir_name);
+
+/*
+ * The restore's half: each carried file is put back where CRIU will reopen
+ * it; left alone where it still exists (a restore on the same boot).
+ */
+int carry_put_back(struct imagedir *d, const ManifestUnit *u);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "checkpoint-internal.h"
 #include "log.h"
-#include "restore.h"
+#include "conn.h"
+#include "winscale.h"
 #include "tcp.h"
 
 /*

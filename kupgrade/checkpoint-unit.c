@@ -12,7 +12,8 @@
 #include "criu.h"
 #include "fileio.h"
 #include "log.h"
-#include "restore.h"
+#include "restore-service.h"
+#include "restore-tree.h"
 #include "timeutil.h"
 
 /*

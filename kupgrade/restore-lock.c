@@ -149,7 +149,7 @@ static void raise_last_pid(const char *dir)
 	char path[4096], text[32], cur[32];
 	long target;
 
-	snprintf(path, sizeof(path), "%s/max-pid", dir);
+	snprintf(path, sizeof(path), "%s/" MAX_PID_FILE, dir);
 	if (read_small_file(path, text, sizeof(text)) < 0 || read_small_file(NS_LAST_PID, cur, sizeof(cur)) < 0)
 		return;
 	target = restore_last_pid_target(text, strtol(cur, NULL, 10));

@@ -5,7 +5,7 @@
 #include <unistd.h>
 
 #include "bus.h"
-#include "carry-restore.h"
+#include "carry.h"
 #include "cgroup.h"
 #include "criu.h"
 #include "fileio.h"

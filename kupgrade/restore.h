@@ -3,13 +3,6 @@
 
 #include "options.h"
 
-/* TRANSITIONAL: the checkpoint side includes restore.h for these; it should
- * include conn.h, restore-service.h, restore-tree.h and winscale.h itself. */
-#include "conn.h"
-#include "restore-service.h"
-#include "restore-tree.h"
-#include "winscale.h"
-
 /*
  * "kupgrade restore": every tree of the images in o->from (NULL: the images
  * a switch left), each unit's connections unlocked as it comes back, then

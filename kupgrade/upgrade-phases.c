@@ -44,7 +44,7 @@ int upgrade_phase_check(void *ctx, void *arg)
 	struct upgrade *u = ctx;
 	int r;
 
-	r = check_preflight(u->o->kernel, u->o->initrd, &u->release, &u->initrd);
+	r = check_can_switch(u->o, &u->release, &u->initrd);
 	if (r < 0)
 		return r;
 	/* The report names both kernels. */
