@@ -13,7 +13,7 @@
  */
 
 /* Written by the worker just before the kexec: the old kernel's timings
- * (stage, reload) that happen after the manifest entered the images. */
+ * (stage, load-images) that happen after the manifest entered the images. */
 
 char *report_path_for(const char *id);
 int report_save(const Manifest *m);

@@ -74,4 +74,4 @@ outcomes=$(python3 -c 'import json,sys; m=json.load(sys.stdin); print(" ".join(u
 info "outcomes: $outcomes"
 [[ " $outcomes " == *" $scope=failed "* ]] || fail "the report does not show $scope as failed"
 [[ $outcomes == *=restored* ]] || fail "the report shows no restored unit"
-pass "14 faults before the point of no return rolled back; a failed restore after the kexec was reported, the rest restored"
+pass "$(wc -w <<<"$phases") faults before the point of no return rolled back; a failed restore after the kexec was reported, the rest restored"
