@@ -94,7 +94,7 @@ static int phase_wipe(void *ctx, void *arg)
 /* With the images gone the generator writes no drop-in any more: a reload
  * gives every restored service back its own ExecStart= and Type=, for the
  * next "systemctl restart". */
-static int phase_reload(void *ctx, void *arg)
+static int phase_daemon_reload(void *ctx, void *arg)
 {
 	struct restore *rs = ctx;
 
@@ -131,7 +131,7 @@ static const struct {
 	{ "wait-services", phase_wait_services, AFTER_SWITCH },
 	{ "unlock-network", phase_unlock, EVERY_RESTORE },
 	{ "wipe-images", phase_wipe, EVERY_RESTORE },
-	{ "reload", phase_reload, AFTER_SWITCH },
+	{ "daemon-reload", phase_daemon_reload, AFTER_SWITCH },
 	{ "fresh-start", phase_fresh_start, AFTER_SWITCH },
 };
 
