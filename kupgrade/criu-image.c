@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "alloc.h"
 #include "criu-image.h"
 #include "criu-image.pb-c.h"
 #include "fileio.h"
@@ -39,12 +40,9 @@ static uint32_t get_le32(const uint8_t *p)
 
 static int img_append(struct img *i, const void *p, size_t n)
 {
-	uint8_t *d = realloc(i->data, i->size + n);
-
-	if (!d)
+	if (!GREEDY_REALLOC(i->data, i->size + n))
 		return -ENOMEM;
-	memcpy(d + i->size, p, n);
-	i->data = d;
+	memcpy(i->data + i->size, p, n);
 	i->size += n;
 	return 0;
 }
@@ -53,15 +51,12 @@ static int img_append_entry(struct img *i, const ProtobufCMessage *m)
 {
 	size_t n = protobuf_c_message_get_packed_size(m);
 	uint8_t len[4] = { n & 0xff, (n >> 8) & 0xff, (n >> 16) & 0xff, (n >> 24) & 0xff };
-	uint8_t *d;
 
 	if (img_append(i, len, sizeof(len)) < 0)
 		return -ENOMEM;
-	d = realloc(i->data, i->size + n);
-	if (!d)
+	if (!GREEDY_REALLOC(i->data, i->size + n))
 		return -ENOMEM;
-	i->data = d;
-	i->size += protobuf_c_message_pack(m, d + i->size);
+	i->size += protobuf_c_message_pack(m, i->data + i->size);
 	return 0;
 }
 

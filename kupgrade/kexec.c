@@ -6,6 +6,7 @@
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 
+#include "alloc.h"
 #include "kexec.h"
 #include "fileio.h"
 #include "log.h"
@@ -215,16 +216,14 @@ int kexec_image_acceptable(const struct kexec_support *s, const struct kernel_im
 
 static int strv_push(char ***v, size_t *n, const char *fmt, const char *arg)
 {
-	char **nv = realloc(*v, (*n + 2) * sizeof(char *));
 	char *s;
 
-	if (!nv)
+	if (!GREEDY_REALLOC(*v, *n + 2))
 		return -ENOMEM;
-	*v = nv;
 	if (asprintf(&s, fmt, arg) < 0)
 		return -ENOMEM;
-	nv[(*n)++] = s;
-	nv[*n] = NULL;
+	(*v)[(*n)++] = s;
+	(*v)[*n] = NULL;
 	return 0;
 }
 

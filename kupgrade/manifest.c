@@ -3,6 +3,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "alloc.h"
 #include "log.h"
 #include "manifest.h"
 
@@ -12,12 +13,10 @@
 static int append_ptr(void *array, size_t *n, void *p)
 {
 	void ***a = array;
-	void **na = realloc(*a, (*n + 1) * sizeof(void *));
 
-	if (!na)
+	if (!GREEDY_REALLOC(*a, *n + 1))
 		return -ENOMEM;
-	*a = na;
-	na[(*n)++] = p;
+	(*a)[(*n)++] = p;
 	return 0;
 }
 
@@ -74,12 +73,9 @@ ManifestUnit *manifest_add_unit(Manifest *m, const char *name, const char *kind,
 
 static int append_u32(uint32_t **array, size_t *n, uint32_t v)
 {
-	uint32_t *a = realloc(*array, (*n + 1) * sizeof(*a));
-
-	if (!a)
+	if (!GREEDY_REALLOC(*array, *n + 1))
 		return -ENOMEM;
-	*array = a;
-	a[(*n)++] = v;
+	(*array)[(*n)++] = v;
 	return 0;
 }
 

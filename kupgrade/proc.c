@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <sys/xattr.h>
 
+#include "alloc.h"
 #include "fileio.h"
 #include "log.h"
 #include "proc.h"
@@ -174,7 +175,7 @@ int proc_list_pids(pid_t **ret, size_t *ret_n)
 {
 	_cleanup_closedir_ DIR *d = opendir("/proc");
 	_cleanup_free_ pid_t *pids = NULL;
-	size_t n = 0, size = 0;
+	size_t n = 0;
 	struct dirent *de;
 
 	if (!d)
@@ -185,13 +186,8 @@ int proc_list_pids(pid_t **ret, size_t *ret_n)
 
 		if (*end || pid <= 0)
 			continue;
-		if (n == size) {
-			pid_t *p = realloc(pids, (size = size ? size * 2 : 256) * sizeof(pid_t));
-
-			if (!p)
-				return -ENOMEM;
-			pids = p;
-		}
+		if (!GREEDY_REALLOC(pids, n + 1))
+			return -ENOMEM;
 		pids[n++] = (pid_t)pid;
 	}
 	if (errno)
