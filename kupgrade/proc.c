@@ -12,6 +12,7 @@
 #include "fileio.h"
 #include "log.h"
 #include "proc.h"
+#include "sort.h"
 
 /* ENOENT for a /proc/PID file means the process is gone. */
 static int proc_errno(void)
@@ -164,13 +165,6 @@ int proc_read_cgroup(pid_t pid, char **ret)
 	return proc_parse_cgroup(f, ret);
 }
 
-static int pid_cmp(const void *a, const void *b)
-{
-	pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
-
-	return (x > y) - (x < y);
-}
-
 int proc_list_pids(pid_t **ret, size_t *ret_n)
 {
 	_cleanup_closedir_ DIR *d = opendir("/proc");
@@ -192,7 +186,7 @@ int proc_list_pids(pid_t **ret, size_t *ret_n)
 	}
 	if (errno)
 		return negative_errno();
-	qsort(pids, n, sizeof(pid_t), pid_cmp);
+	qsort(pids, n, sizeof(pid_t), pid_compare);
 	*ret = TAKE_PTR(pids);
 	*ret_n = n;
 	return 0;

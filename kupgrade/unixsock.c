@@ -9,6 +9,7 @@
 
 #include "alloc.h"
 #include "log.h"
+#include "sort.h"
 #include "unixsock.h"
 
 static int send_dump_request(int fd)
@@ -68,9 +69,7 @@ static int add_sock(struct unix_sock_table *t, const struct unix_diag_msg *m, si
 
 static int cmp_ino(const void *a, const void *b)
 {
-	uint64_t x = ((const struct unix_sock *)a)->ino, y = ((const struct unix_sock *)b)->ino;
-
-	return (x > y) - (x < y);
+	return CMP(((const struct unix_sock *)a)->ino, ((const struct unix_sock *)b)->ino);
 }
 
 static int receive_dump(int fd, struct unix_sock_table *t)
