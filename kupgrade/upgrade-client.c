@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <limits.h>
 #include <signal.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "bus.h"
 #include "check.h"
@@ -12,6 +12,7 @@
 #include "inspect.h"
 #include "log.h"
 #include "manifest.h"
+#include "poll-util.h"
 #include "progress.h"
 #include "report.h"
 #include "upgrade.h"
@@ -30,9 +31,14 @@
 #define START_TIMEOUT_S 60	/* the worker must say something by then */
 #define REPORT_TIMEOUT_S 900	/* restore of everything on the new kernel */
 
-static void sleep_ms(unsigned ms)
+/* poll_until() computes a deadline: this one is far enough not to come. */
+#define FOLLOW_FOREVER_MS (UINT64_MAX / 2 / 1000)
+
+static int file_exists(void *userdata)
 {
-	nanosleep(&(struct timespec){ .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L }, NULL);
+	struct stat st;
+
+	return stat(userdata, &st) == 0;
 }
 
 static bool worker_alive(const char *id)
@@ -108,19 +114,12 @@ static int show_report(const char *id, bool json)
 {
 	_cleanup_free_ char *path = report_path_for(id);
 	Manifest *m = NULL;
-	int r = -ENOENT;
+	int r;
 
 	if (!path)
 		return log_oom();
-	for (unsigned waited = 0; waited < REPORT_TIMEOUT_S * 1000; waited += POLL_MS) {
-		struct stat st;
-
-		if (stat(path, &st) == 0) {
-			r = manifest_read_file(path, &m);
-			break;
-		}
-		sleep_ms(POLL_MS);
-	}
+	r = poll_until(file_exists, path, REPORT_TIMEOUT_S * 1000, POLL_MS);
+	r = r > 0 ? manifest_read_file(path, &m) : -ENOENT;
 	if (r < 0)
 		return log_error_errno(r, "Running on the new kernel, but no report appeared at %s: see "
 					  "'journalctl -u kupgrade-restore'.",
@@ -133,51 +132,75 @@ static int show_report(const char *id, bool json)
 	return r;
 }
 
+struct follow {
+	const char *id, *boot_id;
+	bool json;
+	struct upgrade_no_switch *ns;
+	off_t pos;
+	bool quiet;
+	unsigned silent_ms;
+	int result; /* the command's, once the step says it is done */
+};
+
+/* One look at the worker: > 0 when the command is done (f->result says how). */
+static int follow_step(void *userdata)
+{
+	struct follow *f = userdata;
+	const char *id = f->id;
+	char now[64];
+	bool alive;
+
+	if (!f->quiet) {
+		f->quiet = show_progress(id, &f->pos);
+		if (f->quiet) {
+			/* From here on: stat() and sleep only, until the boot changes. */
+			(void)progress_write_file(id, "quiet", "1\n");
+		}
+	}
+	if (progress_file_exists(id, "result")) {
+		if (!f->quiet)
+			show_progress(id, &f->pos);
+		f->result = show_result(id, f->ns);
+		return 1;
+	}
+	/* Whether the worker lives is read before the boot id: this process
+	 * can be frozen between the two reads and go on on the new kernel,
+	 * where no worker runs. Read the other way round, that looked like
+	 * a worker that died. */
+	alive = worker_alive(id);
+	if (read_boot_id(now, sizeof(now)) >= 0 && !streq(now, f->boot_id)) {
+		log_info("Now running Linux on a new boot; waiting for the restore report...");
+		f->result = show_report(id, f->json);
+		return 1;
+	}
+	if (!alive && !progress_file_exists(id, "result")) {
+		f->result = no_switch(f->ns, "failed", id,
+				      log_error_errno(-ESRCH, "The upgrade worker died without a result; "
+							      "see 'journalctl -u %s'.",
+						      UPGRADE_WORKER_UNIT),
+				      "the upgrade worker died without a result");
+		return 1;
+	}
+	if (!progress_file_exists(id, "pid") && (f->silent_ms += POLL_MS) > START_TIMEOUT_S * 1000) {
+		f->result = no_switch(f->ns, "failed", id,
+				      log_error_errno(-ETIMEDOUT, "The upgrade worker did not start; see "
+								  "'journalctl -u %s'.",
+						      UPGRADE_WORKER_UNIT),
+				      "the upgrade worker did not start");
+		return 1;
+	}
+	return 0;
+}
+
+/* Until the worker gives up on this kernel, dies, or the boot changes: no
+ * deadline, the switch takes as long as it takes. */
 static int follow(const char *id, const char *boot_id, bool json, struct upgrade_no_switch *ns)
 {
-	off_t pos = 0;
-	bool quiet = false;
-	unsigned silent_ms = 0;
+	struct follow f = { .id = id, .boot_id = boot_id, .json = json, .ns = ns };
+	int r;
 
-	for (;;) {
-		char now[64];
-		bool alive;
-
-		if (!quiet) {
-			quiet = show_progress(id, &pos);
-			if (quiet) {
-				/* From here on: stat() and sleep only, until the boot changes. */
-				(void)progress_write_file(id, "quiet", "1\n");
-			}
-		}
-		if (progress_file_exists(id, "result")) {
-			if (!quiet)
-				show_progress(id, &pos);
-			return show_result(id, ns);
-		}
-		/* Whether the worker lives is read before the boot id: this process
-		 * can be frozen between the two reads and go on on the new kernel,
-		 * where no worker runs. Read the other way round, that looked like
-		 * a worker that died. */
-		alive = worker_alive(id);
-		if (read_boot_id(now, sizeof(now)) >= 0 && !streq(now, boot_id)) {
-			log_info("Now running Linux on a new boot; waiting for the restore report...");
-			return show_report(id, json);
-		}
-		if (!alive && !progress_file_exists(id, "result"))
-			return no_switch(ns, "failed", id,
-					 log_error_errno(-ESRCH, "The upgrade worker died without a result; see "
-								 "'journalctl -u %s'.",
-							 UPGRADE_WORKER_UNIT),
-					 "the upgrade worker died without a result");
-		if (!progress_file_exists(id, "pid") && (silent_ms += POLL_MS) > START_TIMEOUT_S * 1000)
-			return no_switch(ns, "failed", id,
-					 log_error_errno(-ETIMEDOUT, "The upgrade worker did not start; see "
-								     "'journalctl -u %s'.",
-							 UPGRADE_WORKER_UNIT),
-					 "the upgrade worker did not start");
-		sleep_ms(POLL_MS);
-	}
+	r = poll_until(follow_step, &f, FOLLOW_FOREVER_MS, POLL_MS);
+	return r > 0 ? f.result : r;
 }
 
 static bool confirm(const char *release, bool yes)
