@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "json.h"
 #include "kernel-image.h"
 #include "kexec.h"
 #include "log.h"
@@ -24,6 +25,27 @@ static double now_s(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* One line: what crossed, how, and how long it took. */
+static void print_json(const struct kernel_image *k, const struct transport_ops *ops, unsigned files,
+		       uint64_t bytes, const struct transport *t, double stage_s, double load_s,
+		       enum kexec_method method)
+{
+	struct json_writer w;
+
+	json_init(&w, stdout, false);
+	json_begin_object(&w);
+	json_kv_string(&w, "release", k->release);
+	json_kv_string(&w, "transport", ops->name);
+	json_kv_uint(&w, "files", files);
+	json_kv_uint(&w, "bytes", bytes);
+	json_kv_uint(&w, "staged_bytes", t->staged_bytes);
+	json_kv_fixed(&w, "stage_seconds", stage_s, 3);
+	json_kv_fixed(&w, "load_seconds", load_s, 3);
+	json_kv_string(&w, "method", kexec_method_to_string(method));
+	json_end_object(&w);
+	(void)json_finish(&w);
 }
 
 static int stage_and_load(const struct kupgrade_options *o, struct transport *t,
@@ -99,12 +121,7 @@ int stage_run(const struct kupgrade_options *o)
 			 k.release, files, (unsigned long long)(bytes / MiB), ops->name, stage_s,
 			 load_s, kexec_method_to_string(method));
 		if (o->json)
-			printf("{\"release\":\"%s\",\"transport\":\"%s\",\"files\":%u,\"bytes\":%llu,"
-			       "\"staged_bytes\":%llu,\"stage_seconds\":%.3f,\"load_seconds\":%.3f,"
-			       "\"method\":\"%s\"}\n",
-			       k.release, ops->name, files, (unsigned long long)bytes,
-			       (unsigned long long)t.staged_bytes, stage_s, load_s,
-			       kexec_method_to_string(method));
+			print_json(&k, ops, files, bytes, &t, stage_s, load_s, method);
 	}
 	transport_done(&t);
 	return r;
