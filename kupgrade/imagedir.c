@@ -6,8 +6,9 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 
-#include "imagedir.h"
+#include "dirwalk.h"
 #include "fileio.h"
+#include "imagedir.h"
 #include "log.h"
 
 static int dir_is_empty(int fd)
@@ -147,8 +148,8 @@ int imagedir_open_file(struct imagedir *d, const char *rel, int *ret_fd)
 	return open_sub(d, rel, 0, ret_fd);
 }
 
-/* Walk dir_fd; for each regular file, size it or overwrite+unlink it. */
-static int walk(int dir_fd, bool wipe, uint64_t *total)
+/* Overwrite and unlink every regular file below dir_fd, remove the rest. */
+static int wipe(int dir_fd)
 {
 	static const char zeros[65536];
 	_cleanup_closedir_ DIR *d = NULL;
@@ -170,16 +171,11 @@ static int walk(int dir_fd, bool wipe, uint64_t *total)
 
 			if (sub < 0)
 				return -errno;
-			r = walk(sub, wipe, total);
+			r = wipe(sub);
 			if (r < 0)
 				return r;
-			if (wipe && unlinkat(dir_fd, de->d_name, AT_REMOVEDIR) < 0)
+			if (unlinkat(dir_fd, de->d_name, AT_REMOVEDIR) < 0)
 				return -errno;
-			continue;
-		}
-		if (!wipe) {
-			if (S_ISREG(st.st_mode))
-				*total += st.st_size;
 			continue;
 		}
 		if (S_ISREG(st.st_mode) && st.st_size > 0) {
@@ -206,9 +202,9 @@ int imagedir_size(struct imagedir *d, const char *rel, uint64_t *ret)
 
 	*ret = 0;
 	if (!rel)
-		return walk(d->fd, false, ret);
+		return dir_measure_at(d->fd, ".", ret, NULL);
 	r = imagedir_open_sub(d, rel, &fd);
-	return r < 0 ? r : walk(fd, false, ret);
+	return r < 0 ? r : dir_measure_at(fd, ".", ret, NULL);
 }
 
 int imagedir_wipe_sub(struct imagedir *d, const char *rel)
@@ -218,7 +214,7 @@ int imagedir_wipe_sub(struct imagedir *d, const char *rel)
 
 	if (r < 0)
 		return r == -ENOENT ? 0 : r;
-	r = walk(fd, true, NULL);
+	r = wipe(fd);
 	if (r < 0)
 		return r;
 	return unlinkat(d->fd, rel, AT_REMOVEDIR) < 0 ? -errno : 0;
@@ -226,7 +222,7 @@ int imagedir_wipe_sub(struct imagedir *d, const char *rel)
 
 int imagedir_wipe(struct imagedir *d, bool remove_root)
 {
-	int r = walk(d->fd, true, NULL);
+	int r = wipe(d->fd);
 
 	if (r < 0)
 		return log_error_errno(r, "Cannot wipe images in %s: %m", d->path);

@@ -21,6 +21,7 @@
 
 #include "paths.h"
 #include "cpio.h"
+#include "dirwalk.h"
 #include "log.h"
 #include "spawn-util.h"
 #include "transport.h"
@@ -129,7 +130,7 @@ static int append_images(int out, const char *images_dir, uint64_t bytes, unsign
 
 	r = cpio_write_directory(&p.w, TRANSPORT_ARCHIVE_DIR, root.st_mode & 07777);
 	if (r >= 0)
-		r = transport_walk(images_dir, pack_one, &p, ret_bad);
+		r = dir_walk_at(AT_FDCWD, images_dir, pack_one, &p, ret_bad);
 	if (fclose(p.list) != 0 && r >= 0)
 		r = -ENOMEM;
 	if (r >= 0)
