@@ -67,9 +67,9 @@ static int img_read(int dir_fd, const char *name, uint32_t magic, struct img *re
 	ssize_t n;
 
 	if (fd < 0)
-		return -errno;
+		return negative_errno();
 	if (fstat(fd, &st) < 0)
-		return -errno;
+		return negative_errno();
 	if (st.st_size < 8 || st.st_size > (64 << 20))
 		return -EBADMSG;
 	*ret = (struct img){ malloc((size_t)st.st_size), (size_t)st.st_size };
@@ -79,7 +79,7 @@ static int img_read(int dir_fd, const char *name, uint32_t magic, struct img *re
 	if (n != (ssize_t)ret->size || get_le32(ret->data) != CRIU_IMG_COMMON_MAGIC ||
 	    get_le32(ret->data + 4) != magic) {
 		img_done(ret);
-		return n < 0 ? -errno : -EBADMSG;
+		return n < 0 ? negative_errno() : -EBADMSG;
 	}
 	return 0;
 }
@@ -107,9 +107,9 @@ static int img_write(int dir_fd, const char *name, const struct img *i)
 	snprintf(tmp, sizeof(tmp), ".%s.kupgrade", name);
 	fd = openat(dir_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
-		return -errno;
+		return negative_errno();
 	if (write(fd, i->data, i->size) != (ssize_t)i->size || renameat(dir_fd, tmp, dir_fd, name) < 0) {
-		int r = errno ? -errno : -EIO;
+		int r = negative_errno();
 
 		(void)unlinkat(dir_fd, tmp, 0);
 		return r;

@@ -20,11 +20,11 @@ static int open_log_dir(void)
 	int fd;
 
 	if (mkdir("/run/log", 0755) < 0 && errno != EEXIST)
-		return -errno;
+		return negative_errno();
 	if (mkdir(CRIU_LOG_DIR, 0700) < 0 && errno != EEXIST)
-		return -errno;
+		return negative_errno();
 	fd = open(CRIU_LOG_DIR, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
-	return fd < 0 ? -errno : fd;
+	return fd < 0 ? negative_errno() : fd;
 }
 
 /* Options common to every dump and restore. */
@@ -208,7 +208,8 @@ int criu_check_kernel(void)
 		return log_error_errno(log_fd, "Cannot create %s: %m", CRIU_LOG_DIR);
 	out = openat(log_fd, "check.log", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (out < 0)
-		return log_error_errno(negative_errno(), "Cannot create %s/check.log: %m", CRIU_LOG_DIR);
+		return log_error_errno(negative_errno(), "Cannot create %s/check.log: %m",
+				       CRIU_LOG_DIR);
 	r = spawn_run(&(struct spawn){
 		.argv = (const char *const[]){ "criu", "check", NULL },
 		.stdin_fd = SPAWN_INHERIT,
@@ -313,9 +314,9 @@ int criu_read_dump_stats(struct criu_dump_stats *ret)
 	ssize_t k;
 
 	if (fd < 0)
-		return -errno;
+		return negative_errno();
 	k = read(fd, buf, sizeof(buf));
 	if (k < 0)
-		return -errno;
+		return negative_errno();
 	return criu_parse_dump_stats(buf, k, ret);
 }

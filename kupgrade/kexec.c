@@ -113,7 +113,7 @@ static int probe_file_load(void)
 		return 1;
 	if (errno == ENOSYS)
 		return 0;
-	return -errno; /* EPERM: no CAP_SYS_BOOT or disabled; unknown here */
+	return negative_errno(); /* EPERM: no CAP_SYS_BOOT or disabled; unknown here */
 }
 
 int kexec_probe(struct kexec_support *ret)

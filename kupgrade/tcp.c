@@ -39,7 +39,7 @@ static int format_addr(int family, const void *addr, char *buf, int *ret_family)
 		addr = (const uint8_t *)addr + 12;
 	}
 	if (!inet_ntop(family, addr, buf, INET6_ADDRSTRLEN))
-		return -errno;
+		return negative_errno();
 	*ret_family = family;
 	return 0;
 }
@@ -91,7 +91,7 @@ static int collect_file(const char *path, int family, const uint64_t *inodes, si
 	size_t cap = 0;
 
 	if (!f)
-		return errno == ENOENT ? 0 : -errno; /* no IPv6 in this kernel */
+		return errno == ENOENT ? 0 : negative_errno(); /* no IPv6 in this kernel */
 	while (getline(&line, &cap, f) > 0) {
 		struct tcp_conn c;
 		int r = tcp_parse_proc_line(line, family, &c);

@@ -18,7 +18,7 @@ static int read_text(const char *path, char **ret)
 	size_t k;
 
 	if (!f)
-		return -errno;
+		return negative_errno();
 	mem = open_memstream(&buf, &size);
 	if (!mem)
 		return -ENOMEM;
@@ -117,7 +117,7 @@ static int collect_pids(struct tree *t)
 		snprintf(path, sizeof(path), "/proc/%d/task", (int)t->pids[i]);
 		d = opendir(path);
 		if (!d)
-			return i == 0 ? -errno : 0; /* a child that just exited */
+			return i == 0 ? negative_errno() : 0; /* a child that just exited */
 		while (r == 0 && (de = readdir(d))) {
 			_cleanup_free_ char *text = NULL;
 			char cpath[384];

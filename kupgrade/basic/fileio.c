@@ -141,11 +141,13 @@ int opendir_fd(int dir_fd, DIR **ret)
 	int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
 	if (fd < 0)
-		return -errno;
+		return negative_errno();
 	*ret = fdopendir(fd);
 	if (!*ret) {
+		int r = negative_errno();
+
 		close(fd);
-		return -errno;
+		return r;
 	}
 	return 0;
 }
