@@ -28,9 +28,9 @@ static double now_s(void)
 }
 
 /* One line: what crossed, how, and how long it took. */
-static void print_json(const struct kernel_image *k, const struct transport_ops *ops, unsigned files,
-		       uint64_t bytes, const struct transport *t, double stage_s, double load_s,
-		       enum kexec_method method)
+static void print_json(const struct kernel_image *k, const struct transport_ops *ops,
+		       unsigned files, uint64_t bytes, const struct transport *t, double stage_s,
+		       double load_s, enum kexec_method method)
 {
 	struct json_writer w;
 
@@ -94,7 +94,8 @@ int stage_run(const struct kupgrade_options *o)
 		return log_error_errno(r, "%s is not a usable kernel image: %m", o->kernel);
 	initrd = o->initrd ? strdup(o->initrd) : kernel_image_find_initrd(o->kernel, k.release);
 	if (!initrd)
-		return log_error_errno(-ENOENT, "No initrd found next to %s; pass --initrd.", o->kernel);
+		return log_error_errno(-ENOENT, "No initrd found next to %s; pass --initrd.",
+				       o->kernel);
 	t.initrd = initrd;
 	r = transport_measure(o->from, &bytes, &files);
 	if (r < 0)

@@ -149,6 +149,7 @@ static int follow_step(void *userdata)
 	const char *id = f->id;
 	char now[64];
 	bool alive;
+	int r;
 
 	if (!f->quiet) {
 		f->quiet = show_progress(id, &f->pos);
@@ -174,19 +175,19 @@ static int follow_step(void *userdata)
 		return 1;
 	}
 	if (!alive && !progress_file_exists(id, "result")) {
-		f->result = no_switch(f->ns, "failed", id,
-				      log_error_errno(-ESRCH, "The upgrade worker died without a result; "
-							      "see 'journalctl -u %s'.",
-						      UPGRADE_WORKER_UNIT),
+		r = log_error_errno(-ESRCH, "The upgrade worker died without a result; see "
+					    "'journalctl -u %s'.",
+				    UPGRADE_WORKER_UNIT);
+		f->result = no_switch(f->ns, "failed", id, r,
 				      "the upgrade worker died without a result");
 		return 1;
 	}
-	if (!progress_file_exists(id, "pid") && (f->silent_ms += POLL_MS) > START_TIMEOUT_S * 1000) {
-		f->result = no_switch(f->ns, "failed", id,
-				      log_error_errno(-ETIMEDOUT, "The upgrade worker did not start; see "
-								  "'journalctl -u %s'.",
-						      UPGRADE_WORKER_UNIT),
-				      "the upgrade worker did not start");
+	if (!progress_file_exists(id, "pid") &&
+	    (f->silent_ms += POLL_MS) > START_TIMEOUT_S * 1000) {
+		r = log_error_errno(-ETIMEDOUT, "The upgrade worker did not start; see "
+						"'journalctl -u %s'.",
+				    UPGRADE_WORKER_UNIT);
+		f->result = no_switch(f->ns, "failed", id, r, "the upgrade worker did not start");
 		return 1;
 	}
 	return 0;
@@ -297,7 +298,8 @@ int upgrade_client_run(const struct kupgrade_options *o, struct upgrade_no_switc
 		return upgrade_print_dry_run(release);
 	if (!confirm(release, o->yes)) {
 		log_notice("Not switching: not confirmed. Nothing was changed.");
-		return no_switch(ns, "declined", NULL, EXIT_DECLINED, "not confirmed; nothing was changed");
+		return no_switch(ns, "declined", NULL, EXIT_DECLINED,
+				 "not confirmed; nothing was changed");
 	}
 
 	r = progress_prepare_dir();

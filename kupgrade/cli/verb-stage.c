@@ -10,7 +10,7 @@ int verb_stage(int argc, char **argv)
 	struct kupgrade_options o = args_options();
 
 	if (!o.from || !o.kernel)
-		return log_error_errno(-EINVAL,
-				       "stage needs --from DIR and --kernel FILE; see kupgrade(8).");
+		return log_error_errno(-EINVAL, "stage needs --from DIR and --kernel FILE; "
+						"see kupgrade(8).");
 	return stage_run(&o);
 }

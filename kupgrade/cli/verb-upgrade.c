@@ -37,7 +37,8 @@ int verb_upgrade(int argc, char **argv)
 	int r;
 
 	if (!o.kernel)
-		return log_error_errno(-EINVAL, "upgrade needs --kernel FILE; see 'kupgrade help'.");
+		return log_error_errno(-EINVAL,
+				       "upgrade needs --kernel FILE; see 'kupgrade help'.");
 	r = upgrade_client_run(&o, &ns);
 	if (o.json && ns.outcome)
 		print_no_switch(&o, &ns, r);
