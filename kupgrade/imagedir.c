@@ -70,8 +70,8 @@ int imagedir_prepare(const char *path, bool on_disk, uint64_t need_bytes, struct
 	if (need_bytes > 0 && (uint64_t)sfs.f_bavail * sfs.f_bsize < need_bytes) {
 		r = log_error_errno(-ENOSPC, "%s has %llu MiB free, the images need about %llu MiB: "
 					     "free memory or enlarge the tmpfs.", path,
-				    (unsigned long long)((uint64_t)sfs.f_bavail * sfs.f_bsize >> 20),
-				    (unsigned long long)(need_bytes >> 20));
+				    (unsigned long long)((uint64_t)sfs.f_bavail * sfs.f_bsize / MiB),
+				    (unsigned long long)(need_bytes / MiB));
 		goto fail;
 	}
 	d.path = strdup(path);

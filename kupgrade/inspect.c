@@ -148,7 +148,7 @@ void inspect_print_text(FILE *f, const Manifest *m)
 			fprintf(f, "%s%u", j ? ", " : "; restored as PID ", u->restored_pids[j]);
 		fputc('\n', f);
 		if (u->has_image_bytes)
-			fprintf(f, "  images:     %.1f MiB\n", u->image_bytes / 1048576.0);
+			fprintf(f, "  images:     %.1f MiB\n", u->image_bytes / (double)MiB);
 		for (size_t j = 0; j < u->n_connections; j++)
 			fprintf(f, "  tcp:        %s:%u <-> %s:%u (locked)\n", u->connections[j]->src,
 				u->connections[j]->sport, u->connections[j]->dst, u->connections[j]->dport);

@@ -65,13 +65,13 @@ int report_save_pending(const Manifest *m)
 
 	r = mkdir_p_0700(STATE_DIR);
 	if (r < 0)
-		return log_error_errno(r, "Cannot create /var/lib/kupgrade: %m");
+		return log_error_errno(r, "Cannot create %s: %m", STATE_DIR);
 	dfd = open(STATE_DIR, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
 	if (dfd < 0)
-		return log_error_errno(negative_errno(), "Cannot open /var/lib/kupgrade: %m");
+		return log_error_errno(negative_errno(), "Cannot open %s: %m", STATE_DIR);
 	r = manifest_write_at(dfd, m);
 	if (r >= 0)
-		r = RET_NERRNO(renameat(dfd, MANIFEST_FILE, dfd, "pending.manifest"));
+		r = RET_NERRNO(renameat(dfd, MANIFEST_FILE, AT_FDCWD, REPORT_PENDING));
 	if (r < 0)
 		return log_error_errno(r, "Cannot write %s: %m", REPORT_PENDING);
 	return 0;
