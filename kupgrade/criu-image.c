@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "alloc.h"
 #include "criu-image.h"
 #include "criu-image.pb-c.h"
 #include "fileio.h"
@@ -39,12 +40,9 @@ static uint32_t get_le32(const uint8_t *p)
 
 static int img_append(struct img *i, const void *p, size_t n)
 {
-	uint8_t *d = realloc(i->data, i->size + n);
-
-	if (!d)
+	if (!GREEDY_REALLOC(i->data, i->size + n))
 		return -ENOMEM;
-	memcpy(d + i->size, p, n);
-	i->data = d;
+	memcpy(i->data + i->size, p, n);
 	i->size += n;
 	return 0;
 }
@@ -53,15 +51,12 @@ static int img_append_entry(struct img *i, const ProtobufCMessage *m)
 {
 	size_t n = protobuf_c_message_get_packed_size(m);
 	uint8_t len[4] = { n & 0xff, (n >> 8) & 0xff, (n >> 16) & 0xff, (n >> 24) & 0xff };
-	uint8_t *d;
 
 	if (img_append(i, len, sizeof(len)) < 0)
 		return -ENOMEM;
-	d = realloc(i->data, i->size + n);
-	if (!d)
+	if (!GREEDY_REALLOC(i->data, i->size + n))
 		return -ENOMEM;
-	i->data = d;
-	i->size += protobuf_c_message_pack(m, d + i->size);
+	i->size += protobuf_c_message_pack(m, i->data + i->size);
 	return 0;
 }
 
@@ -72,9 +67,9 @@ static int img_read(int dir_fd, const char *name, uint32_t magic, struct img *re
 	ssize_t n;
 
 	if (fd < 0)
-		return -errno;
+		return negative_errno();
 	if (fstat(fd, &st) < 0)
-		return -errno;
+		return negative_errno();
 	if (st.st_size < 8 || st.st_size > (64 << 20))
 		return -EBADMSG;
 	*ret = (struct img){ malloc((size_t)st.st_size), (size_t)st.st_size };
@@ -84,7 +79,7 @@ static int img_read(int dir_fd, const char *name, uint32_t magic, struct img *re
 	if (n != (ssize_t)ret->size || get_le32(ret->data) != CRIU_IMG_COMMON_MAGIC ||
 	    get_le32(ret->data + 4) != magic) {
 		img_done(ret);
-		return n < 0 ? -errno : -EBADMSG;
+		return n < 0 ? negative_errno() : -EBADMSG;
 	}
 	return 0;
 }
@@ -112,9 +107,9 @@ static int img_write(int dir_fd, const char *name, const struct img *i)
 	snprintf(tmp, sizeof(tmp), ".%s.kupgrade", name);
 	fd = openat(dir_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
-		return -errno;
+		return negative_errno();
 	if (write(fd, i->data, i->size) != (ssize_t)i->size || renameat(dir_fd, tmp, dir_fd, name) < 0) {
-		int r = errno ? -errno : -EIO;
+		int r = negative_errno();
 
 		(void)unlinkat(dir_fd, tmp, 0);
 		return r;

@@ -3,10 +3,10 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 
 #include "criu.h"
 #include "log.h"
+#include "spawn-util.h"
 
 static void criu_optsp(criu_opts **o)
 {
@@ -20,11 +20,11 @@ static int open_log_dir(void)
 	int fd;
 
 	if (mkdir("/run/log", 0755) < 0 && errno != EEXIST)
-		return -errno;
+		return negative_errno();
 	if (mkdir(CRIU_LOG_DIR, 0700) < 0 && errno != EEXIST)
-		return -errno;
+		return negative_errno();
 	fd = open(CRIU_LOG_DIR, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
-	return fd < 0 ? -errno : fd;
+	return fd < 0 ? negative_errno() : fd;
 }
 
 /* Options common to every dump and restore. */
@@ -201,30 +201,26 @@ int criu_restore_tree(const struct criu_restore_req *req, pid_t *ret_pid)
 int criu_check_kernel(void)
 {
 	_cleanup_close_ int log_fd = -EBADF, out = -EBADF;
-	int status;
-	pid_t pid;
+	int r;
 
 	log_fd = open_log_dir();
 	if (log_fd < 0)
 		return log_error_errno(log_fd, "Cannot create %s: %m", CRIU_LOG_DIR);
 	out = openat(log_fd, "check.log", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (out < 0)
-		return log_error_errno(-errno, "Cannot create %s/check.log: %m", CRIU_LOG_DIR);
-	pid = fork();
-	if (pid < 0)
-		return log_error_errno(-errno, "Cannot fork: %m");
-	if (pid == 0) {
-		dup2(out, STDOUT_FILENO);
-		dup2(out, STDERR_FILENO);
-		execlp("criu", "criu", "check", NULL);
-		_exit(127);
-	}
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return log_error_errno(-errno, "Cannot wait for 'criu check': %m");
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
+		return log_error_errno(negative_errno(), "Cannot create %s/check.log: %m",
+				       CRIU_LOG_DIR);
+	r = spawn_run(&(struct spawn){
+		.argv = (const char *const[]){ "criu", "check", NULL },
+		.stdin_fd = SPAWN_INHERIT,
+		.stdout_fd = SPAWN_FD(out),
+		.stderr_fd = SPAWN_FD(out),
+	});
+	if (r < 0)
+		return log_error_errno(r, "Cannot fork: %m");
+	if (r == 127)
 		return log_error_errno(-EOPNOTSUPP, "criu is not installed: install the criu package.");
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+	if (r != 0)
 		return log_error_errno(-EOPNOTSUPP, "'criu check' failed: this kernel lacks what CRIU needs, "
 						    "see %s/check.log.", CRIU_LOG_DIR);
 	return 0;
@@ -318,9 +314,9 @@ int criu_read_dump_stats(struct criu_dump_stats *ret)
 	ssize_t k;
 
 	if (fd < 0)
-		return -errno;
+		return negative_errno();
 	k = read(fd, buf, sizeof(buf));
 	if (k < 0)
-		return -errno;
+		return negative_errno();
 	return criu_parse_dump_stats(buf, k, ret);
 }

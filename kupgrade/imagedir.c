@@ -6,8 +6,9 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 
-#include "imagedir.h"
+#include "dirwalk.h"
 #include "fileio.h"
+#include "imagedir.h"
 #include "log.h"
 
 static int dir_is_empty(int fd)
@@ -34,10 +35,13 @@ int imagedir_prepare(const char *path, bool on_disk, uint64_t need_bytes, struct
 	if (mkdir(path, 0700) == 0)
 		d.created = true;
 	else if (errno != EEXIST)
-		return log_error_errno(-errno, "Cannot create image directory %s: %m", path);
+		return log_error_errno(negative_errno(), "Cannot create image directory %s: %m",
+				       path);
 	d.fd = open(path, O_DIRECTORY | O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (d.fd < 0) {
-		r = log_error_errno(-errno, "Cannot open %s: %m (it must be a directory, not a symlink)", path);
+		r = log_error_errno(negative_errno(),
+				    "Cannot open %s: %m (it must be a directory, not a symlink)",
+				    path);
 		goto fail;
 	}
 	if (!d.created) {
@@ -50,7 +54,7 @@ int imagedir_prepare(const char *path, bool on_disk, uint64_t need_bytes, struct
 		}
 	}
 	if (fstatfs(d.fd, &sfs) < 0 || fstat(d.fd, &st) < 0) {
-		r = log_error_errno(-errno, "Cannot stat %s: %m", path);
+		r = log_error_errno(negative_errno(), "Cannot stat %s: %m", path);
 		goto fail;
 	}
 	if (!on_disk && sfs.f_type != TMPFS_MAGIC && sfs.f_type != RAMFS_MAGIC) {
@@ -60,14 +64,14 @@ int imagedir_prepare(const char *path, bool on_disk, uint64_t need_bytes, struct
 		goto fail;
 	}
 	if (fchown(d.fd, 0, 0) < 0 || fchmod(d.fd, 0700) < 0) {
-		r = log_error_errno(-errno, "Cannot make %s root-only (0700): %m", path);
+		r = log_error_errno(negative_errno(), "Cannot make %s root-only (0700): %m", path);
 		goto fail;
 	}
 	if (need_bytes > 0 && (uint64_t)sfs.f_bavail * sfs.f_bsize < need_bytes) {
 		r = log_error_errno(-ENOSPC, "%s has %llu MiB free, the images need about %llu MiB: "
 					     "free memory or enlarge the tmpfs.", path,
-				    (unsigned long long)((uint64_t)sfs.f_bavail * sfs.f_bsize >> 20),
-				    (unsigned long long)(need_bytes >> 20));
+				    (unsigned long long)((uint64_t)sfs.f_bavail * sfs.f_bsize / MiB),
+				    (unsigned long long)(need_bytes / MiB));
 		goto fail;
 	}
 	d.path = strdup(path);
@@ -91,7 +95,8 @@ int imagedir_open(const char *path, struct imagedir *ret)
 
 	d.fd = open(path, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
 	if (d.fd < 0)
-		return log_error_errno(-errno, "Cannot open image directory %s: %m", path);
+		return log_error_errno(negative_errno(), "Cannot open image directory %s: %m",
+				       path);
 	d.path = strdup(path);
 	if (!d.path) {
 		close(d.fd);
@@ -107,19 +112,19 @@ int imagedir_mkdir_sub(struct imagedir *d, const char *name, const char *sub, in
 	int fd2;
 
 	if (mkdirat(d->fd, name, 0700) < 0 && errno != EEXIST)
-		return -errno;
+		return negative_errno();
 	fd = openat(d->fd, name, O_DIRECTORY | O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
-		return -errno;
+		return negative_errno();
 	if (!sub) {
 		*ret_fd = TAKE_FD(fd);
 		return 0;
 	}
 	if (mkdirat(fd, sub, 0700) < 0)
-		return -errno;
+		return negative_errno();
 	fd2 = openat(fd, sub, O_DIRECTORY | O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd2 < 0)
-		return -errno;
+		return negative_errno();
 	*ret_fd = fd2;
 	return 0;
 }
@@ -132,7 +137,7 @@ static int open_sub(struct imagedir *d, const char *rel, int flags, int *ret_fd)
 		return -EINVAL; /* the manifest may not point outside the root */
 	fd = openat(d->fd, rel, flags | O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
-		return -errno;
+		return negative_errno();
 	*ret_fd = fd;
 	return 0;
 }
@@ -147,8 +152,8 @@ int imagedir_open_file(struct imagedir *d, const char *rel, int *ret_fd)
 	return open_sub(d, rel, 0, ret_fd);
 }
 
-/* Walk dir_fd; for each regular file, size it or overwrite+unlink it. */
-static int walk(int dir_fd, bool wipe, uint64_t *total)
+/* Overwrite and unlink every regular file below dir_fd, remove the rest. */
+static int wipe(int dir_fd)
 {
 	static const char zeros[65536];
 	_cleanup_closedir_ DIR *d = NULL;
@@ -163,23 +168,18 @@ static int walk(int dir_fd, bool wipe, uint64_t *total)
 		if (streq(de->d_name, ".") || streq(de->d_name, ".."))
 			continue;
 		if (fstatat(dir_fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-			return -errno;
+			return negative_errno();
 		if (S_ISDIR(st.st_mode)) {
 			_cleanup_close_ int sub = openat(dir_fd, de->d_name,
 							 O_DIRECTORY | O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 
 			if (sub < 0)
-				return -errno;
-			r = walk(sub, wipe, total);
+				return negative_errno();
+			r = wipe(sub);
 			if (r < 0)
 				return r;
-			if (wipe && unlinkat(dir_fd, de->d_name, AT_REMOVEDIR) < 0)
-				return -errno;
-			continue;
-		}
-		if (!wipe) {
-			if (S_ISREG(st.st_mode))
-				*total += st.st_size;
+			if (unlinkat(dir_fd, de->d_name, AT_REMOVEDIR) < 0)
+				return negative_errno();
 			continue;
 		}
 		if (S_ISREG(st.st_mode) && st.st_size > 0) {
@@ -194,7 +194,7 @@ static int walk(int dir_fd, bool wipe, uint64_t *total)
 			}
 		}
 		if (unlinkat(dir_fd, de->d_name, 0) < 0)
-			return -errno;
+			return negative_errno();
 	}
 	return 0;
 }
@@ -206,9 +206,9 @@ int imagedir_size(struct imagedir *d, const char *rel, uint64_t *ret)
 
 	*ret = 0;
 	if (!rel)
-		return walk(d->fd, false, ret);
+		return dir_measure_at(d->fd, ".", ret, NULL);
 	r = imagedir_open_sub(d, rel, &fd);
-	return r < 0 ? r : walk(fd, false, ret);
+	return r < 0 ? r : dir_measure_at(fd, ".", ret, NULL);
 }
 
 int imagedir_wipe_sub(struct imagedir *d, const char *rel)
@@ -218,15 +218,15 @@ int imagedir_wipe_sub(struct imagedir *d, const char *rel)
 
 	if (r < 0)
 		return r == -ENOENT ? 0 : r;
-	r = walk(fd, true, NULL);
+	r = wipe(fd);
 	if (r < 0)
 		return r;
-	return unlinkat(d->fd, rel, AT_REMOVEDIR) < 0 ? -errno : 0;
+	return unlinkat(d->fd, rel, AT_REMOVEDIR) < 0 ? negative_errno() : 0;
 }
 
 int imagedir_wipe(struct imagedir *d, bool remove_root)
 {
-	int r = walk(d->fd, true, NULL);
+	int r = wipe(d->fd);
 
 	if (r < 0)
 		return log_error_errno(r, "Cannot wipe images in %s: %m", d->path);

@@ -28,7 +28,8 @@ int imagedir_mkdir_sub(struct imagedir *d, const char *name, const char *sub, in
 int imagedir_open_sub(struct imagedir *d, const char *rel, int *ret_fd);
 /* A file (not a directory) under the root, read-only. */
 int imagedir_open_file(struct imagedir *d, const char *rel, int *ret_fd);
-/* Bytes of every file below rel (NULL: the whole root). */
+/* Bytes of every file below rel (NULL: the whole root); -EOPNOTSUPP if
+ * anything there is neither a directory nor a regular file. */
 int imagedir_size(struct imagedir *d, const char *rel, uint64_t *ret);
 /* Overwrite and unlink everything inside; remove the root itself if we
  * created it or remove_root is set. */

@@ -1,5 +1,4 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include <getopt.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -7,7 +6,7 @@
 #include "inspect.h"
 #include "json.h"
 #include "log.h"
-#include "verbs.h"
+#include "paths.h"
 
 static void json_timings(struct json_writer *w, const char *key, Kupgrade__PhaseTiming *const *t,
 			 size_t n)
@@ -149,7 +148,7 @@ void inspect_print_text(FILE *f, const Manifest *m)
 			fprintf(f, "%s%u", j ? ", " : "; restored as PID ", u->restored_pids[j]);
 		fputc('\n', f);
 		if (u->has_image_bytes)
-			fprintf(f, "  images:     %.1f MiB\n", u->image_bytes / 1048576.0);
+			fprintf(f, "  images:     %.1f MiB\n", u->image_bytes / (double)MiB);
 		for (size_t j = 0; j < u->n_connections; j++)
 			fprintf(f, "  tcp:        %s:%u <-> %s:%u (locked)\n", u->connections[j]->src,
 				u->connections[j]->sport, u->connections[j]->dst, u->connections[j]->dport);
@@ -167,25 +166,24 @@ void inspect_print_text(FILE *f, const Manifest *m)
 	}
 }
 
-/* "kupgrade inspect DIR|FILE [--json]" */
-int verb_inspect(int argc, char **argv)
+int inspect_path(const char *path, bool json)
 {
-	_cleanup_free_ char *path = NULL;
+	_cleanup_free_ char *file = NULL;
 	Manifest *m = NULL;
 	struct stat st;
 	int r;
 
-	if (stat(argv[1], &st) < 0)
-		return log_error_errno(-errno, "Cannot access %s: %m", argv[1]);
+	if (stat(path, &st) < 0)
+		return log_error_errno(negative_errno(), "Cannot access %s: %m", path);
 	if (S_ISDIR(st.st_mode)) {
-		if (asprintf(&path, "%s/" MANIFEST_FILE, argv[1]) < 0)
+		if (asprintf(&file, "%s/" MANIFEST_FILE, path) < 0)
 			return log_oom();
-	} else if (!(path = strdup(argv[1])))
+	} else if (!(file = strdup(path)))
 		return log_oom();
-	r = manifest_read_file(path, &m);
+	r = manifest_read_file(file, &m);
 	if (r < 0)
 		return r;
-	if (arg_json)
+	if (json)
 		r = inspect_print_json(stdout, m);
 	else
 		inspect_print_text(stdout, m);

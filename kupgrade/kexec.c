@@ -5,11 +5,12 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
-#include <sys/wait.h>
 
+#include "alloc.h"
 #include "kexec.h"
 #include "fileio.h"
 #include "log.h"
+#include "spawn-util.h"
 
 #ifndef SYS_kexec_file_load
 #define SYS_kexec_file_load 320 /* x86-64 */
@@ -53,73 +54,32 @@ int kexec_config_value(const char *text, const char *option)
 	return -ENOENT;
 }
 
-static int spawn_wait(char *const argv[], bool quiet)
+/* kexec-tools speaks to the operator: its messages go where ours go. */
+static int run_kexec(char *const argv[])
 {
-	pid_t pid = fork();
-	int status;
-
-	if (pid < 0)
-		return negative_errno();
-	if (pid == 0) {
-		if (quiet) {
-			int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
-
-			if (null >= 0) {
-				dup2(null, STDOUT_FILENO);
-				dup2(null, STDERR_FILENO);
-			}
-		}
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return negative_errno();
-	if (WIFEXITED(status))
-		return WEXITSTATUS(status);
-	return 128 + WTERMSIG(status);
-}
-
-static char *slurp_stream(FILE *f)
-{
-	char *buf = NULL, chunk[65536];
-	size_t size = 0, k;
-	FILE *out = open_memstream(&buf, &size);
-
-	if (!out)
-		return NULL;
-	while ((k = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		fwrite(chunk, 1, k, out);
-	if (fclose(out) != 0) {
-		free(buf);
-		return NULL;
-	}
-	return buf;
+	return spawn_run(&(struct spawn){
+		.argv = (const char *const *)argv,
+		.stdin_fd = SPAWN_INHERIT,
+		.stdout_fd = SPAWN_INHERIT,
+		.stderr_fd = SPAWN_INHERIT,
+	});
 }
 
 /* Debian has no /proc/config.gz; /boot/config-$(uname -r) is the usual source. */
 static char *read_running_config(void)
 {
+	static const char *const gunzip[] = { "gzip", "-dc", "/proc/config.gz", NULL };
 	struct utsname u;
-	char path[512], *text;
-	FILE *f;
+	char path[512], *text = NULL;
 
 	if (uname(&u) < 0)
 		return NULL;
 	snprintf(path, sizeof(path), "/boot/config-%s", u.release);
-	f = fopen(path, "re");
-	if (f) {
-		text = slurp_stream(f);
-		fclose(f);
+	if (read_full_file_str(path, &text) >= 0)
 		return text;
-	}
 	if (access("/proc/config.gz", R_OK) < 0)
 		return NULL;
-	f = popen("gzip -dc /proc/config.gz 2>/dev/null", "re");
-	if (!f)
-		return NULL;
-	text = slurp_stream(f);
-	if (pclose(f) != 0) {
+	if (spawn_run(&(struct spawn){ .argv = gunzip, .output = &text }) != 0) {
 		free(text);
 		return NULL;
 	}
@@ -153,7 +113,7 @@ static int probe_file_load(void)
 		return 1;
 	if (errno == ENOSYS)
 		return 0;
-	return -errno; /* EPERM: no CAP_SYS_BOOT or disabled; unknown here */
+	return negative_errno(); /* EPERM: no CAP_SYS_BOOT or disabled; unknown here */
 }
 
 int kexec_probe(struct kexec_support *ret)
@@ -256,16 +216,14 @@ int kexec_image_acceptable(const struct kexec_support *s, const struct kernel_im
 
 static int strv_push(char ***v, size_t *n, const char *fmt, const char *arg)
 {
-	char **nv = realloc(*v, (*n + 2) * sizeof(char *));
 	char *s;
 
-	if (!nv)
+	if (!GREEDY_REALLOC(*v, *n + 2))
 		return -ENOMEM;
-	*v = nv;
 	if (asprintf(&s, fmt, arg) < 0)
 		return -ENOMEM;
-	nv[(*n)++] = s;
-	nv[*n] = NULL;
+	(*v)[(*n)++] = s;
+	(*v)[*n] = NULL;
 	return 0;
 }
 
@@ -345,7 +303,7 @@ int kexec_load_kernel(const struct kexec_request *req, enum kexec_method *ret_me
 
 	log_debug("Loading %s with %s%s.", rq.kernel, kexec_method_to_string(m),
 		  rq.no_checks && m == KEXEC_METHOD_LEGACY ? " (no purgatory checks)" : "");
-	r = spawn_wait(argv, false);
+	r = run_kexec(argv);
 	kexec_argv_free(argv);
 	if (r < 0)
 		return log_error_errno(r, "Cannot run kexec: %m");
@@ -366,7 +324,7 @@ int kexec_unload(enum kexec_method m)
 
 	if (!tool)
 		return log_error_errno(-EOPNOTSUPP, "Cannot unload: kexec-tools is not installed.");
-	r = spawn_wait(argv, false);
+	r = run_kexec(argv);
 	if (r < 0)
 		return log_error_errno(r, "Cannot run kexec -u: %m");
 	if (r != 0 || kexec_loaded() > 0)

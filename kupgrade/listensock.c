@@ -36,7 +36,7 @@ int listen_sock_name(int fd, char *buf, size_t size)
 	    getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &l2) < 0 ||
 	    getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &l3) < 0 ||
 	    getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
-		return -errno;
+		return negative_errno();
 	if (type != SOCK_STREAM || !listening)
 		return -EOPNOTSUPP;
 	if (ss.ss_family == AF_UNIX) {
@@ -74,12 +74,12 @@ int proc_dup_fd(pid_t pid, int fd, bool inheritable, int *ret_fd)
 	int copy;
 
 	if (pidfd < 0)
-		return -errno;
+		return negative_errno();
 	copy = (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
 	if (copy < 0)
-		return -errno;
+		return negative_errno();
 	if (inheritable && fcntl(copy, F_SETFD, 0) < 0) {
-		int r = -errno;
+		int r = negative_errno();
 
 		close(copy);
 		return r;
@@ -94,7 +94,7 @@ int listen_sock_find_in_init(const char *name, int *ret_fd)
 	struct dirent *de;
 
 	if (!d)
-		return -errno;
+		return negative_errno();
 	while ((de = readdir(d))) {
 		char link[300], target[64], have[128];
 		ssize_t n;

@@ -3,6 +3,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "alloc.h"
 #include "log.h"
 #include "manifest.h"
 
@@ -12,12 +13,10 @@
 static int append_ptr(void *array, size_t *n, void *p)
 {
 	void ***a = array;
-	void **na = realloc(*a, (*n + 1) * sizeof(void *));
 
-	if (!na)
+	if (!GREEDY_REALLOC(*a, *n + 1))
 		return -ENOMEM;
-	*a = na;
-	na[(*n)++] = p;
+	(*a)[(*n)++] = p;
 	return 0;
 }
 
@@ -74,12 +73,9 @@ ManifestUnit *manifest_add_unit(Manifest *m, const char *name, const char *kind,
 
 static int append_u32(uint32_t **array, size_t *n, uint32_t v)
 {
-	uint32_t *a = realloc(*array, (*n + 1) * sizeof(*a));
-
-	if (!a)
+	if (!GREEDY_REALLOC(*array, *n + 1))
 		return -ENOMEM;
-	*array = a;
-	a[(*n)++] = v;
+	(*array)[(*n)++] = v;
 	return 0;
 }
 
@@ -258,7 +254,7 @@ static int write_all(int fd, const uint8_t *p, size_t n)
 		if (k < 0) {
 			if (errno == EINTR)
 				continue;
-			return -errno;
+			return negative_errno();
 		}
 		p += k;
 		n -= k;
@@ -278,12 +274,12 @@ int manifest_write_at(int dir_fd, const Manifest *m)
 		return r;
 	fd = openat(dir_fd, MANIFEST_FILE ".tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
-		return -errno;
+		return negative_errno();
 	r = write_all(fd, buf, size);
 	if (r == 0 && fsync(fd) < 0)
-		r = -errno;
+		r = negative_errno();
 	if (r == 0 && renameat(dir_fd, MANIFEST_FILE ".tmp", dir_fd, MANIFEST_FILE) < 0)
-		r = -errno;
+		r = negative_errno();
 	if (r < 0)
 		(void)unlinkat(dir_fd, MANIFEST_FILE ".tmp", 0);
 	return r;
@@ -300,9 +296,9 @@ int manifest_read_file(const char *path, Manifest **ret)
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return log_error_errno(-errno, "Cannot open manifest %s: %m", path);
+		return log_error_errno(negative_errno(), "Cannot open manifest %s: %m", path);
 	if (fstat(fd, &st) < 0)
-		return log_error_errno(-errno, "Cannot stat %s: %m", path);
+		return log_error_errno(negative_errno(), "Cannot stat %s: %m", path);
 	if (!S_ISREG(st.st_mode))
 		return log_error_errno(-EBADMSG, "%s is not a regular file, so not a kupgrade manifest.",
 				       path);
@@ -317,7 +313,7 @@ int manifest_read_file(const char *path, Manifest **ret)
 		if (k < 0 && errno == EINTR)
 			continue;
 		if (k < 0)
-			return log_error_errno(-errno, "Cannot read %s: %m", path);
+			return log_error_errno(negative_errno(), "Cannot read %s: %m", path);
 		if (k == 0)
 			break;
 		got += k;

@@ -1,13 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include <fcntl.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 
 #include "log.h"
 #include "netlock.h"
+#include "spawn-util.h"
 
 /*
  * One set per family holds the 4-tuples in both directions (local . lport .
@@ -103,16 +101,15 @@ int netlock_nft_update_script(const char *table, bool add, const struct tcp_conn
 	return close_script(f, &buf, ret);
 }
 
-/* Run nft with args, feeding script on stdin; its stderr in *ret_err. Returns
- * nft's exit status, or -errno if it could not run. */
+/* Run nft with args, feeding script (if any) on stdin; its output, stdout
+ * and stderr, in *ret_err. Returns nft's exit status, -ENOENT if there is no
+ * nft, -EIO if it was killed, or -errno if it could not run. */
 static int run_nft(const char *script, char **ret_err, ...)
 {
 	const char *argv[8] = { "nft" };
-	int in[2], err[2], status;
-	size_t n = 1, len = 0, cap = 0;
-	char *errbuf = NULL;
+	size_t n = 1;
 	va_list ap;
-	pid_t pid;
+	int r;
 
 	va_start(ap, ret_err);
 	while (n < ELEMENTSOF(argv) - 1 && (argv[n] = va_arg(ap, const char *)))
@@ -120,77 +117,17 @@ static int run_nft(const char *script, char **ret_err, ...)
 	va_end(ap);
 	argv[n] = NULL;
 
-	if (pipe2(in, O_CLOEXEC) < 0)
-		return -errno;
-	if (pipe2(err, O_CLOEXEC) < 0) {
-		close(in[0]), close(in[1]);
-		return -errno;
-	}
-	pid = fork();
-	if (pid < 0) {
-		close(in[0]), close(in[1]), close(err[0]), close(err[1]);
-		return -errno;
-	}
-	if (pid == 0) {
-		dup2(in[0], STDIN_FILENO);
-		dup2(err[1], STDOUT_FILENO);
-		dup2(err[1], STDERR_FILENO);
-		execvp("nft", (char **)argv);
-		fprintf(stderr, "exec nft: %m");
-		_exit(127);
-	}
-	close(in[0]);
-	close(err[1]);
-	if (script) {
-		size_t slen = strlen(script), off = 0;
-
-		while (off < slen) {
-			ssize_t k = write(in[1], script + off, slen - off);
-
-			if (k < 0 && errno == EINTR)
-				continue;
-			if (k < 0)
-				break;
-			off += k;
-		}
-	}
-	close(in[1]);
-	for (;;) {
-		char *nb;
-		ssize_t k;
-
-		if (len + 512 > cap) {
-			nb = realloc(errbuf, cap + 4096);
-			if (!nb)
-				break;
-			errbuf = nb;
-			cap += 4096;
-		}
-		k = read(err[0], errbuf + len, cap - len - 1);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			break;
-		len += k;
-	}
-	close(err[0]);
-	if (errbuf) {
-		errbuf[len] = 0;
-		while (len > 0 && errbuf[len - 1] == '\n')
-			errbuf[--len] = 0;
-	}
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR) {
-			free(errbuf);
-			return -errno;
-		}
-	if (ret_err)
-		*ret_err = errbuf;
-	else
-		free(errbuf);
-	if (!WIFEXITED(status))
+	r = spawn_run(&(struct spawn){
+		.argv = argv,
+		.input = script,
+		.output = ret_err,
+		.stderr_fd = ret_err ? SPAWN_STDOUT : SPAWN_NULL,
+	});
+	if (r == 127)
+		return -ENOENT;
+	if (r >= 128)
 		return -EIO;
-	return WEXITSTATUS(status) == 127 ? -ENOENT : WEXITSTATUS(status);
+	return r;
 }
 
 static const char *nft_table_desc(void)

@@ -8,9 +8,11 @@
 #include <sys/stat.h>
 #include <sys/xattr.h>
 
+#include "alloc.h"
 #include "fileio.h"
 #include "log.h"
 #include "proc.h"
+#include "sort.h"
 
 /* ENOENT for a /proc/PID file means the process is gone. */
 static int proc_errno(void)
@@ -163,18 +165,11 @@ int proc_read_cgroup(pid_t pid, char **ret)
 	return proc_parse_cgroup(f, ret);
 }
 
-static int pid_cmp(const void *a, const void *b)
-{
-	pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
-
-	return (x > y) - (x < y);
-}
-
 int proc_list_pids(pid_t **ret, size_t *ret_n)
 {
 	_cleanup_closedir_ DIR *d = opendir("/proc");
 	_cleanup_free_ pid_t *pids = NULL;
-	size_t n = 0, size = 0;
+	size_t n = 0;
 	struct dirent *de;
 
 	if (!d)
@@ -185,18 +180,13 @@ int proc_list_pids(pid_t **ret, size_t *ret_n)
 
 		if (*end || pid <= 0)
 			continue;
-		if (n == size) {
-			pid_t *p = realloc(pids, (size = size ? size * 2 : 256) * sizeof(pid_t));
-
-			if (!p)
-				return -ENOMEM;
-			pids = p;
-		}
+		if (!GREEDY_REALLOC(pids, n + 1))
+			return -ENOMEM;
 		pids[n++] = (pid_t)pid;
 	}
 	if (errno)
 		return negative_errno();
-	qsort(pids, n, sizeof(pid_t), pid_cmp);
+	qsort(pids, n, sizeof(pid_t), pid_compare);
 	*ret = TAKE_PTR(pids);
 	*ret_n = n;
 	return 0;

@@ -3,10 +3,10 @@
 #include <stdarg.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "fileio.h"
 #include "log.h"
+#include "poll-util.h"
 #include "progress.h"
 
 int progress_new_id(char *buf, size_t size)
@@ -110,14 +110,20 @@ bool progress_file_exists(const char *id, const char *what)
 	return stat(path, &st) == 0;
 }
 
+struct wait_file {
+	const char *id, *what;
+};
+
+static int file_appeared(void *userdata)
+{
+	const struct wait_file *w = userdata;
+
+	return progress_file_exists(w->id, w->what);
+}
+
 bool progress_wait_file(const char *id, const char *what, unsigned timeout_ms)
 {
-	for (unsigned waited = 0; waited <= timeout_ms; waited += 20) {
-		if (progress_file_exists(id, what))
-			return true;
-		nanosleep(&(struct timespec){ .tv_nsec = 20 * 1000 * 1000 }, NULL);
-	}
-	return false;
+	return poll_until(file_appeared, &(struct wait_file){ id, what }, timeout_ms, 20) > 0;
 }
 
 void progress_remove(const char *id)

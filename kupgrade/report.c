@@ -3,12 +3,12 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "paths.h"
+#include "exit-status.h"
 #include "fileio.h"
 #include "inspect.h"
 #include "log.h"
+#include "paths.h"
 #include "report.h"
-#include "verbs.h"
 
 /* path 0700, its parents 0755 where created. */
 static int mkdir_p_0700(const char *path)
@@ -65,13 +65,13 @@ int report_save_pending(const Manifest *m)
 
 	r = mkdir_p_0700(STATE_DIR);
 	if (r < 0)
-		return log_error_errno(r, "Cannot create /var/lib/kupgrade: %m");
+		return log_error_errno(r, "Cannot create %s: %m", STATE_DIR);
 	dfd = open(STATE_DIR, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
 	if (dfd < 0)
-		return log_error_errno(negative_errno(), "Cannot open /var/lib/kupgrade: %m");
+		return log_error_errno(negative_errno(), "Cannot open %s: %m", STATE_DIR);
 	r = manifest_write_at(dfd, m);
 	if (r >= 0)
-		r = RET_NERRNO(renameat(dfd, MANIFEST_FILE, dfd, "pending.manifest"));
+		r = RET_NERRNO(renameat(dfd, MANIFEST_FILE, AT_FDCWD, REPORT_PENDING));
 	if (r < 0)
 		return log_error_errno(r, "Cannot write %s: %m", REPORT_PENDING);
 	return 0;
@@ -123,7 +123,7 @@ void report_merge_pending(Manifest *m)
 	(void)unlink(REPORT_PENDING);
 }
 
-int verb_status(int argc, char **argv)
+int report_print_last(bool json)
 {
 	Manifest *m = NULL;
 	int r;
@@ -135,7 +135,7 @@ int verb_status(int argc, char **argv)
 	}
 	if (r < 0)
 		return log_error_errno(r, "Cannot read the last report %s/last: %m", REPORT_DIR);
-	if (arg_json)
+	if (json)
 		inspect_print_json(stdout, m);
 	else
 		inspect_print_text(stdout, m);

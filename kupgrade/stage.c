@@ -12,12 +12,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "json.h"
 #include "kernel-image.h"
 #include "kexec.h"
 #include "log.h"
+#include "stage.h"
 #include "transport.h"
-#include "verbs.h"
-
 
 static double now_s(void)
 {
@@ -27,12 +27,34 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static int stage_and_load(struct transport *t, const struct transport_ops *ops,
-			  double *ret_stage_s, double *ret_load_s, enum kexec_method *ret_method)
+/* One line: what crossed, how, and how long it took. */
+static void print_json(const struct kernel_image *k, const struct transport_ops *ops,
+		       unsigned files, uint64_t bytes, const struct transport *t, double stage_s,
+		       double load_s, enum kexec_method method)
 {
-	struct kexec_request rq = { .kernel = arg_kernel, .append = arg_append,
+	struct json_writer w;
+
+	json_init(&w, stdout, false);
+	json_begin_object(&w);
+	json_kv_string(&w, "release", k->release);
+	json_kv_string(&w, "transport", ops->name);
+	json_kv_uint(&w, "files", files);
+	json_kv_uint(&w, "bytes", bytes);
+	json_kv_uint(&w, "staged_bytes", t->staged_bytes);
+	json_kv_fixed(&w, "stage_seconds", stage_s, 3);
+	json_kv_fixed(&w, "load_seconds", load_s, 3);
+	json_kv_string(&w, "method", kexec_method_to_string(method));
+	json_end_object(&w);
+	(void)json_finish(&w);
+}
+
+static int stage_and_load(const struct kupgrade_options *o, struct transport *t,
+			  const struct transport_ops *ops, double *ret_stage_s, double *ret_load_s,
+			  enum kexec_method *ret_method)
+{
+	struct kexec_request rq = { .kernel = o->kernel, .append = o->append,
 				    /* Without --append, the running command line. */
-				    .reuse_cmdline = arg_reuse_cmdline || !arg_append };
+				    .reuse_cmdline = o->reuse_cmdline || !o->append };
 	double t0 = now_s(), t1;
 	int r;
 
@@ -55,10 +77,10 @@ undo:
 	return r;
 }
 
-int verb_stage(int argc, char **argv)
+int stage_run(const struct kupgrade_options *o)
 {
 	_cleanup_free_ char *initrd = NULL, *why = NULL;
-	struct transport t = { .images_dir = arg_from };
+	struct transport t = { .images_dir = o->from };
 	const struct transport_ops *ops;
 	double stage_s = 0, load_s = 0;
 	enum kexec_method method = KEXEC_METHOD_FILE;
@@ -67,48 +89,40 @@ int verb_stage(int argc, char **argv)
 	uint64_t bytes;
 	int r;
 
-	if (!arg_from || !arg_kernel) {
-		log_error("stage needs --from DIR and --kernel FILE; see kupgrade(8).");
-		return EXIT_USAGE;
-	}
-	r = kernel_image_read(arg_kernel, &k);
+	r = kernel_image_read(o->kernel, &k);
 	if (r < 0)
-		return log_error_errno(r, "%s is not a usable kernel image: %m", arg_kernel);
-	initrd = arg_initrd ? strdup(arg_initrd) : kernel_image_find_initrd(arg_kernel, k.release);
+		return log_error_errno(r, "%s is not a usable kernel image: %m", o->kernel);
+	initrd = o->initrd ? strdup(o->initrd) : kernel_image_find_initrd(o->kernel, k.release);
 	if (!initrd)
-		return log_error_errno(-ENOENT, "No initrd found next to %s; pass --initrd.", arg_kernel);
+		return log_error_errno(-ENOENT, "No initrd found next to %s; pass --initrd.",
+				       o->kernel);
 	t.initrd = initrd;
-	r = transport_measure(arg_from, &bytes, &files);
+	r = transport_measure(o->from, &bytes, &files);
 	if (r < 0)
-		return log_error_errno(r, "Cannot read %s: %m", arg_from);
+		return log_error_errno(r, "Cannot read %s: %m", o->from);
 	r = transport_read_meminfo(&t.mem);
 	if (r < 0)
 		return log_error_errno(r, "Cannot read /proc/meminfo: %m");
-	ops = transport_pick(&t, arg_images_on_disk, bytes, &why);
+	ops = transport_pick(&t, o->images_on_disk, bytes, &why);
 	if (!ops)
 		return log_error_errno(-ENOSPC, "%llu MiB cannot cross here: %s",
 				       (unsigned long long)(bytes / MiB), why ?: "no room");
 	if (why)
 		log_notice("Using the disk: %s.", why);
-	if (arg_dry_run) {
+	if (o->dry_run) {
 		log_info("Would stage %u files (%llu MiB) from %s with the %s transport and load %s.",
-			 files, (unsigned long long)(bytes / MiB), arg_from, ops->name, arg_kernel);
+			 files, (unsigned long long)(bytes / MiB), o->from, ops->name, o->kernel);
 		return 0;
 	}
 
-	r = stage_and_load(&t, ops, &stage_s, &load_s, &method);
+	r = stage_and_load(o, &t, ops, &stage_s, &load_s, &method);
 	if (r >= 0) {
 		log_info("Loaded Linux %s with %u files (%llu MiB) by %s: stage %.1f s, load %.1f s "
 			 "(%s). 'systemctl kexec' switches.",
 			 k.release, files, (unsigned long long)(bytes / MiB), ops->name, stage_s,
 			 load_s, kexec_method_to_string(method));
-		if (arg_json)
-			printf("{\"release\":\"%s\",\"transport\":\"%s\",\"files\":%u,\"bytes\":%llu,"
-			       "\"staged_bytes\":%llu,\"stage_seconds\":%.3f,\"load_seconds\":%.3f,"
-			       "\"method\":\"%s\"}\n",
-			       k.release, ops->name, files, (unsigned long long)bytes,
-			       (unsigned long long)t.staged_bytes, stage_s, load_s,
-			       kexec_method_to_string(method));
+		if (o->json)
+			print_json(&k, ops, files, bytes, &t, stage_s, load_s, method);
 	}
 	transport_done(&t);
 	return r;

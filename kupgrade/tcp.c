@@ -2,6 +2,7 @@
 #include <arpa/inet.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "log.h"
 #include "tcp.h"
 
@@ -38,7 +39,7 @@ static int format_addr(int family, const void *addr, char *buf, int *ret_family)
 		addr = (const uint8_t *)addr + 12;
 	}
 	if (!inet_ntop(family, addr, buf, INET6_ADDRSTRLEN))
-		return -errno;
+		return negative_errno();
 	*ret_family = family;
 	return 0;
 }
@@ -90,20 +91,18 @@ static int collect_file(const char *path, int family, const uint64_t *inodes, si
 	size_t cap = 0;
 
 	if (!f)
-		return errno == ENOENT ? 0 : -errno; /* no IPv6 in this kernel */
+		return errno == ENOENT ? 0 : negative_errno(); /* no IPv6 in this kernel */
 	while (getline(&line, &cap, f) > 0) {
-		struct tcp_conn c, *n;
+		struct tcp_conn c;
 		int r = tcp_parse_proc_line(line, family, &c);
 
 		if (r < 0)
 			return log_error_errno(r, "Cannot parse a line of %s: %s", path, line);
 		if (r == 0 || !inode_in(c.inode, inodes, n_inodes))
 			continue;
-		n = realloc(*conns, (*n_conns + 1) * sizeof(*n));
-		if (!n)
+		if (!GREEDY_REALLOC(*conns, *n_conns + 1))
 			return -ENOMEM;
-		*conns = n;
-		n[(*n_conns)++] = c;
+		(*conns)[(*n_conns)++] = c;
 	}
 	return 0;
 }

@@ -12,6 +12,7 @@
 #include <sys/statfs.h>
 #include <linux/magic.h>
 
+#include "dirwalk.h"
 #include "fileio.h"
 #include "log.h"
 #include "transport.h"
@@ -121,7 +122,7 @@ static int disk_stage(struct transport *t)
 	c.dst = open(t->staged_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (c.dst < 0)
 		return log_error_errno(negative_errno(), "Cannot open %s: %m", t->staged_dir);
-	r = transport_walk(t->images_dir, copy_one, &c, &bad);
+	r = dir_walk_at(AT_FDCWD, t->images_dir, copy_one, &c, &bad);
 	if (r >= 0)
 		r = RET_NERRNO(syncfs(c.dst));
 	close(c.dst);

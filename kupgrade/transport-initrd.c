@@ -16,14 +16,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
-#include <spawn.h>
 #include <sys/mount.h>
-#include <sys/wait.h>
 #include <time.h>
 
 #include "paths.h"
 #include "cpio.h"
+#include "dirwalk.h"
 #include "log.h"
+#include "spawn-util.h"
 #include "transport.h"
 
 /* What the machine keeps for itself while loading, beyond our peak. */
@@ -130,7 +130,7 @@ static int append_images(int out, const char *images_dir, uint64_t bytes, unsign
 
 	r = cpio_write_directory(&p.w, TRANSPORT_ARCHIVE_DIR, root.st_mode & 07777);
 	if (r >= 0)
-		r = transport_walk(images_dir, pack_one, &p, ret_bad);
+		r = dir_walk_at(AT_FDCWD, images_dir, pack_one, &p, ret_bad);
 	if (fclose(p.list) != 0 && r >= 0)
 		r = -ENOMEM;
 	if (r >= 0)
@@ -217,58 +217,31 @@ static int initrd_undo(struct transport *t)
 	return r;
 }
 
-extern char **environ;
-
 int transport_initrd_has_carrier(const char *initrd)
 {
 	static const char *const tools[] = { "/usr/bin/lsinitramfs", "/usr/sbin/lsinitramfs",
 					     "/usr/bin/lsinitrd", "/usr/sbin/lsinitrd" };
+	_cleanup_free_ char *listing = NULL;
 	const char *tool = NULL;
-	posix_spawn_file_actions_t fa;
-	char *line = NULL;
-	size_t n = 0;
-	int pipefd[2], status, found = 0, r;
-	FILE *f;
-	pid_t pid;
+	int r;
 
 	for (size_t i = 0; i < ELEMENTSOF(tools) && !tool; i++)
 		if (access(tools[i], X_OK) == 0)
 			tool = tools[i];
 	if (!tool)
 		return -EOPNOTSUPP;
-	if (pipe2(pipefd, O_CLOEXEC) < 0)
-		return negative_errno();
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDOUT_FILENO);
-	posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
-	r = -posix_spawn(&pid, tool, &fa, NULL, (char *[]){ (char *)tool, (char *)initrd, NULL },
-			 environ);
-	posix_spawn_file_actions_destroy(&fa);
-	close(pipefd[1]);
-	if (r < 0) {
-		close(pipefd[0]);
-		return r;
-	}
-	f = fdopen(pipefd[0], "re");
-	if (!f) {
-		close(pipefd[0]);
-		r = negative_errno();
-	} else {
-		/* Read it all: stopping early would kill the lister with SIGPIPE. */
-		while (getline(&line, &n, f) > 0)
-			if (strstr(line, CARRIER_SCRIPT))
-				found = 1;
-		fclose(f);
-		free(line);
-	}
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return negative_errno();
+	/* The whole listing, read to its end: stopping early would kill the
+	 * lister with SIGPIPE. */
+	r = spawn_run(&(struct spawn){
+		.argv = (const char *const[]){ tool, initrd, NULL },
+		.stdin_fd = SPAWN_INHERIT,
+		.output = &listing,
+	});
 	if (r < 0)
 		return r;
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+	if (r != 0)
 		return -EBADMSG; /* not an initrd the lister understands */
-	return found;
+	return !!strstr(listing, CARRIER_SCRIPT);
 }
 
 const struct transport_ops transport_initrd_ops = {

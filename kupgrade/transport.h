@@ -82,17 +82,9 @@ int transport_read_meminfo(struct transport_mem *ret);
 /* Pure: parse /proc/meminfo text. */
 int transport_parse_meminfo(const char *text, struct transport_mem *ret);
 
-/*
- * Walk a directory tree: fn gets each directory before its contents, then
- * each regular file, with its path relative to root, sorted by name.
- * Anything else (symlinks, devices, sockets) is -EOPNOTSUPP naming it.
- */
-typedef int (*transport_walk_fn)(const char *relpath, int fd, const struct stat *st,
-				 void *userdata);
-int transport_walk(const char *root, transport_walk_fn fn, void *userdata,
-		   char **ret_bad_path);
-
-/* Total bytes of regular files under dir, and their count. */
+/* Total bytes of the image files under dir, and their count (dir_measure_at():
+ * anything but directories and regular files is -EOPNOTSUPP, as it could not
+ * cross). */
 int transport_measure(const char *dir, uint64_t *ret_bytes, unsigned *ret_files);
 
 /* Copy exactly n bytes between fds at their positions; -EIO if in ends early. */

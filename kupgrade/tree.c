@@ -4,6 +4,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "alloc.h"
 #include "log.h"
 #include "tree.h"
 
@@ -17,7 +18,7 @@ static int read_text(const char *path, char **ret)
 	size_t k;
 
 	if (!f)
-		return -errno;
+		return negative_errno();
 	mem = open_memstream(&buf, &size);
 	if (!mem)
 		return -ENOMEM;
@@ -38,27 +39,20 @@ static int read_text(const char *path, char **ret)
 
 static int push_u64(uint64_t **a, size_t *n, uint64_t v)
 {
-	uint64_t *na;
-
 	for (size_t i = 0; i < *n; i++)
 		if ((*a)[i] == v)
 			return 0;
-	na = realloc(*a, (*n + 1) * sizeof(*na));
-	if (!na)
+	if (!GREEDY_REALLOC(*a, *n + 1))
 		return -ENOMEM;
-	*a = na;
-	na[(*n)++] = v;
+	(*a)[(*n)++] = v;
 	return 0;
 }
 
 static int push_pid(pid_t **a, size_t *n, pid_t v)
 {
-	pid_t *na = realloc(*a, (*n + 1) * sizeof(*na));
-
-	if (!na)
+	if (!GREEDY_REALLOC(*a, *n + 1))
 		return -ENOMEM;
-	*a = na;
-	na[(*n)++] = v;
+	(*a)[(*n)++] = v;
 	return 0;
 }
 
@@ -69,18 +63,15 @@ int tree_parse_mount_ids(const char *mountinfo, uint32_t **ret, size_t *ret_n)
 
 	for (const char *p = mountinfo; p && *p;) {
 		unsigned id;
-		uint32_t *nids;
 
 		if (sscanf(p, "%u ", &id) != 1) {
 			free(ids);
 			return -EBADMSG;
 		}
-		nids = realloc(ids, (n + 1) * sizeof(*ids));
-		if (!nids) {
+		if (!GREEDY_REALLOC(ids, n + 1)) {
 			free(ids);
 			return -ENOMEM;
 		}
-		ids = nids;
 		ids[n++] = id;
 		p = strchr(p, '\n');
 		if (p)
@@ -126,7 +117,7 @@ static int collect_pids(struct tree *t)
 		snprintf(path, sizeof(path), "/proc/%d/task", (int)t->pids[i]);
 		d = opendir(path);
 		if (!d)
-			return i == 0 ? -errno : 0; /* a child that just exited */
+			return i == 0 ? negative_errno() : 0; /* a child that just exited */
 		while (r == 0 && (de = readdir(d))) {
 			_cleanup_free_ char *text = NULL;
 			char cpath[384];
@@ -177,12 +168,11 @@ static int set_problem(struct tree *t, const char *fmt, ...)
 static int add_external(struct tree *t, pid_t pid, int fd, const char *link, uint32_t mnt_id,
 			const struct stat *st)
 {
-	struct tree_file *n = realloc(t->externals, (t->n_externals + 1) * sizeof(*n));
+	struct tree_file *n;
 
-	if (!n)
+	if (!GREEDY_REALLOC(t->externals, t->n_externals + 1))
 		return -ENOMEM;
-	t->externals = n;
-	n = &n[t->n_externals];
+	n = &t->externals[t->n_externals];
 	*n = (struct tree_file){ .pid = pid, .fd = fd, .mode = st->st_mode, .path = strdup(link) };
 	if (!n->path)
 		return -ENOMEM;

@@ -7,7 +7,9 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "alloc.h"
 #include "log.h"
+#include "sort.h"
 #include "unixsock.h"
 
 static int send_dump_request(int fd)
@@ -33,7 +35,7 @@ static int send_dump_request(int fd)
 	return RET_NERRNO(sendto(fd, &msg, sizeof(msg), 0, (struct sockaddr *)&nl, sizeof(nl)));
 }
 
-static int add_sock(struct unix_sock_table *t, size_t *size, const struct unix_diag_msg *m, size_t len)
+static int add_sock(struct unix_sock_table *t, const struct unix_diag_msg *m, size_t len)
 {
 	struct unix_sock s = { .ino = m->udiag_ino, .type = m->udiag_type, .state = m->udiag_state };
 	struct rtattr *a = (struct rtattr *)(m + 1);
@@ -57,14 +59,9 @@ static int add_sock(struct unix_sock_table *t, size_t *size, const struct unix_d
 				return -ENOMEM;
 		}
 	}
-	if (t->n == *size) {
-		struct unix_sock *n = realloc(t->socks, (*size = *size ? *size * 2 : 256) * sizeof(*n));
-
-		if (!n) {
-			free(s.name);
-			return -ENOMEM;
-		}
-		t->socks = n;
+	if (!GREEDY_REALLOC(t->socks, t->n + 1)) {
+		free(s.name);
+		return -ENOMEM;
 	}
 	t->socks[t->n++] = s;
 	return 0;
@@ -72,15 +69,12 @@ static int add_sock(struct unix_sock_table *t, size_t *size, const struct unix_d
 
 static int cmp_ino(const void *a, const void *b)
 {
-	uint64_t x = ((const struct unix_sock *)a)->ino, y = ((const struct unix_sock *)b)->ino;
-
-	return (x > y) - (x < y);
+	return CMP(((const struct unix_sock *)a)->ino, ((const struct unix_sock *)b)->ino);
 }
 
 static int receive_dump(int fd, struct unix_sock_table *t)
 {
 	static char buf[32768] __attribute__((aligned(NLMSG_ALIGNTO)));
-	size_t size = 0;
 	int r;
 
 	for (;;) {
@@ -101,7 +95,7 @@ static int receive_dump(int fd, struct unix_sock_table *t)
 			}
 			if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY || h->nlmsg_len < NLMSG_LENGTH(sizeof(struct unix_diag_msg)))
 				continue;
-			r = add_sock(t, &size, NLMSG_DATA(h), h->nlmsg_len - NLMSG_LENGTH(0));
+			r = add_sock(t, NLMSG_DATA(h), h->nlmsg_len - NLMSG_LENGTH(0));
 			if (r < 0)
 				return r;
 		}

@@ -1,21 +1,22 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <limits.h>
 #include <signal.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "bus.h"
 #include "check.h"
+#include "exit-status.h"
 #include "fileio.h"
 #include "inspect.h"
-#include "json.h"
 #include "log.h"
 #include "manifest.h"
+#include "poll-util.h"
 #include "progress.h"
 #include "report.h"
 #include "upgrade.h"
-#include "verbs.h"
+#include "upgrade-client.h"
 
 /*
  * "kupgrade --kernel FILE": the client. It checks, asks, starts the worker
@@ -30,9 +31,14 @@
 #define START_TIMEOUT_S 60	/* the worker must say something by then */
 #define REPORT_TIMEOUT_S 900	/* restore of everything on the new kernel */
 
-static void sleep_ms(unsigned ms)
+/* poll_until() computes a deadline: this one is far enough not to come. */
+#define FOLLOW_FOREVER_MS (UINT64_MAX / 2 / 1000)
+
+static int file_exists(void *userdata)
 {
-	nanosleep(&(struct timespec){ .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L }, NULL);
+	struct stat st;
+
+	return stat(userdata, &st) == 0;
 }
 
 static bool worker_alive(const char *id)
@@ -66,31 +72,22 @@ static bool show_progress(const char *id, off_t *pos)
 /*
  * --json: one document on stdout whatever happens. After a switch it is the
  * report (show_report); when none happened (refused, not confirmed, rolled
- * back, the worker lost) it is this one. code: the exit status, or -errno
- * as main() maps it.
+ * back, the worker lost) the command line prints one from what is kept here.
+ * code: the exit status, or -errno.
  */
-static int json_no_switch(const char *outcome, const char *id, int code, const char *message)
+static int no_switch(struct upgrade_no_switch *ns, const char *outcome, const char *id, int code,
+		     const char *message)
 {
-	struct json_writer w;
-
-	if (!arg_json)
-		return code;
-	json_init(&w, stdout, true);
-	json_begin_object(&w);
-	json_kv_string(&w, "outcome", outcome);
-	json_kv_bool(&w, "switched", false);
-	json_kv_string(&w, "kernel", arg_kernel);
-	json_kv_string(&w, "upgrade_id", id);
-	json_kv_int(&w, "exit_code", code < 0 ? exit_code_from_errno(code) : code);
-	json_kv_string(&w, "message", message);
-	json_end_object(&w);
-	(void)json_finish(&w);
+	ns->outcome = outcome;
+	snprintf(ns->id, sizeof(ns->id), "%s", id ?: "");
+	free(ns->message);
+	ns->message = strdup(message);
 	return code;
 }
 
 /* The worker finished on this kernel: it failed and undid everything, or
  * (dry run) did nothing. "<code> <message>". */
-static int show_result(const char *id)
+static int show_result(const char *id, struct upgrade_no_switch *ns)
 {
 	_cleanup_free_ char *text = NULL;
 	char *msg;
@@ -107,34 +104,27 @@ static int show_result(const char *id)
 	else
 		log_error("%s", msg);
 	code = code >= 0 && code < 256 ? code : EXIT_SOFTWARE;
-	(void)json_no_switch(code == 0 ? "nothing-done" : "rolled-back", id, (int)code, msg);
+	(void)no_switch(ns, code == 0 ? "nothing-done" : "rolled-back", id, (int)code, msg);
 	progress_remove(id);
 	return (int)code;
 }
 
 /* On the new kernel: wait for the report the restore writes, print it. */
-static int show_report(const char *id)
+static int show_report(const char *id, bool json)
 {
 	_cleanup_free_ char *path = report_path_for(id);
 	Manifest *m = NULL;
-	int r = -ENOENT;
+	int r;
 
 	if (!path)
 		return log_oom();
-	for (unsigned waited = 0; waited < REPORT_TIMEOUT_S * 1000; waited += POLL_MS) {
-		struct stat st;
-
-		if (stat(path, &st) == 0) {
-			r = manifest_read_file(path, &m);
-			break;
-		}
-		sleep_ms(POLL_MS);
-	}
+	r = poll_until(file_exists, path, REPORT_TIMEOUT_S * 1000, POLL_MS);
+	r = r > 0 ? manifest_read_file(path, &m) : -ENOENT;
 	if (r < 0)
 		return log_error_errno(r, "Running on the new kernel, but no report appeared at %s: see "
 					  "'journalctl -u kupgrade-restore'.",
 				       path);
-	if (arg_json)
+	if (json)
 		inspect_print_json(stdout, m);
 	inspect_print_text(stderr, m);
 	r = report_exit_code(m);
@@ -142,58 +132,83 @@ static int show_report(const char *id)
 	return r;
 }
 
-static int follow(const char *id, const char *boot_id)
+struct follow {
+	const char *id, *boot_id;
+	bool json;
+	struct upgrade_no_switch *ns;
+	off_t pos;
+	bool quiet;
+	unsigned silent_ms;
+	int result; /* the command's, once the step says it is done */
+};
+
+/* One look at the worker: > 0 when the command is done (f->result says how). */
+static int follow_step(void *userdata)
 {
-	off_t pos = 0;
-	bool quiet = false;
-	unsigned silent_ms = 0;
+	struct follow *f = userdata;
+	const char *id = f->id;
+	char now[64];
+	bool alive;
+	int r;
 
-	for (;;) {
-		char now[64];
-		bool alive;
-
-		if (!quiet) {
-			quiet = show_progress(id, &pos);
-			if (quiet) {
-				/* From here on: stat() and sleep only, until the boot changes. */
-				(void)progress_write_file(id, "quiet", "1\n");
-			}
+	if (!f->quiet) {
+		f->quiet = show_progress(id, &f->pos);
+		if (f->quiet) {
+			/* From here on: stat() and sleep only, until the boot changes. */
+			(void)progress_write_file(id, "quiet", "1\n");
 		}
-		if (progress_file_exists(id, "result")) {
-			if (!quiet)
-				show_progress(id, &pos);
-			return show_result(id);
-		}
-		/* Whether the worker lives is read before the boot id: this process
-		 * can be frozen between the two reads and go on on the new kernel,
-		 * where no worker runs. Read the other way round, that looked like
-		 * a worker that died. */
-		alive = worker_alive(id);
-		if (read_boot_id(now, sizeof(now)) >= 0 && !streq(now, boot_id)) {
-			log_info("Now running Linux on a new boot; waiting for the restore report...");
-			return show_report(id);
-		}
-		if (!alive && !progress_file_exists(id, "result"))
-			return json_no_switch("failed", id,
-					      log_error_errno(-ESRCH, "The upgrade worker died without a result; see "
-								      "'journalctl -u %s'.",
-							      UPGRADE_WORKER_UNIT),
-					      "the upgrade worker died without a result");
-		if (!progress_file_exists(id, "pid") && (silent_ms += POLL_MS) > START_TIMEOUT_S * 1000)
-			return json_no_switch("failed", id,
-					      log_error_errno(-ETIMEDOUT, "The upgrade worker did not start; see "
-									  "'journalctl -u %s'.",
-							      UPGRADE_WORKER_UNIT),
-					      "the upgrade worker did not start");
-		sleep_ms(POLL_MS);
 	}
+	if (progress_file_exists(id, "result")) {
+		if (!f->quiet)
+			show_progress(id, &f->pos);
+		f->result = show_result(id, f->ns);
+		return 1;
+	}
+	/* Whether the worker lives is read before the boot id: this process
+	 * can be frozen between the two reads and go on on the new kernel,
+	 * where no worker runs. Read the other way round, that looked like
+	 * a worker that died. */
+	alive = worker_alive(id);
+	if (read_boot_id(now, sizeof(now)) >= 0 && !streq(now, f->boot_id)) {
+		log_info("Now running Linux on a new boot; waiting for the restore report...");
+		f->result = show_report(id, f->json);
+		return 1;
+	}
+	if (!alive && !progress_file_exists(id, "result")) {
+		r = log_error_errno(-ESRCH, "The upgrade worker died without a result; see "
+					    "'journalctl -u %s'.",
+				    UPGRADE_WORKER_UNIT);
+		f->result = no_switch(f->ns, "failed", id, r,
+				      "the upgrade worker died without a result");
+		return 1;
+	}
+	if (!progress_file_exists(id, "pid") &&
+	    (f->silent_ms += POLL_MS) > START_TIMEOUT_S * 1000) {
+		r = log_error_errno(-ETIMEDOUT, "The upgrade worker did not start; see "
+						"'journalctl -u %s'.",
+				    UPGRADE_WORKER_UNIT);
+		f->result = no_switch(f->ns, "failed", id, r, "the upgrade worker did not start");
+		return 1;
+	}
+	return 0;
 }
 
-static bool confirm(const char *release)
+/* Until the worker gives up on this kernel, dies, or the boot changes: no
+ * deadline, the switch takes as long as it takes. */
+static int follow(const char *id, const char *boot_id, bool json, struct upgrade_no_switch *ns)
+{
+	struct follow f = { .id = id, .boot_id = boot_id, .json = json, .ns = ns };
+	int r;
+
+	r = poll_until(follow_step, &f, FOLLOW_FOREVER_MS, POLL_MS);
+	return r > 0 ? f.result : r;
+}
+
+static bool confirm(const char *release, bool yes)
 {
 	char answer[16];
 
-	if (arg_yes || !isatty(STDIN_FILENO))
+	if (yes || !isatty(STDIN_FILENO))
 		return true;
 	fprintf(stderr, "Switch the running kernel to Linux %s now, keeping every checkpointed "
 			"process? [y/N] ",
@@ -203,7 +218,7 @@ static bool confirm(const char *release)
 	return answer[0] == 'y' || answer[0] == 'Y';
 }
 
-static int worker_argv(const char *id, char ***ret)
+static int worker_argv(const struct kupgrade_options *o, const char *id, char ***ret)
 {
 	static char exe[PATH_MAX];
 	char **a = calloc(16, sizeof(char *));
@@ -223,21 +238,21 @@ static int worker_argv(const char *id, char ***ret)
 	a[n++] = "--id";
 	a[n++] = (char *)id;
 	a[n++] = "--kernel";
-	a[n++] = (char *)arg_kernel;
-	if (arg_initrd) {
+	a[n++] = (char *)o->kernel;
+	if (o->initrd) {
 		a[n++] = "--initrd";
-		a[n++] = (char *)arg_initrd;
+		a[n++] = (char *)o->initrd;
 	}
-	if (arg_append) {
+	if (o->append) {
 		a[n++] = "--append";
-		a[n++] = (char *)arg_append;
+		a[n++] = (char *)o->append;
 	}
-	if (arg_reuse_cmdline)
+	if (o->reuse_cmdline)
 		a[n++] = "--reuse-cmdline";
-	if (arg_images_on_disk)
+	if (o->images_on_disk)
 		a[n++] = "--images-on-disk";
 	a[n++] = "--config";
-	a[n++] = (char *)arg_config;
+	a[n++] = (char *)o->config;
 	*ret = a;
 	return 0;
 }
@@ -261,29 +276,30 @@ static char **worker_env(void)
 	return e;
 }
 
-int verb_upgrade(int argc, char **argv)
+int upgrade_client_run(const struct kupgrade_options *o, struct upgrade_no_switch *ret_no_switch)
 {
 	_cleanup_free_ char *release = NULL, *initrd = NULL;
 	_cleanup_free_ char **wargv = NULL, **wenv = NULL;
+	struct upgrade_no_switch *ns = ret_no_switch;
 	char id[65], boot_id[64];
 	int r;
 
-	if (!arg_kernel)
-		return log_error_errno(-EINVAL, "upgrade needs --kernel FILE; see 'kupgrade help'.");
+	*ns = (struct upgrade_no_switch){};
 	if (geteuid() != 0)
 		return log_error_errno(-EPERM, "kupgrade must run as root to switch kernels.");
 
 	/* Every refusal comes now, before anything is started or frozen. */
-	r = check_preflight(arg_kernel, arg_initrd, &release, &initrd);
+	r = check_preflight(o->kernel, o->initrd, &release, &initrd);
 	if (r < 0)
-		return json_no_switch("refused", NULL, r == -ECANCELED ? EXIT_CANNOT_SWITCH : r,
-				      "the checks refused the switch (see above); nothing was changed");
+		return no_switch(ns, "refused", NULL, r == -ECANCELED ? EXIT_CANNOT_SWITCH : r,
+				 "the checks refused the switch (see above); nothing was changed");
 	/* With --json the plan is the document. */
-	if (arg_dry_run)
+	if (o->dry_run)
 		return upgrade_print_dry_run(release);
-	if (!confirm(release)) {
+	if (!confirm(release, o->yes)) {
 		log_notice("Not switching: not confirmed. Nothing was changed.");
-		return json_no_switch("declined", NULL, EXIT_DECLINED, "not confirmed; nothing was changed");
+		return no_switch(ns, "declined", NULL, EXIT_DECLINED,
+				 "not confirmed; nothing was changed");
 	}
 
 	r = progress_prepare_dir();
@@ -291,7 +307,7 @@ int verb_upgrade(int argc, char **argv)
 		return r;
 	if (progress_new_id(id, sizeof(id)) < 0 || read_boot_id(boot_id, sizeof(boot_id)) < 0)
 		return log_error_errno(-EIO, "Cannot read the boot id or make an upgrade id.");
-	if (worker_argv(id, &wargv) < 0 || !(wenv = worker_env()))
+	if (worker_argv(o, id, &wargv) < 0 || !(wenv = worker_env()))
 		return log_oom();
 	r = bus_start_transient_service(UPGRADE_WORKER_UNIT, "kupgrade: switch the running kernel",
 					wargv, wenv);
@@ -301,5 +317,5 @@ int verb_upgrade(int argc, char **argv)
 	if (r < 0)
 		return r;
 	log_info("Switching to Linux %s (upgrade %s); this shell pauses while it happens.", release, id);
-	return follow(id, boot_id);
+	return follow(id, boot_id, o->json, ns);
 }

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "alloc.h"
 #include "fileio.h"
 #include "macro.h"
 
@@ -27,22 +28,17 @@ int read_full_file_str(const char *path, char **ret)
 {
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	_cleanup_free_ char *buf = NULL;
-	size_t len = 0, cap = 0;
+	size_t len = 0;
 
 	if (fd < 0)
 		return negative_errno();
 	for (;;) {
 		ssize_t n;
 
-		if (cap - len < 4096) {
-			char *b = realloc(buf, cap + 65536);
-
-			if (!b)
-				return -ENOMEM;
-			buf = b;
-			cap += 65536;
-		}
-		n = read(fd, buf + len, cap - len - 1);
+		/* Room for a 64 KiB read and the NUL. */
+		if (!GREEDY_REALLOC(buf, len + 65536 + 1))
+			return -ENOMEM;
+		n = read(fd, buf + len, 65536);
 		if (n < 0)
 			return negative_errno();
 		if (n == 0)
@@ -145,11 +141,13 @@ int opendir_fd(int dir_fd, DIR **ret)
 	int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
 	if (fd < 0)
-		return -errno;
+		return negative_errno();
 	*ret = fdopendir(fd);
 	if (!*ret) {
+		int r = negative_errno();
+
 		close(fd);
-		return -errno;
+		return r;
 	}
 	return 0;
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <string.h>
 
 #include "json.h"
@@ -205,6 +206,15 @@ void json_null(struct json_writer *w)
 	fputs("null", w->f);
 }
 
+void json_fixed(struct json_writer *w, double v, unsigned decimals)
+{
+	before_item(w, false);
+	if (isfinite(v))
+		fprintf(w->f, "%.*f", (int)decimals, v);
+	else
+		fputs("null", w->f);
+}
+
 void json_kv_string(struct json_writer *w, const char *key, const char *s)
 {
 	json_key(w, key);
@@ -227,6 +237,12 @@ void json_kv_bool(struct json_writer *w, const char *key, bool v)
 {
 	json_key(w, key);
 	json_bool(w, v);
+}
+
+void json_kv_fixed(struct json_writer *w, const char *key, double v, unsigned decimals)
+{
+	json_key(w, key);
+	json_fixed(w, v, decimals);
 }
 
 int json_finish(struct json_writer *w)

@@ -38,12 +38,16 @@ void json_int(struct json_writer *w, int64_t v);
 void json_uint(struct json_writer *w, uint64_t v);
 void json_bool(struct json_writer *w, bool v);
 void json_null(struct json_writer *w);
+/* A number with a fixed count of decimals ("%.3f"); NaN and infinities,
+ * which JSON cannot hold, as null. */
+void json_fixed(struct json_writer *w, double v, unsigned decimals);
 
 /* Shorthands for "key": value inside an object. */
 void json_kv_string(struct json_writer *w, const char *key, const char *s);
 void json_kv_int(struct json_writer *w, const char *key, int64_t v);
 void json_kv_uint(struct json_writer *w, const char *key, uint64_t v);
 void json_kv_bool(struct json_writer *w, const char *key, bool v);
+void json_kv_fixed(struct json_writer *w, const char *key, double v, unsigned decimals);
 
 /* Ends the document with a newline; -EINVAL if it was misused or unbalanced,
  * -EIO if the stream failed. */

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <math.h>
 #include <stdlib.h>
 
 #include "json.h"
@@ -53,6 +54,29 @@ TEST(json_compact_nesting_and_commas)
 	ASSERT_STREQ(s, "{\"version\":1,\"units\":[{\"name\":\"ssh.service\",\"forced\":false,"
 			"\"big\":18446744073709551615,\"neg\":-5,\"empty\":[],\"nothing\":null,"
 			"\"null_string\":null},7]}\n");
+}
+
+static void doc_fixed(struct json_writer *w)
+{
+	json_begin_object(w);
+	json_kv_fixed(w, "seconds", 1.23456, 3);
+	json_kv_fixed(w, "whole", 2.0, 0);
+	json_kv_fixed(w, "nan", NAN, 3);
+	json_key(w, "list");
+	json_begin_array(w);
+	json_fixed(w, -0.5, 1);
+	json_fixed(w, INFINITY, 1);
+	json_end_array(w);
+	json_end_object(w);
+}
+
+TEST(json_fixed_decimals_and_no_nan)
+{
+	int r;
+	_cleanup_free_ char *s = render(doc_fixed, false, &r);
+
+	ASSERT_OK(r);
+	ASSERT_STREQ(s, "{\"seconds\":1.235,\"whole\":2,\"nan\":null,\"list\":[-0.5,null]}\n");
 }
 
 static void doc_small(struct json_writer *w)

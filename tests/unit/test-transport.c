@@ -5,11 +5,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "test.h"
+#include "dirwalk.h"
 #include "log.h"
+#include "test.h"
 #include "transport.h"
-
-#define MiB (1024ULL * 1024ULL)
 
 static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void sh(const char *fmt, ...)
@@ -220,7 +219,7 @@ static int count_entries(const char *relpath, int fd, const struct stat *st, voi
 	return 0;
 }
 
-TEST(transport_walk_rejects_special_files)
+TEST(dir_walk_rejects_special_files)
 {
 	const char *d = scratch();
 	char images[128];
@@ -234,7 +233,8 @@ TEST(transport_walk_rejects_special_files)
 	ASSERT_EQ(files, 3);
 	sh("ln -s /etc/passwd %s/ssh.service/link", images);
 	files = 0;
-	ASSERT_EQ(transport_walk(images, count_entries, &files, &bad), -EOPNOTSUPP);
+	ASSERT_EQ(dir_walk_at(AT_FDCWD, images, count_entries, &files, &bad), -EOPNOTSUPP);
+	ASSERT_EQ(transport_measure(images, &bytes, &files), -EOPNOTSUPP);
 	ASSERT_STREQ(bad, "ssh.service/link");
 	/* inventory.img, session-3.scope, its empty.img, ssh.service; then the
 	 * link (sorted before pages-1.img) stops the walk. */
