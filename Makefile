@@ -3,9 +3,21 @@
 PKGS      := criu libprotobuf-c mount libsystemd
 CC        ?= cc
 CFLAGS    ?= -O2 -g
-CFLAGS    += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
-             -D_GNU_SOURCE -Ikupgrade -Ikupgrade/basic -Ikupgrade/cli -Ibuild/images \
+CFLAGS    += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -D_GNU_SOURCE \
              $(shell pkg-config --cflags $(PKGS))
+# The layers (docs/ARCHITECTURE.md): each sees only the include paths below it,
+# so an include that crosses a layer the wrong way does not compile
+# (tests/check-includes.sh catches what falls through to a system header of
+# the same name). -iquote: our headers answer "..." only, so a system header's
+# <paths.h> or <cpio.h> is never ours.
+INC_BASIC  := -iquote kupgrade/basic
+INC_DOMAIN := -iquote kupgrade $(INC_BASIC) -iquote build/images
+INC_CLI    := -iquote kupgrade/cli $(INC_DOMAIN)
+build/obj/kupgrade/basic/%.o: INC := $(INC_BASIC)
+build/obj/kupgrade/%.o: INC := $(INC_DOMAIN)
+build/obj/kupgrade/cli/%.o: INC := $(INC_CLI)
+build/obj/tests/%.o: INC := $(INC_CLI)
+build/images/%.o: INC := $(INC_DOMAIN)
 LDLIBS    += $(shell pkg-config --libs $(PKGS))
 
 PREFIX    ?= /usr
@@ -29,7 +41,7 @@ FMT_SRCS  := $(SRCS) $(TEST_SRCS) \
              $(wildcard kupgrade/*.h kupgrade/basic/*.h kupgrade/cli/*.h tests/unit/*.h)
 
 .SECONDARY: $(PROTO_C) $(PROTO_H)
-.PHONY: all clean install deps check check-unit check-vm bench demo format format-check
+.PHONY: all clean install deps check check-style check-unit check-vm bench demo format format-check
 all: build/kupgrade
 
 build/kupgrade: $(OBJS)
@@ -41,7 +53,7 @@ build/images/%.pb-c.c build/images/%.pb-c.h: images/%.proto
 
 build/obj/%.o: %.c $(PROTO_H)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+	$(CC) $(INC) $(CFLAGS) -MMD -MP -c -o $@ $<
 
 build/unit-tests: $(TEST_OBJS) $(LIB_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -52,7 +64,11 @@ check-unit: build/unit-tests
 check-vm: all
 	tests/vm/run.sh
 
-check: check-unit check-vm
+# The tree's shape: formatted, layered, no include cycle.
+check-style: format-check
+	tests/check-includes.sh
+
+check: check-style check-unit check-vm
 
 bench: all
 	tests/vm/bench.sh

@@ -19,10 +19,3 @@ int check_print(const struct kupgrade_options *o);
  * cannot succeed (the problems are printed), or another -errno.
  */
 int check_can_switch(const struct kupgrade_options *o, char **ret_release, char **ret_initrd);
-
-/*
- * TRANSITIONAL (defined in cli/verb-check.c, as it reads the command line):
- * check_can_switch() with the other options taken from the arg_* globals.
- * To be removed once upgrade.c and upgrade-client.c call check_can_switch().
- */
-int check_preflight(const char *kernel, const char *initrd, char **ret_release, char **ret_initrd);

@@ -12,6 +12,7 @@
 #include "inspect.h"
 #include "log.h"
 #include "manifest.h"
+#include "plan.h"
 #include "poll-util.h"
 #include "progress.h"
 #include "report.h"
@@ -289,13 +290,15 @@ int upgrade_client_run(const struct kupgrade_options *o, struct upgrade_no_switc
 		return log_error_errno(-EPERM, "kupgrade must run as root to switch kernels.");
 
 	/* Every refusal comes now, before anything is started or frozen. */
-	r = check_preflight(o->kernel, o->initrd, &release, &initrd);
+	r = check_can_switch(o, &release, &initrd);
 	if (r < 0)
 		return no_switch(ns, "refused", NULL, r == -ECANCELED ? EXIT_CANNOT_SWITCH : r,
 				 "the checks refused the switch (see above); nothing was changed");
 	/* With --json the plan is the document. */
-	if (o->dry_run)
-		return upgrade_print_dry_run(release);
+	if (o->dry_run) {
+		upgrade_print_phases(stderr, release);
+		return plan_print(o);
+	}
 	if (!confirm(release, o->yes)) {
 		log_notice("Not switching: not confirmed. Nothing was changed.");
 		return no_switch(ns, "declined", NULL, EXIT_DECLINED,

@@ -45,10 +45,3 @@ int upgrade_worker(const struct kupgrade_options *o);
 
 /* --dry-run: every phase of the table, in order, with what it does. */
 void upgrade_print_phases(FILE *f, const char *release);
-
-/*
- * TRANSITIONAL, defined in cli/verb-upgrade-worker.c: the phases, then the
- * plan (verb_plan). verb_upgrade should call upgrade_print_phases() and the
- * plan's printing itself; then this goes.
- */
-int upgrade_print_dry_run(const char *release);

@@ -1,6 +1,4 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include <stdio.h>
-
 #include "args.h"
 #include "upgrade.h"
 #include "verbs.h"
@@ -12,11 +10,4 @@ int verb_upgrade_worker(int argc, char **argv)
 	struct kupgrade_options o = args_options();
 
 	return upgrade_worker(&o);
-}
-
-/* TRANSITIONAL (see upgrade.h): --dry-run's phases, then the plan. */
-int upgrade_print_dry_run(const char *release)
-{
-	upgrade_print_phases(stderr, release);
-	return verb_plan(0, NULL);
 }
