@@ -56,6 +56,8 @@ struct checkpoint {
 
 /* checkpoint-scan.c */
 bool ckpt_unit_has_trees(const struct ckpt_unit *u);
+/* The manifest's kind of a unit the plan owns as k. */
+ManifestUnitKind ckpt_manifest_kind(enum owner_kind k);
 /* The process has exited, or its PID now names a process outside the unit. */
 bool ckpt_pid_left_unit(const struct ckpt_unit *u, pid_t pid);
 /* Nothing of the unit is left to carry: recorded in the manifest. */

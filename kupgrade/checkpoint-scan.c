@@ -56,7 +56,7 @@ static int ckpt_add_unit(struct checkpoint *c, const struct plan_unit *pu)
 	u = &c->units[c->n_units];
 	*u = (struct ckpt_unit){ .c = c, .pu = pu };
 	dir_name_for(pu->name, u->dir_name, sizeof(u->dir_name));
-	u->mu = manifest_add_unit(c->m, pu->name, owner_kind_to_string(pu->kind), u->dir_name);
+	u->mu = manifest_add_unit(c->m, pu->name, ckpt_manifest_kind(pu->kind), u->dir_name);
 	if (!u->mu)
 		return log_oom();
 	if (pu->cgroup && manifest_set_string(&u->mu->cgroup, pu->cgroup) < 0)

@@ -50,6 +50,24 @@ int checkpoint_undo_prepare_images(void *ctx, void *arg)
 }
 
 /* The report also names each service the plan restarts, and why. */
+ManifestUnitKind ckpt_manifest_kind(enum owner_kind k)
+{
+	switch (k) {
+	case OWNER_SERVICE:
+		return MANIFEST_UNIT_SERVICE;
+	case OWNER_SESSION:
+		return MANIFEST_UNIT_SESSION;
+	case OWNER_CONTAINER:
+		return MANIFEST_UNIT_CONTAINER;
+	case OWNER_SCOPE:
+		return MANIFEST_UNIT_SCOPE;
+	case OWNER_SLICE:
+		return MANIFEST_UNIT_SLICE;
+	default: /* PID 1, kernel threads, kupgrade: never checkpointed */
+		return KUPGRADE__UNIT_KIND__KIND_UNKNOWN;
+	}
+}
+
 static int add_planned_restarts(struct checkpoint *c)
 {
 	if (c->opts.units)
@@ -60,7 +78,7 @@ static int add_planned_restarts(struct checkpoint *c)
 
 		if (pu->kind != OWNER_SERVICE || pu->decision != DECISION_RESTART)
 			continue;
-		mu = manifest_add_unit(c->m, pu->name, owner_kind_to_string(pu->kind), "");
+		mu = manifest_add_unit(c->m, pu->name, ckpt_manifest_kind(pu->kind), "");
 		if (!mu)
 			return -ENOMEM;
 		mu->has_outcome = true;

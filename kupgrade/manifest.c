@@ -54,7 +54,28 @@ Manifest *manifest_new(const char *boot_id, const char *kernel_from)
 	return m;
 }
 
-ManifestUnit *manifest_add_unit(Manifest *m, const char *name, const char *kind,
+static const char *const unit_kind_names[] = {
+	[MANIFEST_UNIT_SERVICE] = "service",
+	[MANIFEST_UNIT_SESSION] = "session",
+	[MANIFEST_UNIT_CONTAINER] = "container",
+	[MANIFEST_UNIT_SCOPE] = "scope",
+	[MANIFEST_UNIT_SLICE] = "slice",
+};
+
+const char *manifest_unit_kind_to_string(ManifestUnitKind k)
+{
+	return k > 0 && (size_t)k < ELEMENTSOF(unit_kind_names) ? unit_kind_names[k] : "unknown";
+}
+
+ManifestUnitKind manifest_unit_kind_from_string(const char *s)
+{
+	for (size_t k = 1; s && k < ELEMENTSOF(unit_kind_names); k++)
+		if (streq(s, unit_kind_names[k]))
+			return (ManifestUnitKind)k;
+	return KUPGRADE__UNIT_KIND__KIND_UNKNOWN;
+}
+
+ManifestUnit *manifest_add_unit(Manifest *m, const char *name, ManifestUnitKind kind,
 				const char *image_dir)
 {
 	ManifestUnit *u = malloc(sizeof(*u));
@@ -62,7 +83,10 @@ ManifestUnit *manifest_add_unit(Manifest *m, const char *name, const char *kind,
 	if (!u)
 		return NULL;
 	kupgrade__unit_entry__init(u);
-	if (manifest_set_string(&u->name, name) < 0 || manifest_set_string(&u->kind, kind) < 0 ||
+	u->has_type = true;
+	u->type = kind;
+	if (manifest_set_string(&u->name, name) < 0 ||
+	    manifest_set_string(&u->kind, manifest_unit_kind_to_string(kind)) < 0 ||
 	    manifest_set_string(&u->image_dir, image_dir) < 0 ||
 	    append_ptr(&m->units, &m->n_units, u) < 0) {
 		kupgrade__unit_entry__free_unpacked(u, NULL);
@@ -242,6 +266,12 @@ int manifest_unpack(const uint8_t *buf, size_t size, Manifest **ret, const char 
 			*ret_reason = reason;
 		return -EBADMSG;
 	}
+	/* Format 1 recorded the kind as text only. */
+	for (size_t i = 0; i < m->n_units; i++)
+		if (!m->units[i]->has_type) {
+			m->units[i]->has_type = true;
+			m->units[i]->type = manifest_unit_kind_from_string(m->units[i]->kind);
+		}
 	*ret = m;
 	return 0;
 }

@@ -17,10 +17,16 @@
  */
 
 #define MANIFEST_MAGIC 0x4b555047U /* "KUPG" */
-#define MANIFEST_FORMAT_VERSION 1U
+#define MANIFEST_FORMAT_VERSION 2U
 
 typedef Kupgrade__Manifest Manifest;
 typedef Kupgrade__UnitEntry ManifestUnit;
+typedef Kupgrade__UnitKind ManifestUnitKind;
+#define MANIFEST_UNIT_SERVICE KUPGRADE__UNIT_KIND__KIND_SERVICE
+#define MANIFEST_UNIT_SESSION KUPGRADE__UNIT_KIND__KIND_SESSION
+#define MANIFEST_UNIT_CONTAINER KUPGRADE__UNIT_KIND__KIND_CONTAINER
+#define MANIFEST_UNIT_SCOPE KUPGRADE__UNIT_KIND__KIND_SCOPE
+#define MANIFEST_UNIT_SLICE KUPGRADE__UNIT_KIND__KIND_SLICE
 
 /* Building: every part is malloc'd, so manifest_free() frees built and
  * unpacked manifests alike. */
@@ -29,8 +35,12 @@ int manifest_unit_add_carried(ManifestUnit *u, const char *path, const char *ima
 			      uint32_t gid);
 /* A unit listed only to report that the plan restarts it: nothing to restore. */
 bool manifest_unit_planned_restart(const ManifestUnit *u);
-ManifestUnit *manifest_add_unit(Manifest *m, const char *name, const char *kind,
+/* kind is recorded as the enum the code decides by and as text for people. */
+ManifestUnit *manifest_add_unit(Manifest *m, const char *name, ManifestUnitKind kind,
 				const char *image_dir);
+const char *manifest_unit_kind_to_string(ManifestUnitKind k);
+/* "service" -> MANIFEST_UNIT_SERVICE, ...; KUPGRADE__UNIT_KIND__KIND_UNKNOWN otherwise. */
+ManifestUnitKind manifest_unit_kind_from_string(const char *s);
 int manifest_unit_add_root(ManifestUnit *u, uint32_t pid);
 void manifest_unit_remove_root(ManifestUnit *u, uint32_t pid);
 int manifest_unit_add_restored_pid(ManifestUnit *u, uint32_t pid);

@@ -21,7 +21,7 @@
 
 bool manifest_unit_restores_through_unit(const ManifestUnit *u)
 {
-	return streq(u->kind, "service") && !manifest_unit_planned_restart(u);
+	return u->type == MANIFEST_UNIT_SERVICE && !manifest_unit_planned_restart(u);
 }
 
 /* What restore-unit leaves in RESTORE_SERVICE_DIR: <unit>.pid for systemd

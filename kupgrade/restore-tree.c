@@ -92,7 +92,7 @@ static void rehome(const ManifestUnit *u, pid_t root)
 	 * Restored on the same boot by "kupgrade restore", it stays beside its
 	 * unit, in kupgrade's cgroup: systemd would take a tree moved into a
 	 * dead unit's cgroup for strays. */
-	if (streq_ptr(u->kind, "service")) {
+	if (u->type == MANIFEST_UNIT_SERVICE) {
 		log_info("%s: the restored tree stays in the cgroup of the process that restored it.", u->name);
 		return;
 	}

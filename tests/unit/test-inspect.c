@@ -16,7 +16,7 @@ TEST(inspect_json_has_units_connections_and_timings)
 
 	ASSERT_TRUE(m);
 	ASSERT_OK(manifest_set_string(&m->lock_method, "nftables"));
-	u = manifest_add_unit(m, "session-6.scope", "session", "session-6.scope");
+	u = manifest_add_unit(m, "session-6.scope", MANIFEST_UNIT_SESSION, "session-6.scope");
 	ASSERT_OK(manifest_unit_add_root(u, 343));
 	ASSERT_OK(manifest_unit_add_connection(u, AF_INET, "10.0.2.15", 22, "10.0.2.2", 49776));
 	ASSERT_OK(manifest_unit_add_external(u, "file[c9:2a6]", "/run/systemd/sessions/6.ref",

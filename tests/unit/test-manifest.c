@@ -15,7 +15,7 @@ static Manifest *sample(void)
 	ASSERT_TRUE(m);
 	ASSERT_OK(manifest_set_string(&m->lock_method, "nftables"));
 	ASSERT_OK(manifest_set_string(&m->lock_table, "inet kupgrade"));
-	u = manifest_add_unit(m, "session-3.scope", "session", "session-3.scope/1234");
+	u = manifest_add_unit(m, "session-3.scope", MANIFEST_UNIT_SESSION, "session-3.scope/1234");
 	ASSERT_TRUE(u);
 	ASSERT_OK(manifest_unit_add_root(u, 1234));
 	ASSERT_OK(manifest_unit_add_connection(u, 2, "10.0.2.15", 22, "10.0.2.2", 51234));
@@ -24,7 +24,7 @@ static Manifest *sample(void)
 	ASSERT_OK(manifest_unit_add_timing(u, "dump", 712345));
 	u->has_shell_job = true;
 	u->shell_job = false;
-	u = manifest_add_unit(m, "counter.service", "service", "counter.service/999");
+	u = manifest_add_unit(m, "counter.service", MANIFEST_UNIT_SERVICE, "counter.service/999");
 	ASSERT_TRUE(u);
 	ASSERT_OK(manifest_unit_add_root(u, 999));
 	ASSERT_OK(manifest_unit_add_root(u, 1001));
@@ -37,12 +37,16 @@ static Manifest *sample(void)
 static void check_sample(const Manifest *m)
 {
 	ASSERT_EQ(m->magic, MANIFEST_MAGIC);
-	ASSERT_EQ(m->format_version, 1);
+	ASSERT_EQ(m->format_version, 2);
 	ASSERT_STREQ(m->boot_id, "0123456789abcdef0123456789abcdef");
 	ASSERT_STREQ(m->kernel_from, "6.1.0-26-amd64");
 	ASSERT_STREQ(m->lock_table, "inet kupgrade");
 	ASSERT_EQ(m->n_units, 2);
 	ASSERT_STREQ(m->units[0]->name, "session-3.scope");
+	ASSERT_EQ(m->units[0]->type, MANIFEST_UNIT_SESSION);
+	ASSERT_STREQ(m->units[0]->kind, "session");
+	ASSERT_EQ(m->units[1]->type, MANIFEST_UNIT_SERVICE);
+	ASSERT_STREQ(m->units[1]->kind, "service");
 	ASSERT_EQ(m->units[0]->n_root_pids, 1);
 	ASSERT_EQ(m->units[0]->root_pids[0], 1234);
 	ASSERT_EQ(m->units[0]->n_connections, 1);
@@ -110,6 +114,29 @@ TEST(manifest_rejects_newer_format)
 	ASSERT_OK(manifest_pack(m, &buf, &size));
 	ASSERT_EQ(manifest_unpack(buf, size, &back, &reason), -EBADMSG);
 	ASSERT_TRUE(strstr(reason, "newer"));
+	manifest_free(m);
+	free(buf);
+}
+
+/* Format 1 had the kind as text only: reading it fills in the enum. */
+TEST(manifest_reads_format_1_kinds)
+{
+	Manifest *m = sample(), *back = NULL;
+	uint8_t *buf;
+	size_t size;
+
+	m->format_version = 1;
+	for (size_t i = 0; i < m->n_units; i++)
+		m->units[i]->has_type = false;
+	ASSERT_OK(manifest_pack(m, &buf, &size));
+	ASSERT_OK(manifest_unpack(buf, size, &back, NULL));
+	ASSERT_TRUE(back->units[0]->has_type);
+	ASSERT_EQ(back->units[0]->type, MANIFEST_UNIT_SESSION);
+	ASSERT_EQ(back->units[1]->type, MANIFEST_UNIT_SERVICE);
+	ASSERT_EQ(manifest_unit_kind_from_string("slice"), MANIFEST_UNIT_SLICE);
+	ASSERT_EQ(manifest_unit_kind_from_string("nonsense"), KUPGRADE__UNIT_KIND__KIND_UNKNOWN);
+	ASSERT_STREQ(manifest_unit_kind_to_string(MANIFEST_UNIT_CONTAINER), "container");
+	manifest_free(back);
 	manifest_free(m);
 	free(buf);
 }

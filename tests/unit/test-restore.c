@@ -33,9 +33,9 @@ TEST(services_restore_through_their_unit_unless_the_plan_restarted_them)
 	ManifestUnit *svc, *scope, *restarted;
 
 	ASSERT_TRUE(m);
-	svc = manifest_add_unit(m, "a.service", "service", "a");
-	scope = manifest_add_unit(m, "session-3.scope", "scope", "b");
-	restarted = manifest_add_unit(m, "c.service", "service", "c");
+	svc = manifest_add_unit(m, "a.service", MANIFEST_UNIT_SERVICE, "a");
+	scope = manifest_add_unit(m, "session-3.scope", MANIFEST_UNIT_SCOPE, "b");
+	restarted = manifest_add_unit(m, "c.service", MANIFEST_UNIT_SERVICE, "c");
 	ASSERT_TRUE(svc && scope && restarted);
 	ASSERT_OK(manifest_unit_add_root(svc, 100));
 	restarted->has_outcome = true;
@@ -76,7 +76,7 @@ TEST(externals_come_back_as_fifos_and_nothing_else_unknown)
 	ASSERT_TRUE(m && mkdtemp(dir));
 	dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	ASSERT_TRUE(dir_fd >= 0);
-	u = manifest_add_unit(m, "session-3.scope", "scope", "a");
+	u = manifest_add_unit(m, "session-3.scope", MANIFEST_UNIT_SCOPE, "a");
 	ASSERT_TRUE(u);
 	ASSERT_OK(manifest_unit_add_external(u, "file[1:2]", "/run/user/0/fifo", S_IFIFO | 0600, 100, 5));
 	ASSERT_OK(restore_externals_open(dir_fd, u, &x));

@@ -30,8 +30,8 @@ TEST(report_exit_code_fails_unless_every_unit_came_back)
 	ManifestUnit *a, *b;
 
 	ASSERT_TRUE(m);
-	a = manifest_add_unit(m, "session-3.scope", "session", "session-3.scope");
-	b = manifest_add_unit(m, "counter.service", "service", "counter.service");
+	a = manifest_add_unit(m, "session-3.scope", MANIFEST_UNIT_SESSION, "session-3.scope");
+	b = manifest_add_unit(m, "counter.service", MANIFEST_UNIT_SERVICE, "counter.service");
 	ASSERT_TRUE(a && b);
 	a->outcome = KUPGRADE__UNIT_OUTCOME__RESTORED;
 	b->outcome = KUPGRADE__UNIT_OUTCOME__RESTORED_NEW_PIDNS;
@@ -44,7 +44,7 @@ TEST(report_exit_code_fails_unless_every_unit_came_back)
 	ASSERT_EQ(report_exit_code(m), EXIT_SOFTWARE);
 	/* A service the plan restarts (no trees) does not fail the switch. */
 	b->outcome = KUPGRADE__UNIT_OUTCOME__RESTORED;
-	a = manifest_add_unit(m, "dbus.service", "service", "");
+	a = manifest_add_unit(m, "dbus.service", MANIFEST_UNIT_SERVICE, "");
 	ASSERT_TRUE(a);
 	a->has_outcome = true;
 	a->outcome = KUPGRADE__UNIT_OUTCOME__RESTARTED_FRESH;

@@ -79,9 +79,10 @@ python3 - "$KUP_LOG_DIR/manifest.json" "$scope" <<'PY' || fail "manifest content
 import json, sys
 m = json.load(open(sys.argv[1]))
 units = {u["name"]: u for u in m["units"]}
-assert m["format_version"] == 1 and m["lock_method"] == "nftables", m
+assert m["format_version"] == 2 and m["lock_method"] == "nftables", m
 assert set(units) == {sys.argv[2], "kup-counter.service"}, units.keys()
 s, c = units[sys.argv[2]], units["kup-counter.service"]
+assert s["kind"] == "session" and c["kind"] == "service", (s["kind"], c["kind"])
 assert any(x["sport"] == 22 for x in s["connections"]), s["connections"]
 assert any(x["sport"] == 7777 for x in c["connections"]), c["connections"]
 assert s["externals"] and s["externals"][0]["path"].endswith(".ref"), s["externals"]
