@@ -32,11 +32,15 @@ static enum fd_verdict check_chrdev(const struct proc_fd *fd, char *reason, size
 	if (maj == 10 && (min == 200 || min == 235))
 		return FD_OK;
 	if (maj == 10 && min == 232)
-		snprintf(reason, size, "has /dev/kvm open (a virtual machine), which " CRIU " cannot dump");
+		snprintf(reason, size,
+			 "has /dev/kvm open (a virtual machine), which " CRIU " cannot dump");
 	else if (maj == 226)
-		snprintf(reason, size, "has the GPU device %s (DRM) open, which " CRIU " cannot dump", fd->target);
+		snprintf(reason, size,
+			 "has the GPU device %s (DRM) open, which " CRIU " cannot dump",
+			 fd->target);
 	else
-		snprintf(reason, size, "has the character device %s (%u:%u) open, which " CRIU " cannot dump",
+		snprintf(reason, size,
+			 "has the character device %s (%u:%u) open, which " CRIU " cannot dump",
 			 fd->target, maj, min);
 	return FD_BLOCKER;
 }
@@ -63,7 +67,8 @@ static enum fd_verdict check_anon_inode(const char *kind, char *reason, size_t s
 	else if (startswith(kind, "bpf"))
 		snprintf(reason, size, "holds a BPF object (%s), which " CRIU " cannot dump", kind);
 	else
-		snprintf(reason, size, "holds an anonymous inode of type %s, which " CRIU " cannot dump", kind);
+		snprintf(reason, size,
+			 "holds an anonymous inode of type %s, which " CRIU " cannot dump", kind);
 	return FD_BLOCKER;
 }
 
@@ -71,7 +76,8 @@ static enum fd_verdict check_socket(const struct proc_fd *fd, char *reason, size
 {
 	/* Protocol names as the kernel reports them (struct proto .name). */
 	static const char *const supported[] = {
-		"UNIX", "UNIX-STREAM", "TCP", "TCPv6", "UDP", "UDPv6", "UDP-Lite", "UDPLITEv6", "NETLINK", "PACKET",
+		"UNIX",	 "UNIX-STREAM", "TCP",	     "TCPv6",	"UDP",
+		"UDPv6", "UDP-Lite",	"UDPLITEv6", "NETLINK", "PACKET",
 	};
 
 	if (isempty(fd->proto))
@@ -88,7 +94,8 @@ enum fd_verdict fd_check_file(const struct proc_fd *fd, char *reason, size_t siz
 	if (S_ISCHR(fd->mode))
 		return check_chrdev(fd, reason, size);
 	if (S_ISBLK(fd->mode)) {
-		snprintf(reason, size, "has the block device %s open, which " CRIU " cannot dump", fd->target);
+		snprintf(reason, size, "has the block device %s open, which " CRIU " cannot dump",
+			 fd->target);
 		return FD_BLOCKER;
 	}
 	if (S_ISSOCK(fd->mode))
@@ -111,7 +118,8 @@ enum fd_verdict fd_check_file(const struct proc_fd *fd, char *reason, size_t siz
 
 static bool is_system_bus(const char *name)
 {
-	return streq_ptr(name, "/run/dbus/system_bus_socket") || streq_ptr(name, "/var/run/dbus/system_bus_socket");
+	return streq_ptr(name, "/run/dbus/system_bus_socket") ||
+	       streq_ptr(name, "/var/run/dbus/system_bus_socket");
 }
 
 static const char *type_name(int type)
@@ -147,17 +155,18 @@ enum fd_verdict fd_check_unix_peer(const struct unix_peer_facts *f, char *reason
 		return FD_EXTERNAL;
 	}
 	if (!f->peer_unit) {
-		snprintf(reason, size, "unix %s socket connected to %s that no process here holds", type_name(f->type),
-			 what);
+		snprintf(reason, size, "unix %s socket connected to %s that no process here holds",
+			 type_name(f->type), what);
 		return FD_BLOCKER;
 	}
 	switch (f->peer_decision) {
 	case DECISION_RESTART:
-		snprintf(reason, size, "unix %s socket connected to %s of %s, which restarts fresh", type_name(f->type),
-			 what, f->peer_unit);
+		snprintf(reason, size, "unix %s socket connected to %s of %s, which restarts fresh",
+			 type_name(f->type), what, f->peer_unit);
 		break;
 	case DECISION_LEAVE:
-		snprintf(reason, size, "unix %s socket connected to %s of %s, which is not checkpointed",
+		snprintf(reason, size,
+			 "unix %s socket connected to %s of %s, which is not checkpointed",
 			 type_name(f->type), what, f->peer_unit);
 		break;
 	default:

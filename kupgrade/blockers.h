@@ -28,10 +28,10 @@ enum fd_verdict fd_check_file(const struct proc_fd *fd, char *reason, size_t siz
 
 /* A connected unix socket whose peer is known. */
 struct unix_peer_facts {
-	int type;		 /* SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET of our end */
-	const char *peer_name;	 /* the peer's address (an accepted socket carries its
+	int type;	       /* SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET of our end */
+	const char *peer_name; /* the peer's address (an accepted socket carries its
 				  * listener's path), "@x" if abstract, NULL if none */
-	const char *peer_unit;	 /* unit of a process holding the peer, NULL if none seen */
+	const char *peer_unit; /* unit of a process holding the peer, NULL if none seen */
 	bool peer_same_unit;
 	enum plan_decision peer_decision;
 };

@@ -52,7 +52,8 @@ static int on_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 
 	if (e) {
 		/* The unit may have gone since ListUnits. */
-		log_debug("Cannot read %s of %s: %s", c->prop, c->unit->name, e->message ?: e->name);
+		log_debug("Cannot read %s of %s: %s", c->prop, c->unit->name,
+			  e->message ?: e->name);
 		c->state = -EIO;
 		return 0;
 	}
@@ -63,7 +64,8 @@ static int on_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 	} else {
 		r = sd_bus_message_read(m, "v", "s", &s);
 		if (r >= 0) {
-			char **dst = streq(c->prop, "Type") ? &c->unit->service_type : &c->unit->cgroup;
+			char **dst = streq(c->prop, "Type") ? &c->unit->service_type
+							    : &c->unit->cgroup;
 
 			*dst = strdup(s);
 			if (!*dst)
@@ -107,7 +109,8 @@ static int wait_replies(sd_bus *bus, const struct pending *calls, size_t n)
 static int read_properties(sd_bus *bus, struct bus_unit *units, char **paths, size_t n)
 {
 	static const char *const props[] = { "ControlGroup", "MainPID", "Type" };
-	_cleanup_free_ struct pending *calls = calloc(MAX(n * ELEMENTSOF(props), 1u), sizeof(struct pending));
+	_cleanup_free_ struct pending *calls = calloc(MAX(n * ELEMENTSOF(props), 1u),
+						      sizeof(struct pending));
 	size_t k = 0;
 	int r;
 
@@ -115,14 +118,16 @@ static int read_properties(sd_bus *bus, struct bus_unit *units, char **paths, si
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
 		bool service = ends_with(units[i].name, ".service");
-		const char *iface = service ? "org.freedesktop.systemd1.Service" : "org.freedesktop.systemd1.Scope";
+		const char *iface = service ? "org.freedesktop.systemd1.Service"
+					    : "org.freedesktop.systemd1.Scope";
 
 		for (size_t p = 0; p < (service ? ELEMENTSOF(props) : 1u); p++) {
 			struct pending *c = &calls[k++];
 
 			*c = (struct pending){ .unit = &units[i], .prop = props[p], .state = 1 };
-			r = sd_bus_call_method_async(bus, NULL, SD_DEST, paths[i], "org.freedesktop.DBus.Properties",
-						     "Get", on_reply, c, "ss", iface, c->prop);
+			r = sd_bus_call_method_async(bus, NULL, SD_DEST, paths[i],
+						     "org.freedesktop.DBus.Properties", "Get",
+						     on_reply, c, "ss", iface, c->prop);
 			if (r < 0)
 				return r;
 		}
@@ -149,7 +154,8 @@ static int listed_unit_add(struct bus_unit **units, char ***paths, size_t *n, co
 	(*units)[*n] = (struct bus_unit){ .name = strdup(name), .active_state = strdup(active) };
 	(*paths)[*n] = strdup(path);
 	(*n)++;
-	return (*units)[*n - 1].name && (*units)[*n - 1].active_state && (*paths)[*n - 1] ? 0 : -ENOMEM;
+	return (*units)[*n - 1].name && (*units)[*n - 1].active_state && (*paths)[*n - 1] ? 0
+											  : -ENOMEM;
 }
 
 static int read_units(sd_bus_message *reply, struct bus_unit **units, char ***paths, size_t *n)
@@ -160,8 +166,8 @@ static int read_units(sd_bus_message *reply, struct bus_unit **units, char ***pa
 	r = sd_bus_message_enter_container(reply, 'a', "(ssssssouso)");
 	if (r < 0)
 		return r;
-	while ((r = sd_bus_message_read(reply, "(ssssssouso)", &name, NULL, NULL, &active, &sub, NULL, &path, NULL,
-					NULL, NULL)) > 0) {
+	while ((r = sd_bus_message_read(reply, "(ssssssouso)", &name, NULL, NULL, &active, &sub,
+					NULL, &path, NULL, NULL, NULL)) > 0) {
 		if (!may_hold_processes(name, active, sub))
 			continue;
 		r = listed_unit_add(units, paths, n, name, active, path);
@@ -201,7 +207,8 @@ int bus_list_units(struct bus_unit **ret, size_t *ret_n)
 	r = bus_open(&bus);
 	if (r < 0)
 		return r;
-	r = sd_bus_call_method(bus, SD_DEST, SD_PATH, SD_MANAGER, "ListUnits", &error, &reply, NULL);
+	r = sd_bus_call_method(bus, SD_DEST, SD_PATH, SD_MANAGER, "ListUnits", &error, &reply,
+			       NULL);
 	if (r < 0) {
 		log_debug("ListUnits failed: %s", error.message ?: strerror(-r));
 		sd_bus_error_free(&error);

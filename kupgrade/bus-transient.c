@@ -32,7 +32,8 @@ static int append_exec_start(sd_bus_message *m, char *const *argv)
  * unit of that name is already there.
  */
 static int start_transient(const char *unit, const char *description,
-			   int (*add_props)(sd_bus_message *m, const void *userdata), const void *userdata)
+			   int (*add_props)(sd_bus_message *m, const void *userdata),
+			   const void *userdata)
 {
 	_cleanup_(bus_unrefp) sd_bus *bus = NULL;
 	_cleanup_(message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
@@ -43,7 +44,8 @@ static int start_transient(const char *unit, const char *description,
 	r = bus_open(&bus);
 	if (r < 0)
 		return log_error_errno(r, "Cannot reach systemd over D-Bus: %m");
-	r = sd_bus_message_new_method_call(bus, &m, SD_DEST, SD_PATH, SD_MANAGER, "StartTransientUnit");
+	r = sd_bus_message_new_method_call(bus, &m, SD_DEST, SD_PATH, SD_MANAGER,
+					   "StartTransientUnit");
 	r = r < 0 ? r : sd_bus_message_append(m, "ss", unit, "fail");
 	r = r < 0 ? r : sd_bus_message_open_container(m, 'a', "(sv)");
 	r = r < 0 ? r : sd_bus_message_append(m, "(sv)", "Description", "s", description);
@@ -79,7 +81,8 @@ static int add_service_props(sd_bus_message *m, const void *userdata)
 	r = r < 0 ? r : sd_bus_message_append(m, "(sv)", "CollectMode", "s", "inactive-or-failed");
 	/* Never stopped by the shutdown it starts itself. */
 	r = r < 0 ? r : sd_bus_message_append(m, "(sv)", "DefaultDependencies", "b", 0);
-	r = r < 0 ? r : sd_bus_message_append(m, "(sv)", "TimeoutStartUSec", "t", (uint64_t)UINT64_MAX);
+	r = r < 0 ? r
+		  : sd_bus_message_append(m, "(sv)", "TimeoutStartUSec", "t", (uint64_t)UINT64_MAX);
 	r = r < 0 ? r : append_exec_start(m, p->argv);
 	if (p->env && p->env[0]) {
 		r = r < 0 ? r : sd_bus_message_open_container(m, 'r', "sv");
@@ -121,7 +124,8 @@ static int add_scope_props(sd_bus_message *m, const void *userdata)
 	return r;
 }
 
-int bus_start_transient_scope(const char *unit, const char *description, const pid_t *pids, size_t n)
+int bus_start_transient_scope(const char *unit, const char *description, const pid_t *pids,
+			      size_t n)
 {
 	return start_transient(unit, description, add_scope_props,
 			       &(struct scope_props){ .pids = pids, .n = n });

@@ -33,7 +33,8 @@ int bus_start_transient_service(const char *unit, const char *description, char 
 int bus_start_unit(const char *unit, const char *mode);
 
 /* Move pids into a new transient scope (the tree of a restored session). */
-int bus_start_transient_scope(const char *unit, const char *description, const pid_t *pids, size_t n);
+int bus_start_transient_scope(const char *unit, const char *description, const pid_t *pids,
+			      size_t n);
 /* systemctl daemon-reload: generators run again. Waits for it to finish. */
 int bus_reload(void);
 /* systemctl restart UNIT, without waiting for the job. */

@@ -43,7 +43,8 @@ int cgroup_find_mount(char **ret)
 
 int cgroup_path(const char *mount, const char *cg, const char *file, char **ret)
 {
-	return asprintf(ret, "%s%s%s%s", mount, streq(cg, "/") ? "" : cg, file ? "/" : "", file ?: "") < 0
+	return asprintf(ret, "%s%s%s%s", mount, streq(cg, "/") ? "" : cg, file ? "/" : "",
+			file ?: "") < 0
 		       ? -ENOMEM
 		       : 0;
 }

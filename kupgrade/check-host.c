@@ -25,7 +25,8 @@ int probe_criu(struct check *c, struct probe_result *r)
 	int k = criu_check_kernel();
 
 	if (k == -EOPNOTSUPP)
-		return probe_set(r, PROBE_FAIL, "install criu 3.17 or later and a kernel it supports",
+		return probe_set(r, PROBE_FAIL,
+				 "install criu 3.17 or later and a kernel it supports",
 				 "'criu check' fails here (see " CRIU_LOG_DIR "/check.log)");
 	if (k < 0)
 		return probe_set(r, PROBE_FAIL, "run 'criu check' by hand to see why",
@@ -35,7 +36,8 @@ int probe_criu(struct check *c, struct probe_result *r)
 
 int probe_restore_units(struct check *c, struct probe_result *r)
 {
-	static const char *const units[] = { "kupgrade-netlock.service", "kupgrade-restore.service" };
+	static const char *const units[] = { "kupgrade-netlock.service",
+					     "kupgrade-restore.service" };
 	static const char *const dirs[] = { "/etc/systemd/system", "/lib/systemd/system",
 					    "/usr/lib/systemd/system" };
 	const char *generator = GENERATOR_PATH;
@@ -50,14 +52,17 @@ int probe_restore_units(struct check *c, struct probe_result *r)
 			installed = access(p, F_OK) == 0;
 		}
 		if (!installed)
-			return probe_set(r, PROBE_FAIL, "install kupgrade completely (make install)",
+			return probe_set(r, PROBE_FAIL,
+					 "install kupgrade completely (make install)",
 					 "%s is not installed: nothing would restore the processes "
-					 "after the switch", units[u]);
+					 "after the switch",
+					 units[u]);
 	}
 	/* The generator pulls the units in on the boot after a switch: they
 	 * need not be enabled, but it must be there and runnable. */
 	if (access(generator, X_OK) < 0)
 		return probe_set(r, PROBE_FAIL, "install kupgrade completely (make install)",
-				 "%s is missing: the new boot would not restore anything", generator);
+				 "%s is missing: the new boot would not restore anything",
+				 generator);
 	return probe_set(r, PROBE_OK, NULL, "restore units and %s installed", generator);
 }

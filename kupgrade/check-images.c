@@ -50,11 +50,21 @@ static int apply_memory_limit(struct transport_mem *mem)
 	if (errno || end == e)
 		return -EINVAL;
 	switch (*end) {
-	case 'G': case 'g': v <<= 10; /* fall through */
-	case 'M': case 'm': v <<= 10; /* fall through */
-	case 'K': case 'k': v <<= 10; end++; break;
-	case 0: break;
-	default: return -EINVAL;
+	case 'G':
+	case 'g':
+		v <<= 10; /* fall through */
+	case 'M':
+	case 'm':
+		v <<= 10; /* fall through */
+	case 'K':
+	case 'k':
+		v <<= 10;
+		end++;
+		break;
+	case 0:
+		break;
+	default:
+		return -EINVAL;
 	}
 	if (*end)
 		return -EINVAL;
@@ -73,8 +83,8 @@ int probe_memory(struct check *c, struct probe_result *r)
 
 	k = estimate_image_bytes(c->o->config, &c->images_bytes);
 	if (k < 0)
-		return probe_set(r, PROBE_FAIL, "see 'kupgrade plan'", "cannot estimate the image size: %s",
-				 strerror(-k));
+		return probe_set(r, PROBE_FAIL, "see 'kupgrade plan'",
+				 "cannot estimate the image size: %s", strerror(-k));
 	k = transport_read_meminfo(&t.mem);
 	if (k >= 0)
 		k = apply_memory_limit(&t.mem);
@@ -94,13 +104,15 @@ int probe_memory(struct check *c, struct probe_result *r)
 
 	ops = transport_pick(&t, c->o->images_on_disk, c->images_bytes, &why);
 	if (!ops)
-		return probe_set(r, PROBE_FAIL, "free memory or disk space, or checkpoint fewer "
-						"units (--unit)",
+		return probe_set(r, PROBE_FAIL,
+				 "free memory or disk space, or checkpoint fewer "
+				 "units (--unit)",
 				 "no way to carry ~%llu MiB of images: %s",
 				 (unsigned long long)(c->images_bytes / MiB), why ?: "unknown");
 	c->transport = ops->name;
 	if (ops == &transport_disk_ops && !c->o->images_on_disk)
-		return probe_set(r, PROBE_WARN, "see above, or pass --images-on-disk to choose disk",
+		return probe_set(r, PROBE_WARN,
+				 "see above, or pass --images-on-disk to choose disk",
 				 "~%llu MiB of images would go through %s, not memory: %s",
 				 (unsigned long long)(c->images_bytes / MiB), TRANSPORT_DISK_DIR,
 				 why ?: "unknown");

@@ -92,13 +92,13 @@ int probe_initrd(struct check *c, struct probe_result *r)
 	c->initrd = kernel_image_find_initrd(c->kernel, c->image.release);
 	if (c->initrd)
 		return probe_set(r, PROBE_OK, NULL, "%s", c->initrd);
-	if (asprintf(&action, "build it ('update-initramfs -c -k %s' or 'dracut --kver %s'), "
-			      "or pass --initrd FILE",
+	if (asprintf(&action,
+		     "build it ('update-initramfs -c -k %s' or 'dracut --kver %s'), "
+		     "or pass --initrd FILE",
 		     c->image.release, c->image.release) < 0)
 		return -ENOMEM;
-	return probe_set(r, PROBE_FAIL, action,
-			 "no initrd.img-%s or initramfs-%s.img next to %s", c->image.release,
-			 c->image.release, c->kernel);
+	return probe_set(r, PROBE_FAIL, action, "no initrd.img-%s or initramfs-%s.img next to %s",
+			 c->image.release, c->image.release, c->kernel);
 }
 
 int probe_initrd_receiver(struct check *c, struct probe_result *r)
@@ -115,18 +115,20 @@ int probe_initrd_receiver(struct check *c, struct probe_result *r)
 		return probe_set(r, PROBE_OK, NULL, "%s holds kupgrade's initramfs script",
 				 c->initrd);
 	if (k == 0) {
-		if (asprintf(&action, "rebuild it with kupgrade installed ('update-initramfs -u -k "
-				      "%s' or 'dracut -f --kver %s'), or use --images-on-disk",
+		if (asprintf(&action,
+			     "rebuild it with kupgrade installed ('update-initramfs -u -k "
+			     "%s' or 'dracut -f --kver %s'), or use --images-on-disk",
 			     c->have_image ? c->image.release : "VERSION",
 			     c->have_image ? c->image.release : "VERSION") < 0)
 			return -ENOMEM;
 		return probe_set(r, PROBE_FAIL, action,
 				 "%s lacks kupgrade's initramfs script: images sent in memory "
-				 "would be lost at boot", c->initrd);
+				 "would be lost at boot",
+				 c->initrd);
 	}
 	return probe_set(r, PROBE_WARN, "install initramfs-tools or dracut to let check list it",
-			 "cannot list %s (%s): not known whether it can receive images",
-			 c->initrd, k == -EOPNOTSUPP ? "no lsinitramfs or lsinitrd" : strerror(-k));
+			 "cannot list %s (%s): not known whether it can receive images", c->initrd,
+			 k == -EOPNOTSUPP ? "no lsinitramfs or lsinitrd" : strerror(-k));
 }
 
 int probe_kexec(struct check *c, struct probe_result *r)
@@ -148,10 +150,14 @@ int probe_kexec(struct check *c, struct probe_result *r)
 	if (c->have_image && kexec_image_acceptable(&s, &c->image, m, &why) < 0)
 		return probe_set(r, PROBE_FAIL,
 				 "use a kernel signed with a trusted key (Debian's are), or "
-				 "reboot into it instead", "%s", why);
+				 "reboot into it instead",
+				 "%s", why);
 	return probe_set(r, PROBE_OK, NULL, "%s (lockdown: %s, Secure Boot: %s)%s",
-			 m == KEXEC_METHOD_FILE ? "kexec -s (kexec_file_load)" : "kexec -c (kexec_load)",
+			 m == KEXEC_METHOD_FILE ? "kexec -s (kexec_file_load)"
+						: "kexec -c (kexec_load)",
 			 isempty(s.lockdown) ? "unknown" : s.lockdown,
-			 s.secure_boot == 1 ? "on" : s.secure_boot == 0 ? "off" : "unknown",
+			 s.secure_boot == 1   ? "on"
+			 : s.secure_boot == 0 ? "off"
+					      : "unknown",
 			 s.loaded == 1 ? "; a kernel is loaded already and would be replaced" : "");
 }

@@ -33,8 +33,8 @@ struct check {
 };
 
 /* Sets r: state, a copy of action (may be NULL), and the message. */
-int probe_set(struct probe_result *r, enum probe_state state, const char *action, const char *fmt, ...)
-	_printf_(4, 5);
+int probe_set(struct probe_result *r, enum probe_state state, const char *action, const char *fmt,
+	      ...) _printf_(4, 5);
 
 /* check-kernel.c: the kernel to switch to, its modules and initrd, kexec. */
 int probe_kernel(struct check *c, struct probe_result *r);

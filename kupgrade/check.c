@@ -18,7 +18,8 @@
 #include "json.h"
 #include "log.h"
 
-int probe_set(struct probe_result *r, enum probe_state state, const char *action, const char *fmt, ...)
+int probe_set(struct probe_result *r, enum probe_state state, const char *action, const char *fmt,
+	      ...)
 {
 	va_list ap;
 	int k;
@@ -155,7 +156,8 @@ int check_can_switch(const struct kupgrade_options *o, char **ret_release, char 
 	if (r >= 0 && (run.failed || run.warned))
 		print_human(run.res);
 	if (r >= 0 && run.failed)
-		r = log_error_errno(-ECANCELED, "Cannot switch to %s: %u problem%s above; nothing was changed.",
+		r = log_error_errno(-ECANCELED,
+				    "Cannot switch to %s: %u problem%s above; nothing was changed.",
 				    o->kernel, run.failed, run.failed > 1 ? "s" : "");
 	else if (r >= 0) {
 		*ret_release = strdup(run.c.image.release);

@@ -38,7 +38,7 @@ struct ckpt_unit {
 	size_t n_trees;
 	ManifestUnit *mu;
 	char dir_name[256];
-	bool locked; /* its connections are in the lock */
+	bool locked;  /* its connections are in the lock */
 	pid_t holder; /* keeps the unit's cgroup while its trees are away */
 };
 

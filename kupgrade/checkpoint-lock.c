@@ -28,7 +28,8 @@ int checkpoint_phase_lock_network(void *ctx, void *arg)
 	}
 	c->lock = netlock_get(NULL);
 	if (!c->lock)
-		return log_error_errno(-EOPNOTSUPP, "No network lock backend works here: install nftables.");
+		return log_error_errno(-EOPNOTSUPP,
+				       "No network lock backend works here: install nftables.");
 	r = c->lock->lock(NULL, 0);
 	if (r < 0)
 		return r;

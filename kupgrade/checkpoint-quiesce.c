@@ -56,8 +56,8 @@ int checkpoint_phase_quiesce(void *ctx, void *arg)
 		any = true;
 		r = dropin_write_quiesce(RUNTIME_UNIT_DIR, c->units[i].mu->name);
 		if (r < 0) {
-			log_error_errno(r, "Cannot write kupgrade's drop-in for %s in %s: %m", c->units[i].mu->name,
-					RUNTIME_UNIT_DIR);
+			log_error_errno(r, "Cannot write kupgrade's drop-in for %s in %s: %m",
+					c->units[i].mu->name, RUNTIME_UNIT_DIR);
 			(void)checkpoint_undo_quiesce(ctx, arg);
 			return r;
 		}

@@ -39,17 +39,21 @@ static int ckpt_add_unit(struct checkpoint *c, const struct plan_unit *pu)
 	struct ckpt_unit *u;
 
 	if (pu->n_roots == 0)
-		return log_error_errno(-ESRCH, "Unit %s has no processes: nothing to checkpoint.", pu->name);
+		return log_error_errno(-ESRCH, "Unit %s has no processes: nothing to checkpoint.",
+				       pu->name);
 	/* Refused here, before anything is frozen, with the plan's reasons. */
 	for (size_t i = 0; i < pu->n_blockers; i++)
 		log_error("Unit %s: %s", pu->name, pu->blockers[i]);
 	if (pu->n_blockers > 0)
-		return log_error_errno(-EOPNOTSUPP, "Unit %s cannot be checkpointed as it stands (see "
-						    "'kupgrade plan').", pu->name);
+		return log_error_errno(-EOPNOTSUPP,
+				       "Unit %s cannot be checkpointed as it stands (see "
+				       "'kupgrade plan').",
+				       pu->name);
 	/* The logind FIFOs and a service's journal streams are handed back. */
 	ext = plan_unit_unsupported_external(pu);
 	if (ext)
-		return log_error_errno(-EOPNOTSUPP, "Unit %s: PID %d %s: kupgrade cannot hand that back at restore.",
+		return log_error_errno(-EOPNOTSUPP,
+				       "Unit %s: PID %d %s: kupgrade cannot hand that back at restore.",
 				       pu->name, (int)ext->pid, ext->what);
 	if (!GREEDY_REALLOC(c->units, c->n_units + 1))
 		return log_oom();
@@ -70,7 +74,8 @@ static int ckpt_add_unit(struct checkpoint *c, const struct plan_unit *pu)
 
 		/* Written again at restore: /run is new after the kexec, and the
 		 * service's own ExecReload= or ExecStop= may read it. */
-		if (bus_unit_property(pu->name, "org.freedesktop.systemd1.Service", "PIDFile", &pid_file) >= 0 &&
+		if (bus_unit_property(pu->name, "org.freedesktop.systemd1.Service", "PIDFile",
+				      &pid_file) >= 0 &&
 		    !isempty(pid_file) && manifest_set_string(&u->mu->pid_file, pid_file) < 0)
 			return log_oom();
 	}
@@ -92,8 +97,10 @@ int checkpoint_phase_plan(void *ctx, void *arg)
 			struct plan_unit *pu = plan_find_unit(c->plan, *name);
 
 			if (!pu)
-				return log_error_errno(-ENOENT, "Unit %s not found; 'kupgrade plan' lists the units.",
-						       *name);
+				return log_error_errno(
+					-ENOENT,
+					"Unit %s not found; 'kupgrade plan' lists the units.",
+					*name);
 			r = ckpt_add_unit(c, pu);
 			if (r < 0)
 				return r;
@@ -107,7 +114,8 @@ int checkpoint_phase_plan(void *ctx, void *arg)
 				return r;
 		}
 	if (c->n_units == 0)
-		return log_error_errno(-ENOENT, "Nothing to checkpoint: no unit is planned for checkpoint.");
+		return log_error_errno(-ENOENT,
+				       "Nothing to checkpoint: no unit is planned for checkpoint.");
 	return 0;
 }
 
@@ -128,24 +136,28 @@ static int add_sockets(struct ckpt_unit *u, struct ckpt_tree *ct)
 {
 	for (size_t i = 0; i < u->pu->n_externals; i++) {
 		const struct plan_external *e = &u->pu->externals[i];
-		bool stream = plan_external_is_journal_stream(e), listen = plan_external_is_listen_socket(e);
+		bool stream = plan_external_is_journal_stream(e),
+		     listen = plan_external_is_listen_socket(e);
 		uint64_t *list = stream ? ct->streams : ct->listens;
 		size_t *n = stream ? &ct->n_streams : &ct->n_listens;
 		char key[64], comm[64] = "", path[64];
 		Kupgrade__ExternalFile *ext;
 		bool seen = false;
 
-		if ((!stream && !listen) || !tree_contains(&ct->t, e->pid) || !tree_has_socket(&ct->t, e->inode))
+		if ((!stream && !listen) || !tree_contains(&ct->t, e->pid) ||
+		    !tree_has_socket(&ct->t, e->inode))
 			continue;
 		for (size_t j = 0; j < *n; j++)
 			seen = seen || list[j] == e->inode;
 		if (seen)
 			continue;
 		if (*n == MAX_STREAMS)
-			return log_error_errno(-E2BIG, "Unit %s: too many sockets to hand back.", u->mu->name);
+			return log_error_errno(-E2BIG, "Unit %s: too many sockets to hand back.",
+					       u->mu->name);
 		list[(*n)++] = e->inode;
 		snprintf(key, sizeof(key), "socket:[%" PRIu64 "]", e->inode);
-		if (manifest_unit_add_external(u->mu, key, stream ? JOURNAL_STREAM_SOCKET : e->listen, S_IFSOCK,
+		if (manifest_unit_add_external(u->mu, key,
+					       stream ? JOURNAL_STREAM_SOCKET : e->listen, S_IFSOCK,
 					       e->pid, e->fd) < 0)
 			return log_oom();
 		ext = u->mu->externals[u->mu->n_externals - 1];
@@ -193,14 +205,17 @@ static int scan_tree(struct ckpt_unit *u, struct ckpt_tree *ct, pid_t root)
 	if (r < 0 && ckpt_pid_left_unit(u, root))
 		return -ESRCH;
 	if (r < 0)
-		return log_error_errno(r, "Unit %s: cannot read process tree of PID %d: %m", mu->name, (int)root);
+		return log_error_errno(r, "Unit %s: cannot read process tree of PID %d: %m",
+				       mu->name, (int)root);
 	if (tree_contains(&ct->t, getpid()))
-		return log_error_errno(-EDEADLK, "Unit %s contains kupgrade itself (PID %d): a process cannot "
-						 "dump its own tree. Run kupgrade from another unit "
-						 "(e.g. systemd-run --pipe --wait kupgrade ...).",
+		return log_error_errno(-EDEADLK,
+				       "Unit %s contains kupgrade itself (PID %d): a process cannot "
+				       "dump its own tree. Run kupgrade from another unit "
+				       "(e.g. systemd-run --pipe --wait kupgrade ...).",
 				       mu->name, (int)getpid());
 	if (ct->t.problem)
-		return log_error_errno(-EOPNOTSUPP, "Unit %s cannot be checkpointed as it stands: %s.", mu->name,
+		return log_error_errno(-EOPNOTSUPP,
+				       "Unit %s cannot be checkpointed as it stands: %s.", mu->name,
 				       ct->t.problem);
 	r = tcp_collect(root, ct->t.sockets, ct->t.n_sockets, &conns, &n_conns);
 	if (r < 0 && ckpt_pid_left_unit(u, root))
@@ -244,7 +259,8 @@ static int scan_root(struct ckpt_unit *u, pid_t root)
 	r = scan_tree(u, ct, root);
 	if (r == -ESRCH) {
 		tree_done(&ct->t);
-		log_notice("Unit %s: PID %d exited since the plan; nothing of it to carry.", u->mu->name, (int)root);
+		log_notice("Unit %s: PID %d exited since the plan; nothing of it to carry.",
+			   u->mu->name, (int)root);
 		return 0;
 	}
 	u->n_trees++; /* freed with the unit, also when r < 0 */
@@ -269,7 +285,8 @@ static int scan_new_roots(struct ckpt_unit *u, const char *mount)
 	if (r == -ENOENT)
 		return 0;
 	if (r < 0)
-		return log_error_errno(r, "Unit %s: cannot list the processes of %s: %m", u->mu->name, u->pu->cgroup);
+		return log_error_errno(r, "Unit %s: cannot list the processes of %s: %m",
+				       u->mu->name, u->pu->cgroup);
 	for (size_t j = 0; j < u->n_trees; j++)
 		n_covered += u->trees[j].t.n_pids;
 	ppids = calloc(MAX(n, 1u), sizeof(pid_t));
@@ -279,7 +296,8 @@ static int scan_new_roots(struct ckpt_unit *u, const char *mount)
 		return log_oom();
 	n_covered = 0;
 	for (size_t j = 0; j < u->n_trees; j++) {
-		memcpy(covered + n_covered, u->trees[j].t.pids, u->trees[j].t.n_pids * sizeof(pid_t));
+		memcpy(covered + n_covered, u->trees[j].t.pids,
+		       u->trees[j].t.n_pids * sizeof(pid_t));
 		n_covered += u->trees[j].t.n_pids;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -303,10 +321,12 @@ static int scan_new_roots(struct ckpt_unit *u, const char *mount)
  * or it is simply gone (a scope), and the report says why. */
 int ckpt_unit_ended(struct ckpt_unit *u)
 {
-	log_notice("Unit %s: all its processes exited before the checkpoint; nothing to carry.", u->mu->name);
+	log_notice("Unit %s: all its processes exited before the checkpoint; nothing to carry.",
+		   u->mu->name);
 	u->mu->has_outcome = true;
 	u->mu->outcome = KUPGRADE__UNIT_OUTCOME__RESTARTED_FRESH;
-	return manifest_set_string(&u->mu->outcome_reason, "its processes exited before the checkpoint") < 0
+	return manifest_set_string(&u->mu->outcome_reason,
+				   "its processes exited before the checkpoint") < 0
 		       ? log_oom()
 		       : 0;
 }

@@ -94,8 +94,10 @@ int checkpoint_undo_dump_unit(void *ctx, void *arg)
 	for (size_t j = 0; j < u->n_trees; j++)
 		any = any || u->trees[j].dumped;
 	if (any && ckpt_unit_is_service(u) && undo_dump_service(u) < 0)
-		r = log_error_errno(-EIO, "Unit %s could not be restored in place; its images are kept in %s/%s.",
-				    u->mu->name, u->c->dir.path, u->dir_name);
+		r = log_error_errno(
+			-EIO,
+			"Unit %s could not be restored in place; its images are kept in %s/%s.",
+			u->mu->name, u->c->dir.path, u->dir_name);
 	for (size_t j = u->n_trees; r == 0 && j-- > 0;) {
 		struct ckpt_tree *ct = &u->trees[j];
 
@@ -103,9 +105,11 @@ int checkpoint_undo_dump_unit(void *ctx, void *arg)
 			continue;
 		log_info("Restoring %s (PID %d) in place...", u->mu->name, (int)ct->t.root);
 		if (restore_tree(&u->c->dir, u->mu, ct->t.root) < 0)
-			r = log_error_errno(-EIO, "Unit %s: tree %d could not be restored in place; its images "
-						  "are kept in %s/%s.",
-					    u->mu->name, (int)ct->t.root, u->c->dir.path, u->dir_name);
+			r = log_error_errno(-EIO,
+					    "Unit %s: tree %d could not be restored in place; its images "
+					    "are kept in %s/%s.",
+					    u->mu->name, (int)ct->t.root, u->c->dir.path,
+					    u->dir_name);
 		else
 			ct->dumped = false;
 	}
@@ -144,8 +148,8 @@ static int drop_ended_tree(struct ckpt_unit *u, struct ckpt_tree *ct, const char
 {
 	char rel[300];
 
-	log_notice("Unit %s: the tree of PID %d exited before its dump; nothing of it to carry.", u->mu->name,
-		   (int)ct->t.root);
+	log_notice("Unit %s: the tree of PID %d exited before its dump; nothing of it to carry.",
+		   u->mu->name, (int)ct->t.root);
 	snprintf(rel, sizeof(rel), "%s/%s", u->dir_name, sub);
 	(void)imagedir_wipe_sub(&u->c->dir, rel);
 	manifest_unit_remove_root(u->mu, ct->t.root);
@@ -168,14 +172,15 @@ static int dump_tree(struct ckpt_unit *u, struct ckpt_tree *ct)
 	for (size_t k = 0; k < ct->t.n_externals; k++)
 		keys[n_keys++] = ct->t.externals[k].key;
 	for (size_t k = 0; k < ct->n_streams; k++) {
-		snprintf(stream_keys[k], sizeof(stream_keys[k]), "unix[%" PRIu64 "]", ct->streams[k]);
+		snprintf(stream_keys[k], sizeof(stream_keys[k]), "unix[%" PRIu64 "]",
+			 ct->streams[k]);
 		keys[n_keys++] = stream_keys[k];
 	}
 	snprintf(sub, sizeof(sub), "%d", (int)ct->t.root);
 	r = imagedir_mkdir_sub(&u->c->dir, u->dir_name, sub, &fd);
 	if (r < 0)
-		return log_error_errno(r, "Unit %s: cannot create %s/%s/%s: %m", u->mu->name, u->c->dir.path,
-				       u->dir_name, sub);
+		return log_error_errno(r, "Unit %s: cannot create %s/%s/%s: %m", u->mu->name,
+				       u->c->dir.path, u->dir_name, sub);
 	snprintf(log_name, sizeof(log_name), "%s-%d-dump.log", u->mu->name, (int)ct->t.root);
 	r = criu_dump_tree(&(struct criu_dump_req){ .pid = ct->t.root,
 						    .images_fd = fd,
@@ -192,8 +197,9 @@ static int dump_tree(struct ckpt_unit *u, struct ckpt_tree *ct)
 	for (size_t k = 0; k < ct->n_listens && r >= 0; k++) {
 		r = criu_image_inherit_listen_socket(fd, ct->listens[k]);
 		if (r < 0)
-			log_error_errno(r, "Unit %s: cannot mark systemd's listening socket %" PRIu64
-					   " as inherited in the images of tree %d: %m",
+			log_error_errno(r,
+					"Unit %s: cannot mark systemd's listening socket %" PRIu64
+					" as inherited in the images of tree %d: %m",
 					u->mu->name, ct->listens[k], (int)ct->t.root);
 	}
 	ct->dumped = true;
@@ -201,8 +207,8 @@ static int dump_tree(struct ckpt_unit *u, struct ckpt_tree *ct)
 		return r;
 	record_stats(u);
 	if (u->c->lock && netlock_drop_criu_table(ct->t.root) < 0)
-		log_warning("Unit %s: CRIU's own lock table for PID %d stays, ignoring.", u->mu->name,
-			    (int)ct->t.root);
+		log_warning("Unit %s: CRIU's own lock table for PID %d stays, ignoring.",
+			    u->mu->name, (int)ct->t.root);
 	return r;
 }
 
@@ -240,6 +246,7 @@ int checkpoint_phase_dump_unit(void *ctx, void *arg)
 		u->mu->image_bytes = bytes;
 	}
 	log_info("Dumped %s: %u process%s, %.1f MiB in %.2f s.", u->mu->name, u->mu->n_processes,
-		 u->mu->n_processes == 1 ? "" : "es", bytes / 1048576.0, (now_usec(CLOCK_MONOTONIC) - t0) / 1e6);
+		 u->mu->n_processes == 1 ? "" : "es", bytes / 1048576.0,
+		 (now_usec(CLOCK_MONOTONIC) - t0) / 1e6);
 	return 0;
 }

@@ -39,7 +39,8 @@ int checkpoint_phase_prepare_images(void *ctx, void *arg)
 	struct checkpoint *c = arg;
 
 	/* 10% over the estimate: page-aligned images and CRIU's metadata. */
-	return imagedir_prepare(c->opts.images_path, c->opts.on_disk, c->est_bytes + c->est_bytes / 10, &c->dir);
+	return imagedir_prepare(c->opts.images_path, c->opts.on_disk,
+				c->est_bytes + c->est_bytes / 10, &c->dir);
 }
 
 int checkpoint_undo_prepare_images(void *ctx, void *arg)
@@ -98,7 +99,8 @@ int checkpoint_phase_write_manifest(void *ctx, void *arg)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	c->m->has_created_realtime_usec = true;
 	c->m->created_realtime_usec = (uint64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-	if (criu_version_string(v, sizeof(v)) == 0 && manifest_set_string(&c->m->criu_version, v) < 0)
+	if (criu_version_string(v, sizeof(v)) == 0 &&
+	    manifest_set_string(&c->m->criu_version, v) < 0)
 		return log_oom();
 	if (checkpoint_record_timings(c) < 0 || add_planned_restarts(c) < 0)
 		return log_oom();

@@ -21,12 +21,13 @@ struct ckpt_unit;
 struct checkpoint_options {
 	const char *images_path;
 	bool on_disk;
-	const char *config;		 /* the plan's configuration file */
-	char *const *units;		 /* the units asked for (NULL-terminated); NULL: those planned */
-	const char *transport;		 /* recorded in the manifest; "local" if NULL */
-	const char *kernel_to;		 /* release switched to, if any */
-	const char *upgrade_id;		 /* names the report of an upgrade */
-	const struct phase_list *phases; /* the run's: its finished phases' durations go into the manifest */
+	const char *config;	/* the plan's configuration file */
+	char *const *units;	/* the units asked for (NULL-terminated); NULL: those planned */
+	const char *transport;	/* recorded in the manifest; "local" if NULL */
+	const char *kernel_to;	/* release switched to, if any */
+	const char *upgrade_id; /* names the report of an upgrade */
+	const struct phase_list
+		*phases; /* the run's: its finished phases' durations go into the manifest */
 };
 
 int checkpoint_new(const struct checkpoint_options *o, struct checkpoint **ret);

@@ -34,7 +34,8 @@ static int add_rule(struct config *c, const char *pattern, enum plan_decision d,
 			return log_error_errno(-EBADMSG,
 					       "%s:%u: '%s' is already set to %s on line %u; "
 					       "list each unit under one decision.",
-					       c->path, line, pattern, plan_decision_to_string(c->rules[i].decision),
+					       c->path, line, pattern,
+					       plan_decision_to_string(c->rules[i].decision),
 					       c->rules[i].line);
 
 	n = GREEDY_REALLOC(c->rules, c->n_rules + 1);
@@ -56,22 +57,26 @@ static int parse_assignment(struct config *c, char *l, unsigned line)
 	int r;
 
 	if (!eq)
-		return log_error_errno(-EBADMSG, "%s:%u: expected 'KEY = VALUE' or '[SECTION]', got '%s'.",
+		return log_error_errno(-EBADMSG,
+				       "%s:%u: expected 'KEY = VALUE' or '[SECTION]', got '%s'.",
 				       c->path, line, l);
 	*eq = 0;
 	key = strip(l);
 	value = strip(eq + 1);
 	if (plan_decision_from_string(key, &d) < 0)
-		return log_error_errno(-EBADMSG,
-				       "%s:%u: unknown key '%s' in [plan]; use checkpoint, restart or leave.",
-				       c->path, line, key);
+		return log_error_errno(
+			-EBADMSG,
+			"%s:%u: unknown key '%s' in [plan]; use checkpoint, restart or leave.",
+			c->path, line, key);
 	if (isempty(value))
-		return log_error_errno(-EBADMSG, "%s:%u: '%s =' needs one or more unit names or globs.",
+		return log_error_errno(-EBADMSG,
+				       "%s:%u: '%s =' needs one or more unit names or globs.",
 				       c->path, line, key);
 
 	for (tok = strtok_r(value, " \t", &save); tok; tok = strtok_r(NULL, " \t", &save)) {
 		if (strchr(tok, '/'))
-			return log_error_errno(-EBADMSG, "%s:%u: '%s' is not a unit name or glob (it has a '/').",
+			return log_error_errno(-EBADMSG,
+					       "%s:%u: '%s' is not a unit name or glob (it has a '/').",
 					       c->path, line, tok);
 		r = add_rule(c, tok, d, line);
 		if (r < 0)
@@ -89,7 +94,8 @@ static int parse_line(struct config *c, char *raw, unsigned line, char **section
 		return 0;
 	if (l[0] == '[') {
 		if (l[n - 1] != ']' || n < 3)
-			return log_error_errno(-EBADMSG, "%s:%u: bad section header '%s'; expected '[NAME]'.",
+			return log_error_errno(-EBADMSG,
+					       "%s:%u: bad section header '%s'; expected '[NAME]'.",
 					       c->path, line, l);
 		l[n - 1] = 0;
 		free(*section);
@@ -98,11 +104,13 @@ static int parse_line(struct config *c, char *raw, unsigned line, char **section
 			return log_oom();
 		/* Other sections belong to other parts of kupgrade (or future versions). */
 		if (!streq(*section, "plan"))
-			log_warning("%s:%u: unknown section [%s], ignoring.", c->path, line, *section);
+			log_warning("%s:%u: unknown section [%s], ignoring.", c->path, line,
+				    *section);
 		return 0;
 	}
 	if (!*section)
-		return log_error_errno(-EBADMSG, "%s:%u: '%s' is outside any section; put it under [plan].",
+		return log_error_errno(-EBADMSG,
+				       "%s:%u: '%s' is outside any section; put it under [plan].",
 				       c->path, line, l);
 	if (!streq(*section, "plan"))
 		return 0;
@@ -127,7 +135,8 @@ int config_parse(FILE *f, const char *path, struct config *ret)
 			break;
 		lineno++;
 		if ((size_t)k != strlen(line)) {
-			r = log_error_errno(-EBADMSG, "%s:%u: line contains a NUL byte.", c.path, lineno);
+			r = log_error_errno(-EBADMSG, "%s:%u: line contains a NUL byte.", c.path,
+					    lineno);
 			break;
 		}
 		r = parse_line(&c, line, lineno, &section);

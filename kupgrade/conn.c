@@ -14,7 +14,9 @@ int unit_connections(const ManifestUnit *u, struct tcp_conn **c, size_t *n)
 		if (!GREEDY_REALLOC(*c, *n + 1))
 			return -ENOMEM;
 		nc = &(*c)[*n];
-		*nc = (struct tcp_conn){ .family = mc->family, .sport = mc->sport, .dport = mc->dport };
+		*nc = (struct tcp_conn){ .family = mc->family,
+					 .sport = mc->sport,
+					 .dport = mc->dport };
 		snprintf(nc->src, sizeof(nc->src), "%s", mc->src);
 		snprintf(nc->dst, sizeof(nc->dst), "%s", mc->dst);
 		(*n)++;

@@ -77,8 +77,8 @@ static int write_header(struct cpio_writer *w, const char *name, mode_t mode, ui
 	/* magic ino mode uid gid nlink mtime filesize devmajor devminor
 	 * rdevmajor rdevminor namesize check: 13 fields of 8 hex digits. */
 	r = snprintf(hdr, sizeof(hdr), "070701%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X",
-		     w->next_ino++, (unsigned)mode, 0u, 0u, nlink, w->mtime, (uint32_t)size, 0u,
-		     0u, 0u, 0u, (uint32_t)namesize, 0u);
+		     w->next_ino++, (unsigned)mode, 0u, 0u, nlink, w->mtime, (uint32_t)size, 0u, 0u,
+		     0u, 0u, (uint32_t)namesize, 0u);
 	if (r != NEWC_HEADER_SIZE)
 		return -EINVAL;
 	r = write_all(w->fd, hdr, NEWC_HEADER_SIZE);

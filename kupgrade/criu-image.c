@@ -108,7 +108,8 @@ static int img_write(int dir_fd, const char *name, const struct img *i)
 	fd = openat(dir_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return negative_errno();
-	if (write(fd, i->data, i->size) != (ssize_t)i->size || renameat(dir_fd, tmp, dir_fd, name) < 0) {
+	if (write(fd, i->data, i->size) != (ssize_t)i->size ||
+	    renameat(dir_fd, tmp, dir_fd, name) < 0) {
 		int r = negative_errno();
 
 		(void)unlinkat(dir_fd, tmp, 0);
@@ -130,7 +131,8 @@ static int placeholder(const Criuimg__FileEntry *fe, uint64_t ino, Criuimg__Unix
 	const Criuimg__UnixSkEntry *u = fe->usk;
 
 	if (fe->type == CRIUIMG__FD_TYPE__FD_INETSK && i && i->ino == ino) {
-		if (i->state != TCP_LISTEN || i->type != SOCK_STREAM || !i->has_fown || !i->has_opts)
+		if (i->state != TCP_LISTEN || i->type != SOCK_STREAM || !i->has_fown ||
+		    !i->has_opts)
 			return -EINVAL;
 		*ret = (Criuimg__UnixSkEntry)CRIUIMG__UNIX_SK_ENTRY__INIT;
 		ret->flags = i->flags;

@@ -17,5 +17,5 @@
 int criu_image_inherit_listen_socket(int dir_fd, uint64_t ino);
 
 #define CRIU_IMG_COMMON_MAGIC 0x54564319u
-#define CRIU_IMG_FILES_MAGIC  0x56303138u
+#define CRIU_IMG_FILES_MAGIC 0x56303138u
 #define CRIU_IMG_FDINFO_MAGIC 0x56213732u

@@ -44,7 +44,8 @@ static int new_opts(int images_fd, const char *log_name, int *ret_log_fd, criu_o
 		return log_error_errno(r, "Cannot initialise libcriu options: %m");
 	criu_local_set_images_dir_fd(o, images_fd);
 	criu_local_set_work_dir_fd(o, log_fd);
-	criu_local_set_log_level(o, log_get_max_level() >= LOG_DEBUG ? CRIU_LOG_DEBUG : CRIU_LOG_INFO);
+	criu_local_set_log_level(o,
+				 log_get_max_level() >= LOG_DEBUG ? CRIU_LOG_DEBUG : CRIU_LOG_INFO);
 	r = criu_local_set_log_file(o, log_name);
 	if (r == 0) {
 		criu_local_set_tcp_established(o, true);
@@ -101,8 +102,9 @@ static int criu_failed(int r, const char *what, int log_fd, const char *log_name
 	_cleanup_free_ char *err = NULL;
 
 	if (r == -ECONNREFUSED || r == -ECOMM)
-		return log_error_errno(-EOPNOTSUPP, "%s: cannot run 'criu swrk' (is criu installed?): %s",
-				       what, strerror(-r));
+		return log_error_errno(-EOPNOTSUPP,
+				       "%s: cannot run 'criu swrk' (is criu installed?): %s", what,
+				       strerror(-r));
 	err = first_error(log_fd, log_name);
 	return log_error_errno(-EIO, "%s failed, see %s/%s%s%s", what, CRIU_LOG_DIR, log_name,
 			       err ? ": " : "", err ?: "");
@@ -156,7 +158,8 @@ int criu_dump_tree(const struct criu_dump_req *req)
 	for (size_t i = 0; i < req->n_externals; i++) {
 		r = criu_local_add_external(o, req->externals[i]);
 		if (r < 0)
-			return log_error_errno(r, "Cannot pass external %s to CRIU: %m", req->externals[i]);
+			return log_error_errno(r, "Cannot pass external %s to CRIU: %m",
+					       req->externals[i]);
 	}
 	snprintf(what, sizeof(what), "CRIU dump of PID %d", (int)req->pid);
 	saved = stderr_to_log(log_fd, req->log_name);
@@ -219,10 +222,13 @@ int criu_check_kernel(void)
 	if (r < 0)
 		return log_error_errno(r, "Cannot fork: %m");
 	if (r == 127)
-		return log_error_errno(-EOPNOTSUPP, "criu is not installed: install the criu package.");
+		return log_error_errno(-EOPNOTSUPP,
+				       "criu is not installed: install the criu package.");
 	if (r != 0)
-		return log_error_errno(-EOPNOTSUPP, "'criu check' failed: this kernel lacks what CRIU needs, "
-						    "see %s/check.log.", CRIU_LOG_DIR);
+		return log_error_errno(-EOPNOTSUPP,
+				       "'criu check' failed: this kernel lacks what CRIU needs, "
+				       "see %s/check.log.",
+				       CRIU_LOG_DIR);
 	return 0;
 }
 
@@ -270,11 +276,21 @@ static int parse_dump_entry(const uint8_t *p, const uint8_t *end, struct criu_du
 		if (read_varint(&p, end, &v) < 0)
 			return -EBADMSG;
 		switch (key >> 3) {
-		case 1: s->freezing_usec = v; break;
-		case 2: s->frozen_usec = v; break;
-		case 3: s->memdump_usec = v; break;
-		case 4: s->memwrite_usec = v; break;
-		case 7: s->pages_written = v; break;
+		case 1:
+			s->freezing_usec = v;
+			break;
+		case 2:
+			s->frozen_usec = v;
+			break;
+		case 3:
+			s->memdump_usec = v;
+			break;
+		case 4:
+			s->memwrite_usec = v;
+			break;
+		case 7:
+			s->pages_written = v;
+			break;
 		}
 	}
 	return 0;
@@ -296,8 +312,8 @@ int criu_parse_dump_stats(const uint8_t *buf, size_t size, struct criu_dump_stat
 	while (p < end) {
 		uint64_t key, sub;
 
-		if (read_varint(&p, end, &key) < 0 || (key & 7) != 2 || read_varint(&p, end, &sub) < 0 ||
-		    sub > (uint64_t)(end - p))
+		if (read_varint(&p, end, &key) < 0 || (key & 7) != 2 ||
+		    read_varint(&p, end, &sub) < 0 || sub > (uint64_t)(end - p))
 			return -EBADMSG;
 		if (key >> 3 == 1)
 			return parse_dump_entry(p, p + sub, ret);

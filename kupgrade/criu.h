@@ -21,7 +21,6 @@
  * is taken before and covers the same connections.
  */
 
-
 struct criu_inherit {
 	int fd;
 	const char *key;

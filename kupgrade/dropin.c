@@ -41,14 +41,15 @@ int dropin_remove(const char *dir, const char *unit, const char *name)
 
 int dropin_write_quiesce(const char *dir, const char *unit)
 {
-	return dropin_write(dir, unit, QUIESCE_NAME,
-			    "# Written by kupgrade while this service is checkpointed for a kernel switch:\n"
-			    "# its processes end with SIGKILL at the dump and come back after the kexec.\n"
-			    "[Service]\n"
-			    "Restart=no\n"
-			    "SuccessExitStatus=SIGKILL\n"
-			    "ExecStop=\n"
-			    "ExecStopPost=\n");
+	return dropin_write(
+		dir, unit, QUIESCE_NAME,
+		"# Written by kupgrade while this service is checkpointed for a kernel switch:\n"
+		"# its processes end with SIGKILL at the dump and come back after the kexec.\n"
+		"[Service]\n"
+		"Restart=no\n"
+		"SuccessExitStatus=SIGKILL\n"
+		"ExecStop=\n"
+		"ExecStopPost=\n");
 }
 
 int dropin_remove_quiesce(const char *dir, const char *unit)

@@ -49,7 +49,8 @@ int imagedir_prepare(const char *path, bool on_disk, uint64_t need_bytes, struct
 		if (r <= 0) {
 			r = log_error_errno(r < 0 ? r : -EEXIST,
 					    "%s is not empty: refusing to mix images with existing files. "
-					    "Choose a new directory.", path);
+					    "Choose a new directory.",
+					    path);
 			goto fail;
 		}
 	}
@@ -58,9 +59,11 @@ int imagedir_prepare(const char *path, bool on_disk, uint64_t need_bytes, struct
 		goto fail;
 	}
 	if (!on_disk && sfs.f_type != TMPFS_MAGIC && sfs.f_type != RAMFS_MAGIC) {
-		r = log_error_errno(-EINVAL, "%s is not on a tmpfs: process images are secrets and must "
-					     "stay in memory. Use a tmpfs directory (e.g. under /run), or "
-					     "--images-on-disk to accept a disk.", path);
+		r = log_error_errno(-EINVAL,
+				    "%s is not on a tmpfs: process images are secrets and must "
+				    "stay in memory. Use a tmpfs directory (e.g. under /run), or "
+				    "--images-on-disk to accept a disk.",
+				    path);
 		goto fail;
 	}
 	if (fchown(d.fd, 0, 0) < 0 || fchmod(d.fd, 0700) < 0) {
@@ -68,9 +71,12 @@ int imagedir_prepare(const char *path, bool on_disk, uint64_t need_bytes, struct
 		goto fail;
 	}
 	if (need_bytes > 0 && (uint64_t)sfs.f_bavail * sfs.f_bsize < need_bytes) {
-		r = log_error_errno(-ENOSPC, "%s has %llu MiB free, the images need about %llu MiB: "
-					     "free memory or enlarge the tmpfs.", path,
-				    (unsigned long long)((uint64_t)sfs.f_bavail * sfs.f_bsize / MiB),
+		r = log_error_errno(-ENOSPC,
+				    "%s has %llu MiB free, the images need about %llu MiB: "
+				    "free memory or enlarge the tmpfs.",
+				    path,
+				    (unsigned long long)((uint64_t)sfs.f_bavail * sfs.f_bsize /
+							 MiB),
 				    (unsigned long long)(need_bytes / MiB));
 		goto fail;
 	}
@@ -171,7 +177,8 @@ static int wipe(int dir_fd)
 			return negative_errno();
 		if (S_ISDIR(st.st_mode)) {
 			_cleanup_close_ int sub = openat(dir_fd, de->d_name,
-							 O_DIRECTORY | O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+							 O_DIRECTORY | O_RDONLY | O_CLOEXEC |
+								 O_NOFOLLOW);
 
 			if (sub < 0)
 				return negative_errno();
@@ -183,10 +190,13 @@ static int wipe(int dir_fd)
 			continue;
 		}
 		if (S_ISREG(st.st_mode) && st.st_size > 0) {
-			_cleanup_close_ int f = openat(dir_fd, de->d_name, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+			_cleanup_close_ int f = openat(dir_fd, de->d_name,
+						       O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
 
 			for (off_t off = 0; f >= 0 && off < st.st_size;) {
-				ssize_t k = pwrite(f, zeros, MIN((off_t)sizeof(zeros), st.st_size - off), off);
+				ssize_t k = pwrite(f, zeros,
+						   MIN((off_t)sizeof(zeros), st.st_size - off),
+						   off);
 
 				if (k <= 0)
 					break;

@@ -119,8 +119,8 @@ void inspect_print_text(FILE *f, const Manifest *m)
 		fprintf(f, "  upgrade:    %s\n", m->upgrade_id);
 	if (m->criu_version)
 		fprintf(f, "  criu:       %s\n", m->criu_version);
-	fprintf(f, "  lock:       %s%s%s\n", m->lock_method ?: "none", m->lock_table ? ", table " : "",
-		m->lock_table ?: "");
+	fprintf(f, "  lock:       %s%s%s\n", m->lock_method ?: "none",
+		m->lock_table ? ", table " : "", m->lock_table ?: "");
 	if (m->transport)
 		fprintf(f, "  transport:  %s\n", m->transport);
 	if (m->n_timings) {
@@ -150,11 +150,14 @@ void inspect_print_text(FILE *f, const Manifest *m)
 		if (u->has_image_bytes)
 			fprintf(f, "  images:     %.1f MiB\n", u->image_bytes / (double)MiB);
 		for (size_t j = 0; j < u->n_connections; j++)
-			fprintf(f, "  tcp:        %s:%u <-> %s:%u (locked)\n", u->connections[j]->src,
-				u->connections[j]->sport, u->connections[j]->dst, u->connections[j]->dport);
+			fprintf(f, "  tcp:        %s:%u <-> %s:%u (locked)\n",
+				u->connections[j]->src, u->connections[j]->sport,
+				u->connections[j]->dst, u->connections[j]->dport);
 		for (size_t j = 0; j < u->n_externals; j++)
-			fprintf(f, "  external:   %s %s%s (PID %u fd %u, mode %o)\n", u->externals[j]->key,
-				u->externals[j]->path, u->externals[j]->systemd_socket ? ", systemd's listening socket" : "",
+			fprintf(f, "  external:   %s %s%s (PID %u fd %u, mode %o)\n",
+				u->externals[j]->key, u->externals[j]->path,
+				u->externals[j]->systemd_socket ? ", systemd's listening socket"
+								: "",
 				u->externals[j]->pid, u->externals[j]->fd, u->externals[j]->mode);
 		if (u->n_timings) {
 			fputs("  timings:    ", f);

@@ -11,11 +11,11 @@
 
 /* Documentation/arch/x86/boot.rst: offsets into the real-mode header. */
 #define X86_SETUP_SECTS 0x1f1
-#define X86_BOOT_FLAG 0x1fe /* 0xAA55 */
-#define X86_HEADER 0x202    /* "HdrS" */
-#define X86_VERSION 0x206   /* boot protocol, e.g. 0x020f */
+#define X86_BOOT_FLAG 0x1fe	 /* 0xAA55 */
+#define X86_HEADER 0x202	 /* "HdrS" */
+#define X86_VERSION 0x206	 /* boot protocol, e.g. 0x020f */
 #define X86_KERNEL_VERSION 0x20e /* string offset - 0x200 */
-#define X86_XLOADFLAGS 0x236 /* protocol >= 2.12 */
+#define X86_XLOADFLAGS 0x236	 /* protocol >= 2.12 */
 #define XLF_KERNEL_64 (1 << 0)
 
 /* Documentation/arch/arm64/booting.rst: "ARM\x64" at 0x38. */

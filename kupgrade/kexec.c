@@ -121,9 +121,12 @@ int kexec_probe(struct kexec_support *ret)
 	char buf[256];
 	_cleanup_free_ char *config = NULL;
 
-	*ret = (struct kexec_support){ .file_load = -1, .config_kexec_file = -1,
-				       .config_kexec_sig = -1, .config_kexec_sig_force = -1,
-				       .secure_boot = -1, .loaded = -1 };
+	*ret = (struct kexec_support){ .file_load = -1,
+				       .config_kexec_file = -1,
+				       .config_kexec_sig = -1,
+				       .config_kexec_sig_force = -1,
+				       .secure_boot = -1,
+				       .loaded = -1 };
 
 	if (read_small_file("/proc/sys/kernel/kexec_load_disabled", buf, sizeof(buf)) > 0)
 		ret->load_disabled = buf[0] == '1';
@@ -288,8 +291,9 @@ int kexec_load_kernel(const struct kexec_request *req, enum kexec_method *ret_me
 	kexec_probe(&s);
 	if (!s.tool) {
 		kexec_support_done(&s);
-		return log_error_errno(-EOPNOTSUPP, "kexec-tools is not installed (no kexec binary); "
-						    "install the kexec-tools package.");
+		return log_error_errno(-EOPNOTSUPP,
+				       "kexec-tools is not installed (no kexec binary); "
+				       "install the kexec-tools package.");
 	}
 	r = kexec_choose_method(&s, rq.no_checks, &m, &reason);
 	if (r < 0) {
@@ -308,8 +312,10 @@ int kexec_load_kernel(const struct kexec_request *req, enum kexec_method *ret_me
 	if (r < 0)
 		return log_error_errno(r, "Cannot run kexec: %m");
 	if (r != 0)
-		return log_error_errno(-EIO, "kexec failed to load %s (exit status %d, see its "
-					     "message above).", rq.kernel, r);
+		return log_error_errno(-EIO,
+				       "kexec failed to load %s (exit status %d, see its "
+				       "message above).",
+				       rq.kernel, r);
 	if (kexec_loaded() == 0)
 		return log_error_errno(-EIO, "kexec reported success but no kernel is loaded.");
 	*ret_method = m;
@@ -328,8 +334,10 @@ int kexec_unload(enum kexec_method m)
 	if (r < 0)
 		return log_error_errno(r, "Cannot run kexec -u: %m");
 	if (r != 0 || kexec_loaded() > 0)
-		return log_error_errno(-EIO, "kexec -u failed (exit status %d): a kernel stays "
-					     "loaded; run 'kexec -u' by hand.", r);
+		return log_error_errno(-EIO,
+				       "kexec -u failed (exit status %d): a kernel stays "
+				       "loaded; run 'kexec -u' by hand.",
+				       r);
 	return 0;
 }
 

@@ -20,8 +20,8 @@ enum kexec_method {
 
 struct kexec_request {
 	const char *kernel;
-	const char *initrd;  /* NULL: none */
-	const char *append;  /* NULL: empty, unless reuse_cmdline */
+	const char *initrd; /* NULL: none */
+	const char *append; /* NULL: empty, unless reuse_cmdline */
 	bool reuse_cmdline;
 	/* kexec -i: skip purgatory's checksum of the segments. Only worth it
 	 * under emulation (TCG spends ~40 s on it); also set by the environment
@@ -36,8 +36,8 @@ struct kexec_support {
 	int file_load;	    /* kexec_file_load exists (not ENOSYS) */
 	int config_kexec_file, config_kexec_sig, config_kexec_sig_force;
 	int secure_boot;
-	int loaded;	    /* /sys/kernel/kexec_loaded */
-	char *tool;	    /* path of kexec-tools' kexec, NULL if missing */
+	int loaded; /* /sys/kernel/kexec_loaded */
+	char *tool; /* path of kexec-tools' kexec, NULL if missing */
 };
 
 int kexec_probe(struct kexec_support *ret);

@@ -46,7 +46,8 @@ int listen_sock_name(int fd, char *buf, size_t size)
 		if (len <= offsetof(struct sockaddr_un, sun_path) || n > sizeof(un->sun_path))
 			return -EOPNOTSUPP; /* unnamed */
 		if (un->sun_path[0])
-			snprintf(buf, size, "unix %.*s", (int)strnlen(un->sun_path, n), un->sun_path);
+			snprintf(buf, size, "unix %.*s", (int)strnlen(un->sun_path, n),
+				 un->sun_path);
 		else
 			snprintf(buf, size, "unix @%.*s", (int)n - 1, un->sun_path + 1);
 		return 0;

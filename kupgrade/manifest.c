@@ -55,10 +55,8 @@ Manifest *manifest_new(const char *boot_id, const char *kernel_from)
 }
 
 static const char *const unit_kind_names[] = {
-	[MANIFEST_UNIT_SERVICE] = "service",
-	[MANIFEST_UNIT_SESSION] = "session",
-	[MANIFEST_UNIT_CONTAINER] = "container",
-	[MANIFEST_UNIT_SCOPE] = "scope",
+	[MANIFEST_UNIT_SERVICE] = "service",	 [MANIFEST_UNIT_SESSION] = "session",
+	[MANIFEST_UNIT_CONTAINER] = "container", [MANIFEST_UNIT_SCOPE] = "scope",
 	[MANIFEST_UNIT_SLICE] = "slice",
 };
 
@@ -123,8 +121,8 @@ int manifest_unit_add_restored_pid(ManifestUnit *u, uint32_t pid)
 	return append_u32(&u->restored_pids, &u->n_restored_pids, pid);
 }
 
-int manifest_unit_add_connection(ManifestUnit *u, uint32_t family, const char *src,
-				 uint32_t sport, const char *dst, uint32_t dport)
+int manifest_unit_add_connection(ManifestUnit *u, uint32_t family, const char *src, uint32_t sport,
+				 const char *dst, uint32_t dport)
 {
 	Kupgrade__Connection *c = malloc(sizeof(*c));
 
@@ -142,8 +140,8 @@ int manifest_unit_add_connection(ManifestUnit *u, uint32_t family, const char *s
 	return 0;
 }
 
-int manifest_unit_add_carried(ManifestUnit *u, const char *path, const char *image, uint32_t mode, uint32_t uid,
-			      uint32_t gid)
+int manifest_unit_add_carried(ManifestUnit *u, const char *path, const char *image, uint32_t mode,
+			      uint32_t uid, uint32_t gid)
 {
 	Kupgrade__CarriedFile *f = malloc(sizeof(*f));
 
@@ -154,7 +152,8 @@ int manifest_unit_add_carried(ManifestUnit *u, const char *path, const char *ima
 	f->mode = mode;
 	f->uid = uid;
 	f->gid = gid;
-	if (manifest_set_string(&f->path, path) < 0 || (image && manifest_set_string(&f->image, image) < 0) ||
+	if (manifest_set_string(&f->path, path) < 0 ||
+	    (image && manifest_set_string(&f->image, image) < 0) ||
 	    append_ptr(&u->carried, &u->n_carried, f) < 0) {
 		kupgrade__carried_file__free_unpacked(f, NULL);
 		return -ENOMEM;
@@ -164,11 +163,12 @@ int manifest_unit_add_carried(ManifestUnit *u, const char *path, const char *ima
 
 bool manifest_unit_planned_restart(const ManifestUnit *u)
 {
-	return u->n_root_pids == 0 && u->has_outcome && u->outcome == KUPGRADE__UNIT_OUTCOME__RESTARTED_FRESH;
+	return u->n_root_pids == 0 && u->has_outcome &&
+	       u->outcome == KUPGRADE__UNIT_OUTCOME__RESTARTED_FRESH;
 }
 
-int manifest_unit_add_external(ManifestUnit *u, const char *key, const char *path,
-			       uint32_t mode, uint32_t pid, uint32_t fd)
+int manifest_unit_add_external(ManifestUnit *u, const char *key, const char *path, uint32_t mode,
+			       uint32_t pid, uint32_t fd)
 {
 	Kupgrade__ExternalFile *e = malloc(sizeof(*e));
 
@@ -330,10 +330,12 @@ int manifest_read_file(const char *path, Manifest **ret)
 	if (fstat(fd, &st) < 0)
 		return log_error_errno(negative_errno(), "Cannot stat %s: %m", path);
 	if (!S_ISREG(st.st_mode))
-		return log_error_errno(-EBADMSG, "%s is not a regular file, so not a kupgrade manifest.",
+		return log_error_errno(-EBADMSG,
+				       "%s is not a regular file, so not a kupgrade manifest.",
 				       path);
 	if ((uint64_t)st.st_size > MANIFEST_MAX_SIZE + HEADER_SIZE)
-		return log_error_errno(-EBADMSG, "%s is too large to be a kupgrade manifest.", path);
+		return log_error_errno(-EBADMSG, "%s is too large to be a kupgrade manifest.",
+				       path);
 	buf = malloc(st.st_size ?: 1);
 	if (!buf)
 		return log_oom();

@@ -31,8 +31,8 @@ typedef Kupgrade__UnitKind ManifestUnitKind;
 /* Building: every part is malloc'd, so manifest_free() frees built and
  * unpacked manifests alike. */
 Manifest *manifest_new(const char *boot_id, const char *kernel_from);
-int manifest_unit_add_carried(ManifestUnit *u, const char *path, const char *image, uint32_t mode, uint32_t uid,
-			      uint32_t gid);
+int manifest_unit_add_carried(ManifestUnit *u, const char *path, const char *image, uint32_t mode,
+			      uint32_t uid, uint32_t gid);
 /* A unit listed only to report that the plan restarts it: nothing to restore. */
 bool manifest_unit_planned_restart(const ManifestUnit *u);
 /* kind is recorded as the enum the code decides by and as text for people. */
@@ -44,10 +44,10 @@ ManifestUnitKind manifest_unit_kind_from_string(const char *s);
 int manifest_unit_add_root(ManifestUnit *u, uint32_t pid);
 void manifest_unit_remove_root(ManifestUnit *u, uint32_t pid);
 int manifest_unit_add_restored_pid(ManifestUnit *u, uint32_t pid);
-int manifest_unit_add_connection(ManifestUnit *u, uint32_t family, const char *src,
-				 uint32_t sport, const char *dst, uint32_t dport);
-int manifest_unit_add_external(ManifestUnit *u, const char *key, const char *path,
-			       uint32_t mode, uint32_t pid, uint32_t fd);
+int manifest_unit_add_connection(ManifestUnit *u, uint32_t family, const char *src, uint32_t sport,
+				 const char *dst, uint32_t dport);
+int manifest_unit_add_external(ManifestUnit *u, const char *key, const char *path, uint32_t mode,
+			       uint32_t pid, uint32_t fd);
 int manifest_unit_add_timing(ManifestUnit *u, const char *phase, uint64_t usec);
 int manifest_add_timing(Manifest *m, const char *phase, uint64_t usec);
 int manifest_set_string(char **field, const char *value);

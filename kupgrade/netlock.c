@@ -35,8 +35,9 @@ static void element_lines(FILE *f, const char *verb, const char *table, const st
 				continue;
 			if (first)
 				fprintf(f, "%s element inet %s %s { ", verb, table, fam[k].set);
-			fprintf(f, "%s%s . %u . %s . %u, %s . %u . %s . %u", first ? "" : ", ", c[i].src,
-				c[i].sport, c[i].dst, c[i].dport, c[i].dst, c[i].dport, c[i].src, c[i].sport);
+			fprintf(f, "%s%s . %u . %s . %u, %s . %u . %s . %u", first ? "" : ", ",
+				c[i].src, c[i].sport, c[i].dst, c[i].dport, c[i].dst, c[i].dport,
+				c[i].src, c[i].sport);
 			first = false;
 		}
 		if (!first)
@@ -72,17 +73,20 @@ int netlock_nft_script(const char *table, const struct tcp_conn *c, size_t n, ch
 		return -ENOMEM;
 	fprintf(f, "create table inet %s\n", table);
 	for (size_t k = 0; k < ELEMENTSOF(fam); k++)
-		fprintf(f, "add set inet %s %s { type %s . inet_service . %s . inet_service; }\n", table,
-			fam[k].set, fam[k].type, fam[k].type);
+		fprintf(f, "add set inet %s %s { type %s . inet_service . %s . inet_service; }\n",
+			table, fam[k].set, fam[k].type, fam[k].type);
 	element_lines(f, "add", table, c, n);
 	for (int out = 0; out < 2; out++) {
 		const char *chain = out ? "output" : "input";
 
-		fprintf(f, "add chain inet %s %s { type filter hook %s priority -300; policy accept; }\n",
+		fprintf(f,
+			"add chain inet %s %s { type filter hook %s priority -300; policy accept; }\n",
 			table, chain, chain);
-		fprintf(f, "add rule inet %s %s meta mark 0x%x accept\n", table, chain, NETLOCK_CRIU_MARK);
+		fprintf(f, "add rule inet %s %s meta mark 0x%x accept\n", table, chain,
+			NETLOCK_CRIU_MARK);
 		for (size_t k = 0; k < ELEMENTSOF(fam); k++)
-			fprintf(f, "add rule inet %s %s %s saddr . tcp sport . %s daddr . tcp dport @%s drop\n",
+			fprintf(f,
+				"add rule inet %s %s %s saddr . tcp sport . %s daddr . tcp dport @%s drop\n",
 				table, chain, fam[k].match, fam[k].match, fam[k].set);
 	}
 	return close_script(f, &buf, ret);
@@ -141,7 +145,8 @@ static int nft_probe(void)
 	int r = run_nft(NULL, &err, "list", "tables", NULL);
 
 	if (r == -ENOENT)
-		return log_error_errno(r, "The nft command is not installed: install the nftables package.");
+		return log_error_errno(
+			r, "The nft command is not installed: install the nftables package.");
 	if (r != 0)
 		return log_error_errno(r < 0 ? r : -EOPNOTSUPP, "nft cannot list tables here: %s",
 				       err ?: "(no output)");
@@ -191,8 +196,10 @@ static int nft_update(bool add, const struct tcp_conn *c, size_t n)
 		return r;
 	r = run_nft(script, &err, "-f", "-", NULL);
 	if (r != 0)
-		return log_error_errno(r < 0 ? r : -EIO, "nft cannot %s connections %s the lock: %s",
-				       add ? "add" : "delete", add ? "to" : "from", err ?: "(no output)");
+		return log_error_errno(r < 0 ? r : -EIO,
+				       "nft cannot %s connections %s the lock: %s",
+				       add ? "add" : "delete", add ? "to" : "from",
+				       err ?: "(no output)");
 	return 0;
 }
 
@@ -248,7 +255,8 @@ int netlock_drop_criu_table(pid_t root)
 		return r < 0 ? r : 0; /* none (or no nft at all) */
 	r = run_nft(NULL, &err, "delete", "table", "inet", name, NULL);
 	if (r != 0)
-		return log_error_errno(r < 0 ? r : -EIO, "nft cannot delete CRIU's table inet %s: %s", name,
+		return log_error_errno(r < 0 ? r : -EIO,
+				       "nft cannot delete CRIU's table inet %s: %s", name,
 				       err ?: "(no output)");
 	return 1;
 }

@@ -23,15 +23,15 @@
 #define NETLOCK_CRIU_MARK 0xC114
 
 struct netlock_ops {
-	const char *name;		 /* "nftables": recorded in the manifest */
-	const char *(*table_desc)(void); /* "inet kupgrade" */
-	int (*probe)(void);		 /* 0 if usable, else -errno (logged) */
+	const char *name;				 /* "nftables": recorded in the manifest */
+	const char *(*table_desc)(void);		 /* "inet kupgrade" */
+	int (*probe)(void);				 /* 0 if usable, else -errno (logged) */
 	int (*lock)(const struct tcp_conn *c, size_t n); /* -EEXIST if already locked */
 	/* Add (lock) or delete (unlock) connections in the existing lock, so
 	 * each unit's connections are locked only while that unit is away. */
 	int (*update)(bool add, const struct tcp_conn *c, size_t n);
-	int (*unlock)(void);		 /* -ENOENT if no lock is there */
-	int (*exists)(void);		 /* > 0 if the lock is in place */
+	int (*unlock)(void); /* -ENOENT if no lock is there */
+	int (*exists)(void); /* > 0 if the lock is in place */
 };
 
 const struct netlock_ops *netlock_get(const char *method);

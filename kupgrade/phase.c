@@ -98,8 +98,9 @@ static int run_one(struct phase_list *l, size_t i, void *ctx, const char *fault,
 
 	if (phase_fault_matches(fault, name)) {
 		res->injected = true;
-		return log_error_errno(-EIO, "Phase '%s' failed: fault injected by KUPGRADE_FAULT=%s.", name,
-				       fault);
+		return log_error_errno(-EIO,
+				       "Phase '%s' failed: fault injected by KUPGRADE_FAULT=%s.",
+				       name, fault);
 	}
 	log_debug("Phase %s...", name);
 	t0 = now_usec(CLOCK_MONOTONIC);

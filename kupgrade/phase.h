@@ -19,11 +19,11 @@
  */
 
 struct phase {
-	char *name;		  /* "lock-network", "dump:ssh.service" */
+	char *name; /* "lock-network", "dump:ssh.service" */
 	int (*run)(void *ctx, void *arg);
 	int (*undo)(void *ctx, void *arg); /* NULL: nothing to undo */
 	void *arg;
-	uint64_t usec;		  /* measured duration of run() */
+	uint64_t usec; /* measured duration of run() */
 	bool done;
 };
 

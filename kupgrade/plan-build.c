@@ -31,13 +31,13 @@ static int finish_all(struct build *b)
 
 /* Each step logs its duration at debug level (-v): the plan runs before
  * anything is frozen, but it should stay quick. */
-#define PLAN_STEP(name, expr)                                                                 \
-	({                                                                                    \
-		uint64_t _t0 = now_usec(CLOCK_MONOTONIC);                                     \
-		int _r = (expr);                                                              \
-		log_debug("plan: %s took %.1f ms", name,                                      \
-			  (double)(now_usec(CLOCK_MONOTONIC) - _t0) / 1e3);                   \
-		_r;                                                                           \
+#define PLAN_STEP(name, expr)                                               \
+	({                                                                  \
+		uint64_t _t0 = now_usec(CLOCK_MONOTONIC);                   \
+		int _r = (expr);                                            \
+		log_debug("plan: %s took %.1f ms", name,                    \
+			  (double)(now_usec(CLOCK_MONOTONIC) - _t0) / 1e3); \
+		_r;                                                         \
 	})
 
 static int build_plan(struct build *b)

@@ -50,7 +50,8 @@ struct build {
 
 /* plan-owner.c: which unit owns a process. */
 int plan_fetch_units(struct build *b);
-int plan_owner_of(struct build *b, pid_t pid, const struct proc_stat *st, const char *cgroup, size_t *ret);
+int plan_owner_of(struct build *b, pid_t pid, const struct proc_stat *st, const char *cgroup,
+		  size_t *ret);
 int plan_mark_self(struct build *b);
 
 /* plan-process.c: every process once, and process trees that cross units. */

@@ -110,7 +110,8 @@ static int owner_of_cgroup(struct build *b, const char *cgroup, size_t *ret)
 }
 
 /* The unit (index in plan->units) of pid, added if new; >= 0, or -ENOMEM. */
-int plan_owner_of(struct build *b, pid_t pid, const struct proc_stat *st, const char *cgroup, size_t *ret)
+int plan_owner_of(struct build *b, pid_t pid, const struct proc_stat *st, const char *cgroup,
+		  size_t *ret)
 {
 	int r;
 

@@ -154,8 +154,8 @@ static void print_externals(const struct plan_unit *u)
 			if (k == j || u->externals[k].pid != u->externals[k - 1].pid)
 				procs++;
 		}
-		printf("    external: %s (%u fd%s in %u process%s)\n", e->what, fds, fds == 1 ? "" : "s", procs,
-		       procs == 1 ? "" : "es");
+		printf("    external: %s (%u fd%s in %u process%s)\n", e->what, fds,
+		       fds == 1 ? "" : "s", procs, procs == 1 ? "" : "es");
 	}
 }
 
@@ -164,14 +164,16 @@ static void print_table(const struct plan *p)
 	unsigned counts[_DECISION_MAX];
 	char a[16], b[16];
 
-	printf("%-36s %-9s %-10s %5s %7s %8s %8s  %s\n", "OWNER", "KIND", "DECISION", "PROCS", "THREADS", "RSS",
-	       "IMAGE", "REASON");
+	printf("%-36s %-9s %-10s %5s %7s %8s %8s  %s\n", "OWNER", "KIND", "DECISION", "PROCS",
+	       "THREADS", "RSS", "IMAGE", "REASON");
 	for (size_t i = 0; i < p->n_units; i++) {
 		const struct plan_unit *u = &p->units[i];
 
-		printf("%-36s %-9s %-10s %5zu %7u %8s %8s  %s%s\n", u->name, owner_kind_to_string(u->kind),
-		       plan_decision_to_string(u->decision), u->n_procs, u->n_threads, format_bytes(a, u->rss_bytes),
-		       format_bytes(b, u->est_image_bytes), u->forced ? "[forced] " : "", u->reason);
+		printf("%-36s %-9s %-10s %5zu %7u %8s %8s  %s%s\n", u->name,
+		       owner_kind_to_string(u->kind), plan_decision_to_string(u->decision),
+		       u->n_procs, u->n_threads, format_bytes(a, u->rss_bytes),
+		       format_bytes(b, u->est_image_bytes), u->forced ? "[forced] " : "",
+		       u->reason);
 		for (size_t j = 0; j < u->n_blockers; j++)
 			printf("    blocker: %s\n", u->blockers[j]);
 		print_externals(u);
@@ -179,8 +181,9 @@ static void print_table(const struct plan *p)
 	count_decisions(p, counts);
 	printf("\n%zu owners: %u checkpoint, %u restart, %u leave; %u processes, %u threads, RSS %s, "
 	       "estimated image %s (checkpointed owners only)\n",
-	       p->n_units, counts[DECISION_CHECKPOINT], counts[DECISION_RESTART], counts[DECISION_LEAVE],
-	       p->n_processes, p->n_threads, format_bytes(a, p->rss_bytes), format_bytes(b, p->est_image_bytes));
+	       p->n_units, counts[DECISION_CHECKPOINT], counts[DECISION_RESTART],
+	       counts[DECISION_LEAVE], p->n_processes, p->n_threads, format_bytes(a, p->rss_bytes),
+	       format_bytes(b, p->est_image_bytes));
 }
 
 int plan_print(const struct kupgrade_options *o)
@@ -190,7 +193,9 @@ int plan_print(const struct kupgrade_options *o)
 
 	/* Other users' open files and memory maps are root's to read. */
 	if (geteuid() != 0)
-		return log_error_errno(-EPERM, "kupgrade plan must run as root: it reads every process's open files.");
+		return log_error_errno(
+			-EPERM,
+			"kupgrade plan must run as root: it reads every process's open files.");
 	/* The default file may be missing; a file named on the command line may not. */
 	if (!streq(o->config, CONFIG_FILE) && access(o->config, F_OK) < 0)
 		return log_error_errno(negative_errno(), "Cannot use --config %s: %m", o->config);

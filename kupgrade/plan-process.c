@@ -36,7 +36,9 @@ static int walk_cgroups(struct build *b)
 
 	r = cgroup_find_mount(&b->mount);
 	if (r < 0) {
-		log_warning_errno(r, "No cgroup2 hierarchy found (%m); reading each process's cgroup instead, ignoring.");
+		log_warning_errno(
+			r,
+			"No cgroup2 hierarchy found (%m); reading each process's cgroup instead, ignoring.");
 		return 0;
 	}
 	r = cgroup_walk(b->mount, "/", collect_walked, b);
@@ -151,7 +153,8 @@ int plan_check_children_elsewhere(struct build *b)
 		for (size_t j = 0; j < p->units[i].n_procs; j++) {
 			const struct plan_process *child = &p->units[i].procs[j];
 			struct pid_unit key = { .pid = child->ppid };
-			const struct pid_unit *parent = bsearch(&key, all, n, sizeof(*all), pid_compare);
+			const struct pid_unit *parent = bsearch(&key, all, n, sizeof(*all),
+								pid_compare);
 			struct plan_unit *pu;
 			char reason[512];
 
@@ -164,7 +167,8 @@ int plan_check_children_elsewhere(struct build *b)
 			snprintf(reason, sizeof(reason),
 				 "has a child process in %s, which a dump of this unit would take along",
 				 p->units[i].name);
-			if (plan_unit_add_blocker(pu, reason, parent->pid, pu->procs[parent->proc].comm, -1) < 0)
+			if (plan_unit_add_blocker(pu, reason, parent->pid,
+						  pu->procs[parent->proc].comm, -1) < 0)
 				return log_oom();
 		}
 	return 0;

@@ -27,7 +27,8 @@ static bool on_tmpfs(pid_t pid, const struct proc_fd *fd, struct stat *st)
 	char path[64];
 
 	if (!(S_ISREG(fd->mode) || S_ISDIR(fd->mode)) || fd->target[0] != '/' ||
-	    strncmp(fd->target, "/memfd:", 7) == 0 || (n > 10 && streq(fd->target + n - 10, " (deleted)")))
+	    strncmp(fd->target, "/memfd:", 7) == 0 ||
+	    (n > 10 && streq(fd->target + n - 10, " (deleted)")))
 		return false;
 	snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)pid, fd->fd);
 	return statfs(path, &sf) == 0 && (sf.f_type == TMPFS_MAGIC || sf.f_type == RAMFS_MAGIC) &&
@@ -35,17 +36,23 @@ static bool on_tmpfs(pid_t pid, const struct proc_fd *fd, struct stat *st)
 }
 
 /* Small ones (PID files, lock files) kupgrade carries itself. */
-static int check_tmpfs_file(struct plan_unit *u, pid_t pid, const char *comm, const struct proc_fd *fd,
-			    const struct stat *st)
+static int check_tmpfs_file(struct plan_unit *u, pid_t pid, const char *comm,
+			    const struct proc_fd *fd, const struct stat *st)
 {
 	char reason[512];
 
 	if (S_ISDIR(st->st_mode) || st->st_size <= CARRY_MAX_BYTES)
 		return plan_unit_add_external(u, &(struct plan_external){
-			.kind = EXTERNAL_CARRIED_FILE, .pid = pid, .fd = fd->fd, .inode = fd->ino,
-			.what = (char *)CARRIED_WHAT, .path = (char *)fd->target });
-	snprintf(reason, sizeof(reason), "holds %s open on a tmpfs, which is empty after the kexec, "
-		 "and too large to carry (over %d KiB)", fd->target, CARRY_MAX_BYTES / 1024);
+							 .kind = EXTERNAL_CARRIED_FILE,
+							 .pid = pid,
+							 .fd = fd->fd,
+							 .inode = fd->ino,
+							 .what = (char *)CARRIED_WHAT,
+							 .path = (char *)fd->target });
+	snprintf(reason, sizeof(reason),
+		 "holds %s open on a tmpfs, which is empty after the kexec, "
+		 "and too large to carry (over %d KiB)",
+		 fd->target, CARRY_MAX_BYTES / 1024);
 	return plan_unit_add_blocker(u, reason, pid, comm, fd->fd);
 }
 
@@ -79,9 +86,12 @@ static int scan_fd(pid_t pid, const struct proc_fd *fd, void *userdata)
 	case FD_BLOCKER:
 		return plan_unit_add_blocker(u, reason, pid, s->comm, fd->fd);
 	case FD_EXTERNAL:
-		return plan_unit_add_external(u, &(struct plan_external){
-			.kind = EXTERNAL_LOGIND_FIFO, .pid = pid, .fd = fd->fd, .inode = fd->ino,
-			.what = reason });
+		return plan_unit_add_external(u,
+					      &(struct plan_external){ .kind = EXTERNAL_LOGIND_FIFO,
+								       .pid = pid,
+								       .fd = fd->fd,
+								       .inode = fd->ino,
+								       .what = reason });
 	default:
 		return 0;
 	}
@@ -133,12 +143,14 @@ static int scan_process(struct build *b, size_t unit, struct plan_process *pp)
 		/* What cannot be inspected cannot be promised. */
 		char reason[128];
 
-		snprintf(reason, sizeof(reason), "its open files cannot be inspected (%s)", strerror(-r));
+		snprintf(reason, sizeof(reason), "its open files cannot be inspected (%s)",
+			 strerror(-r));
 		r = plan_unit_add_blocker(&b->plan->units[unit], reason, pp->pid, pp->comm, -1);
 		return r < 0 ? log_oom() : 0;
 	}
 	if (r < 0)
-		log_debug_errno(r, "Cannot read the open files of process %d (%s), ignoring: %m", pp->pid, pp->comm);
+		log_debug_errno(r, "Cannot read the open files of process %d (%s), ignoring: %m",
+				pp->pid, pp->comm);
 	return 0;
 }
 

@@ -27,7 +27,8 @@ static int sock_ref_compare(const void *a, const void *b)
 static const struct sock_ref *sock_holders(const struct build *b, uint64_t ino, size_t *ret_n)
 {
 	struct sock_ref key = { .ino = ino };
-	const struct sock_ref *s = b->n_socks ? bsearch(&key, b->socks, b->n_socks, sizeof(key), sock_ref_compare)
+	const struct sock_ref *s = b->n_socks ? bsearch(&key, b->socks, b->n_socks, sizeof(key),
+							sock_ref_compare)
 					      : NULL;
 	const struct sock_ref *end;
 
@@ -51,7 +52,8 @@ static const char *comm_of(const struct plan_unit *u, pid_t pid)
 	return comm;
 }
 
-static int check_unix_peer(struct build *b, const struct unix_sock_table *t, const struct sock_ref *s)
+static int check_unix_peer(struct build *b, const struct unix_sock_table *t,
+			   const struct sock_ref *s)
 {
 	struct plan_unit *units = b->plan->units, *u = &units[s->unit];
 	const struct unix_sock *us = unix_sock_find(t, s->ino), *peer;
@@ -78,8 +80,11 @@ static int check_unix_peer(struct build *b, const struct unix_sock_table *t, con
 		return plan_unit_add_blocker(u, reason, s->pid, comm_of(u, s->pid), s->fd);
 	case FD_EXTERNAL:
 		return plan_unit_add_external(u, &(struct plan_external){
-			.kind = EXTERNAL_JOURNAL_STREAM, .pid = s->pid, .fd = s->fd, .inode = s->ino,
-			.what = reason });
+							 .kind = EXTERNAL_JOURNAL_STREAM,
+							 .pid = s->pid,
+							 .fd = s->fd,
+							 .inode = s->ino,
+							 .what = reason });
 	default:
 		return 0;
 	}
@@ -122,7 +127,8 @@ static bool held_by_init(const struct build *b, uint64_t ino)
 
 /* A listening TCP or unix stream socket of a service: its name, to find the
  * socket systemd holds on the same address at restore. */
-static int listening_socket_name(const struct plan_unit *u, const struct sock_ref *s, char *name, size_t size)
+static int listening_socket_name(const struct plan_unit *u, const struct sock_ref *s, char *name,
+				 size_t size)
 {
 	int fd, r = -EOPNOTSUPP;
 
@@ -151,16 +157,23 @@ int plan_check_socket_activation(struct build *b)
 		if (u->decision != DECISION_CHECKPOINT || !held_by_init(b, s->ino))
 			continue;
 		if (listening_socket_name(u, s, name, sizeof(name)) == 0) {
-			snprintf(what, sizeof(what), "%s %s, handed back at restore", LISTEN_SOCKET_WHAT, name);
+			snprintf(what, sizeof(what), "%s %s, handed back at restore",
+				 LISTEN_SOCKET_WHAT, name);
 			if (plan_unit_add_external(u, &(struct plan_external){
-				    .kind = EXTERNAL_SYSTEMD_SOCKET, .pid = s->pid, .fd = s->fd, .inode = s->ino,
-				    .what = what, .listen = name }) < 0)
+							      .kind = EXTERNAL_SYSTEMD_SOCKET,
+							      .pid = s->pid,
+							      .fd = s->fd,
+							      .inode = s->ino,
+							      .what = what,
+							      .listen = name }) < 0)
 				return log_oom();
 			continue;
 		}
-		if (plan_unit_add_blocker(u, "shares a socket with systemd (socket activation) that is not a listening TCP "
-					     "or unix stream socket, which the new boot's socket unit holds instead",
-					  s->pid, comm_of(u, s->pid), s->fd) < 0)
+		if (plan_unit_add_blocker(
+			    u,
+			    "shares a socket with systemd (socket activation) that is not a listening TCP "
+			    "or unix stream socket, which the new boot's socket unit holds instead",
+			    s->pid, comm_of(u, s->pid), s->fd) < 0)
 			return log_oom();
 	}
 	return 0;

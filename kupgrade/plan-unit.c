@@ -39,12 +39,14 @@ static bool has_blocker(const struct plan_unit *u, const char *reason)
 
 	/* Same reason from another fd or process: one line is enough. */
 	for (size_t i = 0; i < u->n_blockers; i++)
-		if (strncmp(u->blockers[i], reason, n) == 0 && strncmp(u->blockers[i] + n, " (pid ", 6) == 0)
+		if (strncmp(u->blockers[i], reason, n) == 0 &&
+		    strncmp(u->blockers[i] + n, " (pid ", 6) == 0)
 			return true;
 	return false;
 }
 
-int plan_unit_add_blocker(struct plan_unit *u, const char *reason, pid_t pid, const char *comm, int fd)
+int plan_unit_add_blocker(struct plan_unit *u, const char *reason, pid_t pid, const char *comm,
+			  int fd)
 {
 	char *s;
 
@@ -130,7 +132,8 @@ int plan_finish(struct plan *p)
 {
 	for (size_t i = 0; i < p->n_units; i++) {
 		/* struct plan_process starts with its pid. */
-		qsort(p->units[i].procs, p->units[i].n_procs, sizeof(struct plan_process), pid_compare);
+		qsort(p->units[i].procs, p->units[i].n_procs, sizeof(struct plan_process),
+		      pid_compare);
 		if (finish_unit(p, &p->units[i]) < 0)
 			return -ENOMEM;
 	}

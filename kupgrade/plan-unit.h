@@ -19,7 +19,8 @@ int plan_ensure_unit(struct plan *p, const char *name, enum owner_kind kind, con
 
 /* "reason (pid N comm, fd F)", or without ", fd F" when fd < 0. A reason the
  * unit already has (from another fd or process) is not added again. */
-int plan_unit_add_blocker(struct plan_unit *u, const char *reason, pid_t pid, const char *comm, int fd);
+int plan_unit_add_blocker(struct plan_unit *u, const char *reason, pid_t pid, const char *comm,
+			  int fd);
 
 /* A copy of e, its strings duplicated. */
 int plan_unit_add_external(struct plan_unit *u, const struct plan_external *e);

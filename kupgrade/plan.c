@@ -32,7 +32,8 @@ static bool matches_any(const char *name, const char *const *globs)
 enum owner_kind owner_kind_from_unit(const char *name, const char *cgroup)
 {
 	static const char *const container_scopes[] = {
-		"machine-*.scope", "libpod-*.scope", "docker-*.scope", "crio-*.scope", "lxc-*.scope", NULL,
+		"machine-*.scope", "libpod-*.scope", "docker-*.scope",
+		"crio-*.scope",	   "lxc-*.scope",    NULL,
 	};
 	size_t n = strlen(name);
 	bool in_machine_slice = cgroup && (strncmp(cgroup, "/machine.slice/", 15) == 0);
@@ -89,26 +90,31 @@ static const char *blocker_summary_suffix(const struct plan_unit *u)
 	return u->n_blockers > 1 ? " (and more, see blockers)" : "";
 }
 
-static int decide_forced(struct plan_unit *u, const struct config *c, const struct config_rule *rule)
+static int decide_forced(struct plan_unit *u, const struct config *c,
+			 const struct config_rule *rule)
 {
 	const char *d = plan_decision_to_string(rule->decision);
 
 	if (rule->decision == DECISION_CHECKPOINT && u->n_blockers > 0)
 		return set_reason(u, rule->decision, true,
-				  "forced to %s by %s:%u (%s) despite blockers; the dump may fail", d, c->path,
-				  rule->line, rule->pattern);
-	return set_reason(u, rule->decision, true, "forced to %s by %s:%u (%s)", d, c->path, rule->line,
-			  rule->pattern);
+				  "forced to %s by %s:%u (%s) despite blockers; the dump may fail",
+				  d, c->path, rule->line, rule->pattern);
+	return set_reason(u, rule->decision, true, "forced to %s by %s:%u (%s)", d, c->path,
+			  rule->line, rule->pattern);
 }
 
 static int decide_default(struct plan_unit *u)
 {
 	switch (u->kind) {
 	case OWNER_SESSION:
-		return set_reason(u, DECISION_CHECKPOINT, false, "login session, kept across the switch%s",
-				  u->contains_self ? " (kupgrade runs in it; its own process is left out)" : "");
+		return set_reason(u, DECISION_CHECKPOINT, false,
+				  "login session, kept across the switch%s",
+				  u->contains_self
+					  ? " (kupgrade runs in it; its own process is left out)"
+					  : "");
 	case OWNER_CONTAINER:
-		return set_reason(u, DECISION_CHECKPOINT, false, "container, kept across the switch");
+		return set_reason(u, DECISION_CHECKPOINT, false,
+				  "container, kept across the switch");
 	case OWNER_SLICE:
 		return set_reason(u, DECISION_CHECKPOINT, false,
 				  "processes outside any unit, kept across the switch");
@@ -154,11 +160,14 @@ int plan_decide(struct plan_unit *u, const struct config *c)
 	/* Neither configuration nor blockers can move these. */
 	switch (u->kind) {
 	case OWNER_KERNEL:
-		return set_reason(u, DECISION_LEAVE, false, "kernel threads belong to the running kernel");
+		return set_reason(u, DECISION_LEAVE, false,
+				  "kernel threads belong to the running kernel");
 	case OWNER_INIT:
-		return set_reason(u, DECISION_LEAVE, false, "PID 1, the service manager, starts anew with the new kernel");
+		return set_reason(u, DECISION_LEAVE, false,
+				  "PID 1, the service manager, starts anew with the new kernel");
 	case OWNER_SELF:
-		return set_reason(u, DECISION_LEAVE, false, "kupgrade itself, which drives the switch");
+		return set_reason(u, DECISION_LEAVE, false,
+				  "kupgrade itself, which drives the switch");
 	default:
 		break;
 	}
@@ -174,7 +183,8 @@ int plan_decide(struct plan_unit *u, const struct config *c)
 	if (u->kind == OWNER_SERVICE)
 		for (size_t i = 0; i < ELEMENTSOF(restart_defaults); i++)
 			if (fnmatch(restart_defaults[i].glob, u->name, 0) == 0)
-				return set_reason(u, DECISION_RESTART, false, "%s", restart_defaults[i].reason);
+				return set_reason(u, DECISION_RESTART, false, "%s",
+						  restart_defaults[i].reason);
 	/* Without a main process, what runs are systemd's own start, stop or
 	 * reload commands (ControlPID), or what a main process left behind:
 	 * brought back as a main process they would be taken for one. */
@@ -183,11 +193,13 @@ int plan_decide(struct plan_unit *u, const struct config *c)
 				  "no main process: its processes are systemd's start, stop or reload commands, or "
 				  "leftovers; the new boot runs the unit afresh");
 	if (u->n_blockers > 0)
-		return set_reason(u, DECISION_RESTART, false, "cannot be checkpointed as it stands: %s%s",
-				  u->blockers[0], blocker_summary_suffix(u));
+		return set_reason(u, DECISION_RESTART, false,
+				  "cannot be checkpointed as it stands: %s%s", u->blockers[0],
+				  blocker_summary_suffix(u));
 	ext = plan_unit_unsupported_external(u);
 	if (ext)
-		return set_reason(u, DECISION_RESTART, false, "PID %d %s, which kupgrade cannot hand back at restore yet",
+		return set_reason(u, DECISION_RESTART, false,
+				  "PID %d %s, which kupgrade cannot hand back at restore yet",
 				  (int)ext->pid, ext->what);
 	return decide_default(u);
 }

@@ -36,21 +36,21 @@ struct plan_process {
 };
 
 struct plan_unit {
-	char *name;	      /* unit name, or the cgroup path when not a unit */
+	char *name; /* unit name, or the cgroup path when not a unit */
 	enum owner_kind kind;
-	char *cgroup;	      /* ControlGroup, relative to the cgroup2 root */
-	pid_t main_pid;	      /* services: MainPID, else 0 */
-	char *service_type;   /* services: Type= (simple, forking, notify...) */
+	char *cgroup;	    /* ControlGroup, relative to the cgroup2 root */
+	pid_t main_pid;	    /* services: MainPID, else 0 */
+	char *service_type; /* services: Type= (simple, forking, notify...) */
 	enum plan_decision decision;
-	char *reason;	      /* why this decision, for people */
-	bool forced;	      /* decided by /etc/kupgrade.conf */
+	char *reason; /* why this decision, for people */
+	bool forced;  /* decided by /etc/kupgrade.conf */
 
 	struct plan_process *procs;
 	size_t n_procs;
-	pid_t *roots;	      /* processes whose parent is outside the unit */
+	pid_t *roots; /* processes whose parent is outside the unit */
 	size_t n_roots;
 
-	char **blockers;      /* why CRIU cannot checkpoint it as it stands */
+	char **blockers; /* why CRIU cannot checkpoint it as it stands */
 	size_t n_blockers;
 
 	uint64_t est_image_bytes;
@@ -59,7 +59,7 @@ struct plan_unit {
 	 * the unit, and what its dump must declare external. */
 	unsigned n_threads;
 	uint64_t rss_bytes;
-	bool contains_self;	      /* kupgrade itself runs inside this unit */
+	bool contains_self;		 /* kupgrade itself runs inside this unit */
 	struct plan_external *externals; /* dumpable only if declared external */
 	size_t n_externals;
 };
@@ -83,9 +83,9 @@ struct plan_external {
 	pid_t pid;
 	int fd;
 	uint64_t inode;
-	char *what;	/* for people: the plan's table and JSON print it */
-	char *path;	/* a file kupgrade carries (on a tmpfs), else NULL */
-	char *listen;	/* a listening socket shared with systemd: its name (listensock.h) */
+	char *what;   /* for people: the plan's table and JSON print it */
+	char *path;   /* a file kupgrade carries (on a tmpfs), else NULL */
+	char *listen; /* a listening socket shared with systemd: its name (listensock.h) */
 };
 
 struct plan {

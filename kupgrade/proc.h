@@ -49,11 +49,11 @@ int proc_read_ns(pid_t pid, const char *name, uint64_t *ret);
 /* One open file descriptor, without opening it. */
 struct proc_fd {
 	int fd;
-	char target[256];   /* readlink of /proc/PID/fd/N, truncated */
-	mode_t mode;	    /* stat of the target */
+	char target[256]; /* readlink of /proc/PID/fd/N, truncated */
+	mode_t mode;	  /* stat of the target */
 	dev_t rdev;
 	uint64_t ino;
-	char proto[32];	    /* sockets: system.sockprotoname ("UNIX", "TCP", ...) */
+	char proto[32]; /* sockets: system.sockprotoname ("UNIX", "TCP", ...) */
 };
 
 typedef int (*proc_fd_func)(pid_t pid, const struct proc_fd *fd, void *userdata);

@@ -43,7 +43,8 @@ int progress_prepare_dir(void)
 		return log_error_errno(negative_errno(), "Cannot create %s: %m", PROGRESS_DIR);
 	if (lstat(PROGRESS_DIR, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != 0 ||
 	    (st.st_mode & 077))
-		return log_error_errno(-EPERM, "%s is not a root-only directory; remove it and retry.",
+		return log_error_errno(-EPERM,
+				       "%s is not a root-only directory; remove it and retry.",
 				       PROGRESS_DIR);
 	return 0;
 }

@@ -22,7 +22,6 @@
  * waits for the report named after <id> under /var/lib/kupgrade/reports.
  */
 
-
 /* A fresh id: 32 hex digits from the kernel's random UUID. */
 int progress_new_id(char *buf, size_t size);
 /* Valid ids only: they become file names. */

@@ -49,10 +49,12 @@ int report_save(const Manifest *m)
 	if (asprintf(&name, "%s.manifest", id) < 0)
 		return log_oom();
 	if (renameat(dfd, MANIFEST_FILE, dfd, name) < 0)
-		return log_error_errno(negative_errno(), "Cannot name the report %s/%s: %m", REPORT_DIR, name);
+		return log_error_errno(negative_errno(), "Cannot name the report %s/%s: %m",
+				       REPORT_DIR, name);
 	(void)unlinkat(dfd, "last", 0);
 	if (symlinkat(name, dfd, "last") < 0)
-		log_warning_errno(negative_errno(), "Cannot point %s/last at the new report, ignoring: %m",
+		log_warning_errno(negative_errno(),
+				  "Cannot point %s/last at the new report, ignoring: %m",
 				  REPORT_DIR);
 	log_info("Report saved as %s/%s.", REPORT_DIR, name);
 	return 0;
@@ -90,7 +92,8 @@ int report_exit_code(const Manifest *m)
 		/* Restarted as the plan said: what the operator agreed to. */
 		if (manifest_unit_planned_restart(m->units[i]))
 			continue;
-		if (o != KUPGRADE__UNIT_OUTCOME__RESTORED && o != KUPGRADE__UNIT_OUTCOME__RESTORED_NEW_PIDNS)
+		if (o != KUPGRADE__UNIT_OUTCOME__RESTORED &&
+		    o != KUPGRADE__UNIT_OUTCOME__RESTORED_NEW_PIDNS)
 			return EXIT_SOFTWARE;
 	}
 	return 0;
@@ -113,7 +116,8 @@ void report_merge_pending(Manifest *m)
 	if (p->upgrade_id && m->upgrade_id && streq(p->upgrade_id, m->upgrade_id)) {
 		for (size_t i = 0; i < p->n_timings; i++)
 			if (!has_timing(m, p->timings[i]->phase))
-				(void)manifest_add_timing(m, p->timings[i]->phase, p->timings[i]->usec);
+				(void)manifest_add_timing(m, p->timings[i]->phase,
+							  p->timings[i]->usec);
 		if (p->has_kexec_realtime_usec) {
 			m->has_kexec_realtime_usec = true;
 			m->kexec_realtime_usec = p->kexec_realtime_usec;

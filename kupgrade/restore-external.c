@@ -26,12 +26,14 @@ static int make_fifo(int dir_fd, const Kupgrade__ExternalFile *e, unsigned idx, 
 	int fd;
 
 	if (!e->has_mode || !S_ISFIFO(e->mode))
-		return log_error_errno(-EOPNOTSUPP, "External file %s (%s) is not a FIFO: cannot hand it back.",
+		return log_error_errno(-EOPNOTSUPP,
+				       "External file %s (%s) is not a FIFO: cannot hand it back.",
 				       e->path, e->key);
 	snprintf(name, sizeof(name), "external-%u.fifo", idx);
 	(void)unlinkat(dir_fd, name, 0);
 	if (mkfifoat(dir_fd, name, e->mode & 07777) < 0)
-		return log_error_errno(negative_errno(), "Cannot create a FIFO for %s: %m", e->path);
+		return log_error_errno(negative_errno(), "Cannot create a FIFO for %s: %m",
+				       e->path);
 	(void)fchmodat(dir_fd, name, e->mode & 07777, 0); /* past the umask */
 	fd = openat(dir_fd, name, O_RDWR | O_NONBLOCK);
 	if (fd < 0) {
@@ -61,16 +63,19 @@ static int make_journal_stream(const ManifestUnit *u, const Kupgrade__ExternalFi
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", e->path);
 	fd = socket(AF_UNIX, SOCK_STREAM, 0);
 	if (fd < 0)
-		return log_error_errno(negative_errno(), "%s: cannot create a journal stream: %m", u->name);
+		return log_error_errno(negative_errno(), "%s: cannot create a journal stream: %m",
+				       u->name);
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		return log_error_errno(negative_errno(), "%s: cannot connect a journal stream to %s: %m", u->name,
+		return log_error_errno(negative_errno(),
+				       "%s: cannot connect a journal stream to %s: %m", u->name,
 				       e->path);
 	(void)shutdown(fd, SHUT_RD);
 	k = asprintf(&header, "%s\n%s\n%d\n1\n0\n0\n0\n", ident, u->name, LOG_INFO);
 	if (k < 0)
 		return log_oom();
 	if (write(fd, header, (size_t)k) != k)
-		return log_error_errno(-EIO, "%s: cannot send the journal stream header: %m", u->name);
+		return log_error_errno(-EIO, "%s: cannot send the journal stream header: %m",
+				       u->name);
 	*ret_fd = TAKE_FD(fd);
 	return 0;
 }
@@ -82,17 +87,20 @@ static int find_systemd_socket(const ManifestUnit *u, const Kupgrade__ExternalFi
 	int r = listen_sock_find_in_init(e->path, ret_fd);
 
 	if (r == -ENOENT)
-		return log_error_errno(r, "%s: systemd does not listen on %s in this boot (is the service's socket "
-					  "unit running?); its listening socket cannot be handed back.",
-				       u->name, e->path);
+		return log_error_errno(
+			r,
+			"%s: systemd does not listen on %s in this boot (is the service's socket "
+			"unit running?); its listening socket cannot be handed back.",
+			u->name, e->path);
 	if (r < 0)
-		return log_error_errno(r, "%s: cannot take systemd's listening socket %s: %m", u->name, e->path);
+		return log_error_errno(r, "%s: cannot take systemd's listening socket %s: %m",
+				       u->name, e->path);
 	log_info("%s: hands back systemd's listening socket %s.", u->name, e->path);
 	return 0;
 }
 
-static int make_external(int dir_fd, const ManifestUnit *u, const Kupgrade__ExternalFile *e, unsigned idx,
-			 int *ret_fd)
+static int make_external(int dir_fd, const ManifestUnit *u, const Kupgrade__ExternalFile *e,
+			 unsigned idx, int *ret_fd)
 {
 	if (e->has_systemd_socket && e->systemd_socket)
 		return find_systemd_socket(u, e, ret_fd);
@@ -114,7 +122,8 @@ int restore_externals_open(int dir_fd, const ManifestUnit *u, struct restore_ext
 			restore_externals_close(ret);
 			return r;
 		}
-		ret->inherit[ret->n++] = (struct criu_inherit){ .fd = fd, .key = u->externals[i]->key };
+		ret->inherit[ret->n++] = (struct criu_inherit){ .fd = fd,
+								.key = u->externals[i]->key };
 	}
 	return 0;
 }

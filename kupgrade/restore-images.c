@@ -30,8 +30,10 @@ static int read_manifest(const char *from, struct restore_images *ri)
 	if (!from)
 		from = restore_images_dir();
 	if (!from)
-		return log_error_errno(-EINVAL, "Missing --from DIR: the directory a checkpoint wrote "
-						"(no switch left images in " TRANSPORT_RUN_DIR " or " TRANSPORT_DISK_DIR ").");
+		return log_error_errno(-EINVAL,
+				       "Missing --from DIR: the directory a checkpoint wrote "
+				       "(no switch left images in " TRANSPORT_RUN_DIR
+				       " or " TRANSPORT_DISK_DIR ").");
 	r = imagedir_open(from, &ri->dir);
 	if (r < 0)
 		return r;
@@ -42,7 +44,8 @@ static int read_manifest(const char *from, struct restore_images *ri)
 	if (!isempty(ri->m->lock_method) && !streq(ri->m->lock_method, "none")) {
 		ri->lock = netlock_get(ri->m->lock_method);
 		if (!ri->lock)
-			return log_error_errno(-EOPNOTSUPP, "The manifest's lock method '%s' is unknown here.",
+			return log_error_errno(-EOPNOTSUPP,
+					       "The manifest's lock method '%s' is unknown here.",
 					       ri->m->lock_method);
 	}
 	return 0;

@@ -48,7 +48,8 @@ void restore_lock_release_unit(const struct restore_images *ri, const ManifestUn
 	size_t n = 0;
 
 	if (ri->lock && unit_connections(u, &c, &n) == 0 && ri->lock->update(false, c, n) < 0)
-		log_warning("%s: its connections stay locked until the end of the restore.", u->name);
+		log_warning("%s: its connections stay locked until the end of the restore.",
+			    u->name);
 }
 
 int restore_lock_remove(const struct restore_images *ri)
@@ -150,7 +151,8 @@ static void raise_last_pid(const char *dir)
 	long target;
 
 	snprintf(path, sizeof(path), "%s/" MAX_PID_FILE, dir);
-	if (read_small_file(path, text, sizeof(text)) < 0 || read_small_file(NS_LAST_PID, cur, sizeof(cur)) < 0)
+	if (read_small_file(path, text, sizeof(text)) < 0 ||
+	    read_small_file(NS_LAST_PID, cur, sizeof(cur)) < 0)
 		return;
 	target = restore_last_pid_target(text, strtol(cur, NULL, 10));
 	if (target < 0)

@@ -70,9 +70,13 @@ static void write_service_result(const ManifestUnit *u, int r)
 	char path[4096];
 
 	service_file(path, sizeof(path), u->name, "result");
-	(void)write_string_file(path, "%d %llu %s\n", r < 0 ? KUPGRADE__UNIT_OUTCOME__FAILED : u->outcome,
-				(unsigned long long)(u->n_timings ? u->timings[u->n_timings - 1]->usec : 0),
-				u->outcome_reason ?: (r < 0 ? "CRIU restore failed, see " CRIU_LOG_DIR : ""));
+	(void)write_string_file(path, "%d %llu %s\n",
+				r < 0 ? KUPGRADE__UNIT_OUTCOME__FAILED : u->outcome,
+				(unsigned long long)(u->n_timings
+							     ? u->timings[u->n_timings - 1]->usec
+							     : 0),
+				u->outcome_reason
+					?: (r < 0 ? "CRIU restore failed, see " CRIU_LOG_DIR : ""));
 }
 
 /* Into u: outcome, restore time, reason; the file goes. -ENOENT while
@@ -109,7 +113,8 @@ static pid_t restored_main_pid(const ManifestUnit *u)
 	for (size_t i = 0; i < u->n_root_pids && i < u->n_restored_pids; i++)
 		if (u->main_pid == u->root_pids[i])
 			main_pid = (pid_t)u->restored_pids[i];
-	if (u->outcome == KUPGRADE__UNIT_OUTCOME__RESTORED && u->main_pid > 0 && kill((pid_t)u->main_pid, 0) == 0)
+	if (u->outcome == KUPGRADE__UNIT_OUTCOME__RESTORED && u->main_pid > 0 &&
+	    kill((pid_t)u->main_pid, 0) == 0)
 		main_pid = (pid_t)u->main_pid;
 	return main_pid;
 }
@@ -204,7 +209,8 @@ unsigned restore_services_collect(Manifest *m)
 		if (!u->has_outcome) {
 			u->has_outcome = true;
 			u->outcome = KUPGRADE__UNIT_OUTCOME__FAILED;
-			(void)manifest_set_string(&u->outcome_reason, "its restore never reported back");
+			(void)manifest_set_string(&u->outcome_reason,
+						  "its restore never reported back");
 		}
 		if (u->outcome == KUPGRADE__UNIT_OUTCOME__FAILED)
 			failed++;
@@ -218,11 +224,13 @@ void restore_services_start_fresh(Manifest *m)
 		ManifestUnit *u = m->units[i];
 		_cleanup_free_ char *why = NULL;
 
-		if (!manifest_unit_restores_through_unit(u) || u->outcome != KUPGRADE__UNIT_OUTCOME__FAILED)
+		if (!manifest_unit_restores_through_unit(u) ||
+		    u->outcome != KUPGRADE__UNIT_OUTCOME__FAILED)
 			continue;
 		if (bus_restart_unit(u->name) < 0)
 			continue;
-		if (asprintf(&why, "restore failed (%s): started fresh", u->outcome_reason ?: "see the journal") < 0)
+		if (asprintf(&why, "restore failed (%s): started fresh",
+			     u->outcome_reason ?: "see the journal") < 0)
 			continue;
 		u->outcome = KUPGRADE__UNIT_OUTCOME__RESTARTED_FRESH;
 		(void)manifest_set_string(&u->outcome_reason, why);
@@ -286,7 +294,8 @@ int restore_service_through_unit(const char *images, ManifestUnit *u)
 			    name, RUNTIME_UNIT_DIR, name);
 	if (r >= 0)
 		return 0;
-	log_error_errno(r, "%s could not be restored through its unit; see 'journalctl -u %s'.", name, name);
+	log_error_errno(r, "%s could not be restored through its unit; see 'journalctl -u %s'.",
+			name, name);
 	u->has_outcome = true;
 	u->outcome = KUPGRADE__UNIT_OUTCOME__FAILED;
 	if (bus_restart_unit(name) >= 0) {

@@ -93,7 +93,8 @@ static void rehome(const ManifestUnit *u, pid_t root)
 	 * unit, in kupgrade's cgroup: systemd would take a tree moved into a
 	 * dead unit's cgroup for strays. */
 	if (u->type == MANIFEST_UNIT_SERVICE) {
-		log_info("%s: the restored tree stays in the cgroup of the process that restored it.", u->name);
+		log_info("%s: the restored tree stays in the cgroup of the process that restored it.",
+			 u->name);
 		return;
 	}
 	if (tree_scan(root, &t) < 0)
@@ -104,7 +105,8 @@ static void rehome(const ManifestUnit *u, pid_t root)
 	else
 		for (size_t i = 0; i < t.n_pids; i++)
 			if (cgroup_attach(mount, u->cgroup, t.pids[i]) < 0)
-				log_debug("Cannot move PID %d into %s, ignoring.", (int)t.pids[i], u->cgroup);
+				log_debug("Cannot move PID %d into %s, ignoring.", (int)t.pids[i],
+					  u->cgroup);
 	tree_done(&t);
 }
 
@@ -136,18 +138,20 @@ static int restore_tree_in_new_pidns(ManifestUnit *u, uint32_t root, const char 
 	int r;
 
 	if (taken_by)
-		log_notice("%s: PID %u is taken by %s; restoring the tree in a new PID namespace.", u->name, root,
-			   taken_by);
+		log_notice("%s: PID %u is taken by %s; restoring the tree in a new PID namespace.",
+			   u->name, root, taken_by);
 	else
-		log_notice("%s: retrying the restore of tree %u in a new PID namespace.", u->name, root);
+		log_notice("%s: retrying the restore of tree %u in a new PID namespace.", u->name,
+			   root);
 	r = pidns_run(restore_in_pidns, req, ret_pid);
 	if (r < 0)
 		return r;
 	u->has_outcome = true;
 	u->outcome = KUPGRADE__UNIT_OUTCOME__RESTORED_NEW_PIDNS;
-	(void)manifest_set_string(&u->outcome_reason,
-				  taken_by ? "its PID was taken in the new boot: restored in a new PID namespace"
-					   : "restored in a new PID namespace after a failed first attempt");
+	(void)manifest_set_string(
+		&u->outcome_reason,
+		taken_by ? "its PID was taken in the new boot: restored in a new PID namespace"
+			 : "restored in a new PID namespace after a failed first attempt");
 	return r;
 }
 
@@ -164,7 +168,8 @@ int restore_tree(struct imagedir *d, ManifestUnit *u, uint32_t root)
 	snprintf(rel, sizeof(rel), "%s/%u", u->image_dir, root);
 	r = imagedir_open_sub(d, rel, &fd);
 	if (r < 0)
-		return log_error_errno(r, "%s: cannot open images %s/%s: %m", u->name, d->path, rel);
+		return log_error_errno(r, "%s: cannot open images %s/%s: %m", u->name, d->path,
+				       rel);
 	r = restore_externals_open(fd, u, &x);
 	if (r < 0)
 		return r;

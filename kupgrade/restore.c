@@ -59,7 +59,8 @@ static int phase_restore_unit(void *ctx, void *arg)
 	/* A unit that fails is reported; the others are still restored. */
 	if (restore_unit_trees(&rs->img.dir, rs->img.m, u) < 0) {
 		if (!u->outcome_reason)
-			manifest_set_string(&u->outcome_reason, "CRIU restore failed, see " CRIU_LOG_DIR);
+			manifest_set_string(&u->outcome_reason,
+					    "CRIU restore failed, see " CRIU_LOG_DIR);
 		rs->failed++;
 		return 0;
 	}
@@ -137,7 +138,8 @@ static const struct {
 
 /* One "restore:<unit>" phase per unit restored here: not the services after
  * a switch (systemd restores them), nor the units the plan restarted. */
-static int add_unit_phases(struct phase_list *l, const struct restore *rs, int (*run)(void *, void *))
+static int add_unit_phases(struct phase_list *l, const struct restore *rs,
+			   int (*run)(void *, void *))
 {
 	for (size_t i = 0; i < rs->img.m->n_units; i++) {
 		ManifestUnit *u = rs->img.m->units[i];
@@ -163,7 +165,8 @@ static int add_phases(struct phase_list *l, const struct restore *rs)
 		if (restore_phases[i].when == PER_UNIT)
 			r = add_unit_phases(l, rs, restore_phases[i].run);
 		else if (restore_phases[i].when == EVERY_RESTORE || rs->after_switch)
-			r = phase_list_add(l, restore_phases[i].name, restore_phases[i].run, NULL, NULL);
+			r = phase_list_add(l, restore_phases[i].name, restore_phases[i].run, NULL,
+					   NULL);
 		if (r < 0)
 			return r;
 	}
@@ -198,7 +201,8 @@ static void record_boot_timings(Manifest *m, uint64_t boottime, uint64_t realtim
 	report_merge_pending(m);
 	(void)manifest_add_timing(m, "boot-to-restore", boottime);
 	if (m->has_kexec_realtime_usec && realtime > m->kexec_realtime_usec + boottime)
-		(void)manifest_add_timing(m, "shutdown-and-kexec", realtime - m->kexec_realtime_usec - boottime);
+		(void)manifest_add_timing(m, "shutdown-and-kexec",
+					  realtime - m->kexec_realtime_usec - boottime);
 }
 
 static void record_phase_timings(Manifest *m, const struct phase_list *l)

@@ -52,7 +52,8 @@ static int stage_and_load(const struct kupgrade_options *o, struct transport *t,
 			  const struct transport_ops *ops, double *ret_stage_s, double *ret_load_s,
 			  enum kexec_method *ret_method)
 {
-	struct kexec_request rq = { .kernel = o->kernel, .append = o->append,
+	struct kexec_request rq = { .kernel = o->kernel,
+				    .append = o->append,
 				    /* Without --append, the running command line. */
 				    .reuse_cmdline = o->reuse_cmdline || !o->append };
 	double t0 = now_s(), t1;

@@ -53,7 +53,8 @@ int tcp_parse_proc_line(const char *line, int family, struct tcp_conn *ret)
 	struct tcp_conn c = {};
 	int n, r;
 
-	n = sscanf(line, " %*u: %32[0-9A-Fa-f]:%x %32[0-9A-Fa-f]:%x %x %*x:%*x %*x:%*x %*x %*u %*d %llu",
+	n = sscanf(line,
+		   " %*u: %32[0-9A-Fa-f]:%x %32[0-9A-Fa-f]:%x %x %*x:%*x %*x:%*x %*x %*u %*d %llu",
 		   lhex, &lport, rhex, &rport, &state, &inode);
 	if (n == 0 && strstr(line, "local_address"))
 		return 0; /* the header */

@@ -17,7 +17,6 @@
 #include "log.h"
 #include "transport.h"
 
-
 static const char *disk_dir(const struct transport *t)
 {
 	return t->stage_dir ?: TRANSPORT_DISK_DIR;
@@ -65,8 +64,9 @@ static int disk_fits(const struct transport *t, uint64_t payload, char **ret_rea
 	}
 	avail = (uint64_t)sf.f_bavail * (uint64_t)sf.f_bsize;
 	if (need > avail) {
-		if (asprintf(ret_reason, "%s has %llu MiB free, the images need about %llu MiB", dir,
-			     (unsigned long long)(avail / MiB), (unsigned long long)(need / MiB)) < 0)
+		if (asprintf(ret_reason, "%s has %llu MiB free, the images need about %llu MiB",
+			     dir, (unsigned long long)(avail / MiB),
+			     (unsigned long long)(need / MiB)) < 0)
 			*ret_reason = NULL;
 		return -ENOSPC;
 	}
@@ -114,8 +114,9 @@ static int disk_stage(struct transport *t)
 		free(t->staged_dir);
 		t->staged_dir = NULL; /* not ours: undo must not remove it */
 		if (r == -EEXIST)
-			return log_error_errno(r, "%s already exists: images of an earlier run? "
-						  "Inspect it with 'kupgrade inspect' and remove it.",
+			return log_error_errno(r,
+					       "%s already exists: images of an earlier run? "
+					       "Inspect it with 'kupgrade inspect' and remove it.",
 					       disk_dir(t));
 		return log_error_errno(r, "Cannot create %s: %m", disk_dir(t));
 	}

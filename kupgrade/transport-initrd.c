@@ -168,7 +168,8 @@ static int initrd_stage(struct transport *t)
 		return log_error_errno(r, "Cannot read the images in %s: %m", t->images_dir);
 	in = open(t->initrd, O_RDONLY | O_CLOEXEC);
 	if (in < 0 || fstat(in, &st) < 0)
-		return log_error_errno(negative_errno(), "Cannot open the initrd %s: %m", t->initrd);
+		return log_error_errno(negative_errno(), "Cannot open the initrd %s: %m",
+				       t->initrd);
 	isize = (uint64_t)st.st_size;
 
 	t->staged_dir = strdup(t->stage_dir ?: TRANSPORT_STAGE_DIR);

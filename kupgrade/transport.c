@@ -72,10 +72,11 @@ int transport_copy_bytes(int in, int out, uint64_t n)
 	static char buf[1024 * 1024];
 
 	while (n > 0) {
-		ssize_t k = copy_file_range(in, NULL, out, NULL, (size_t)MIN(n, (uint64_t)1 << 30), 0);
+		ssize_t k = copy_file_range(in, NULL, out, NULL, (size_t)MIN(n, (uint64_t)1 << 30),
+					    0);
 
-		if (k < 0 && (errno == EXDEV || errno == EINVAL || errno == ENOSYS ||
-			      errno == EOPNOTSUPP)) {
+		if (k < 0 &&
+		    (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP)) {
 			/* Not between these file systems: plain read/write. */
 			k = read(in, buf, (size_t)MIN(n, (uint64_t)sizeof(buf)));
 			if (k > 0) {
@@ -106,7 +107,8 @@ static int remove_at(int dfd, const char *name)
 	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return errno == ENOENT ? 0 : negative_errno();
 	if (S_ISDIR(st.st_mode)) {
-		_cleanup_close_ int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		_cleanup_close_ int fd = openat(dfd, name,
+						O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		_cleanup_closedir_ DIR *d = NULL;
 		struct dirent *de;
 

@@ -127,7 +127,8 @@ static int collect_pids(struct tree *t)
 			snprintf(cpath, sizeof(cpath), "%s/%s/children", path, de->d_name);
 			if (read_text(cpath, &text) < 0)
 				continue;
-			for (char *tok = strtok(text, " \n"); r == 0 && tok; tok = strtok(NULL, " \n"))
+			for (char *tok = strtok(text, " \n"); r == 0 && tok;
+			     tok = strtok(NULL, " \n"))
 				r = push_pid(&t->pids, &t->n_pids, atoi(tok));
 		}
 	}
@@ -179,8 +180,9 @@ static int add_external(struct tree *t, pid_t pid, int fd, const char *link, uin
 	snprintf(n->key, sizeof(n->key), "file[%x:%llx]", mnt_id, (unsigned long long)st->st_ino);
 	t->n_externals++;
 	if (!S_ISFIFO(st->st_mode))
-		return set_problem(t, "PID %d holds %s (fd %d) from a mount outside its mount namespace; "
-				      "kupgrade can hand back only FIFOs there",
+		return set_problem(t,
+				   "PID %d holds %s (fd %d) from a mount outside its mount namespace; "
+				   "kupgrade can hand back only FIFOs there",
 				   (int)pid, link, fd);
 	return 0;
 }
@@ -301,8 +303,9 @@ int tree_scan(pid_t root, struct tree *ret)
 		for (size_t j = 0; j < ptys.n_masters; j++)
 			inside = inside || ptys.masters[j] == ptys.slaves[i];
 		if (!inside)
-			r = set_problem(&t, "PID %d uses /dev/pts/%llu, whose terminal master is outside "
-					    "the tree",
+			r = set_problem(&t,
+					"PID %d uses /dev/pts/%llu, whose terminal master is outside "
+					"the tree",
 					(int)ptys.slave_pid, (unsigned long long)ptys.slaves[i]);
 	}
 	free(ptys.masters);
@@ -322,7 +325,8 @@ size_t tree_uncovered_roots(const pid_t *pids, const pid_t *ppids, size_t n, con
 	size_t k = 0;
 
 	for (size_t i = 0; i < n; i++)
-		if (ppids[i] > 0 && !pid_in(pids[i], covered, n_covered) && !pid_in(ppids[i], pids, n))
+		if (ppids[i] > 0 && !pid_in(pids[i], covered, n_covered) &&
+		    !pid_in(ppids[i], pids, n))
 			ret[k++] = pids[i];
 	return k;
 }

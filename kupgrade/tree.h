@@ -15,9 +15,9 @@
 struct tree_file {
 	pid_t pid;
 	int fd;
-	char *path;	 /* as /proc/PID/fd shows it, possibly in another mount ns */
-	char key[64];	 /* CRIU external key: "file[<mnt_id hex>:<inode hex>]" */
-	uint32_t mode;	 /* st_mode */
+	char *path;    /* as /proc/PID/fd shows it, possibly in another mount ns */
+	char key[64];  /* CRIU external key: "file[<mnt_id hex>:<inode hex>]" */
+	uint32_t mode; /* st_mode */
 };
 
 struct tree {
@@ -28,8 +28,8 @@ struct tree {
 	size_t n_sockets;
 	struct tree_file *externals;
 	size_t n_externals;
-	bool shell_job;	 /* a session or group leader is outside the tree */
-	char *problem;	 /* why CRIU cannot dump it as it stands, or NULL */
+	bool shell_job; /* a session or group leader is outside the tree */
+	char *problem;	/* why CRIU cannot dump it as it stands, or NULL */
 };
 
 int tree_scan(pid_t root, struct tree *ret);

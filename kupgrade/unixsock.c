@@ -37,7 +37,9 @@ static int send_dump_request(int fd)
 
 static int add_sock(struct unix_sock_table *t, const struct unix_diag_msg *m, size_t len)
 {
-	struct unix_sock s = { .ino = m->udiag_ino, .type = m->udiag_type, .state = m->udiag_state };
+	struct unix_sock s = { .ino = m->udiag_ino,
+			       .type = m->udiag_type,
+			       .state = m->udiag_state };
 	struct rtattr *a = (struct rtattr *)(m + 1);
 	size_t rest = len - NLMSG_ALIGN(sizeof(*m));
 
@@ -93,7 +95,8 @@ static int receive_dump(int fd, struct unix_sock_table *t)
 
 				return e->error < 0 ? e->error : -EIO;
 			}
-			if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY || h->nlmsg_len < NLMSG_LENGTH(sizeof(struct unix_diag_msg)))
+			if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY ||
+			    h->nlmsg_len < NLMSG_LENGTH(sizeof(struct unix_diag_msg)))
 				continue;
 			r = add_sock(t, NLMSG_DATA(h), h->nlmsg_len - NLMSG_LENGTH(0));
 			if (r < 0)

@@ -8,10 +8,10 @@
 
 struct unix_sock {
 	uint64_t ino;
-	uint64_t peer;	/* inode of the peer, 0 if not connected */
-	int type;	/* SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET */
-	int state;	/* TCP_ESTABLISHED, TCP_LISTEN... as in unix_diag */
-	char *name;	/* bound path, "@name" for abstract, NULL if unbound */
+	uint64_t peer; /* inode of the peer, 0 if not connected */
+	int type;      /* SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET */
+	int state;     /* TCP_ESTABLISHED, TCP_LISTEN... as in unix_diag */
+	char *name;    /* bound path, "@name" for abstract, NULL if unbound */
 };
 
 struct unix_sock_table {

@@ -29,8 +29,8 @@
  */
 
 #define POLL_MS 200
-#define START_TIMEOUT_S 60	/* the worker must say something by then */
-#define REPORT_TIMEOUT_S 900	/* restore of everything on the new kernel */
+#define START_TIMEOUT_S 60   /* the worker must say something by then */
+#define REPORT_TIMEOUT_S 900 /* restore of everything on the new kernel */
 
 /* poll_until() computes a deadline: this one is far enough not to come. */
 #define FOLLOW_FOREVER_MS (UINT64_MAX / 2 / 1000)
@@ -95,7 +95,8 @@ static int show_result(const char *id, struct upgrade_no_switch *ns)
 	long code;
 
 	if (progress_read_file(id, "result", &text) < 0)
-		return log_error_errno(-EIO, "The worker left no readable result; see 'journalctl -u %s'.",
+		return log_error_errno(-EIO,
+				       "The worker left no readable result; see 'journalctl -u %s'.",
 				       UPGRADE_WORKER_UNIT);
 	code = strtol(text, &msg, 10);
 	msg += strspn(msg, " ");
@@ -122,8 +123,9 @@ static int show_report(const char *id, bool json)
 	r = poll_until(file_exists, path, REPORT_TIMEOUT_S * 1000, POLL_MS);
 	r = r > 0 ? manifest_read_file(path, &m) : -ENOENT;
 	if (r < 0)
-		return log_error_errno(r, "Running on the new kernel, but no report appeared at %s: see "
-					  "'journalctl -u kupgrade-restore'.",
+		return log_error_errno(r,
+				       "Running on the new kernel, but no report appeared at %s: see "
+				       "'journalctl -u kupgrade-restore'.",
 				       path);
 	if (json)
 		inspect_print_json(stdout, m);
@@ -176,8 +178,9 @@ static int follow_step(void *userdata)
 		return 1;
 	}
 	if (!alive && !progress_file_exists(id, "result")) {
-		r = log_error_errno(-ESRCH, "The upgrade worker died without a result; see "
-					    "'journalctl -u %s'.",
+		r = log_error_errno(-ESRCH,
+				    "The upgrade worker died without a result; see "
+				    "'journalctl -u %s'.",
 				    UPGRADE_WORKER_UNIT);
 		f->result = no_switch(f->ns, "failed", id, r,
 				      "the upgrade worker died without a result");
@@ -185,8 +188,9 @@ static int follow_step(void *userdata)
 	}
 	if (!progress_file_exists(id, "pid") &&
 	    (f->silent_ms += POLL_MS) > START_TIMEOUT_S * 1000) {
-		r = log_error_errno(-ETIMEDOUT, "The upgrade worker did not start; see "
-						"'journalctl -u %s'.",
+		r = log_error_errno(-ETIMEDOUT,
+				    "The upgrade worker did not start; see "
+				    "'journalctl -u %s'.",
 				    UPGRADE_WORKER_UNIT);
 		f->result = no_switch(f->ns, "failed", id, r, "the upgrade worker did not start");
 		return 1;
@@ -211,8 +215,9 @@ static bool confirm(const char *release, bool yes)
 
 	if (yes || !isatty(STDIN_FILENO))
 		return true;
-	fprintf(stderr, "Switch the running kernel to Linux %s now, keeping every checkpointed "
-			"process? [y/N] ",
+	fprintf(stderr,
+		"Switch the running kernel to Linux %s now, keeping every checkpointed "
+		"process? [y/N] ",
 		release);
 	if (!fgets(answer, sizeof(answer), stdin))
 		return false;
@@ -315,10 +320,12 @@ int upgrade_client_run(const struct kupgrade_options *o, struct upgrade_no_switc
 	r = bus_start_transient_service(UPGRADE_WORKER_UNIT, "kupgrade: switch the running kernel",
 					wargv, wenv);
 	if (r == -EEXIST)
-		return log_error_errno(-EBUSY, "Another kernel switch is running (%s); wait for it.",
+		return log_error_errno(-EBUSY,
+				       "Another kernel switch is running (%s); wait for it.",
 				       UPGRADE_WORKER_UNIT);
 	if (r < 0)
 		return r;
-	log_info("Switching to Linux %s (upgrade %s); this shell pauses while it happens.", release, id);
+	log_info("Switching to Linux %s (upgrade %s); this shell pauses while it happens.", release,
+		 id);
 	return follow(id, boot_id, o->json, ns);
 }

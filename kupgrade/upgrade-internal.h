@@ -15,7 +15,7 @@
  */
 struct upgrade {
 	const struct kupgrade_options *o;
-	const char *id; /* the upgrade id client and worker share; NULL: none */
+	const char *id;	      /* the upgrade id client and worker share; NULL: none */
 	bool checkpoint_only; /* "kupgrade checkpoint": the checkpoint's phases alone */
 	struct phase_list phases;
 	struct checkpoint *ckpt;

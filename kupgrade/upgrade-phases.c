@@ -101,7 +101,9 @@ static int write_max_pid(struct checkpoint *c)
 	max = n > 0 ? pids[n - 1] : 0; /* sorted */
 	snprintf(buf, sizeof(buf), "%ld\n", max + 1);
 	snprintf(path, sizeof(path), "%s/" MAX_PID_FILE, checkpoint_images_path(c));
-	return write_string_file(path, "%s", buf) < 0 ? log_error_errno(-EIO, "Cannot write %s.", path) : 0;
+	return write_string_file(path, "%s", buf) < 0
+		       ? log_error_errno(-EIO, "Cannot write %s.", path)
+		       : 0;
 }
 
 int upgrade_phase_stage(void *ctx, void *arg)

@@ -142,7 +142,8 @@ int upgrade_checkpoint(const struct kupgrade_options *o)
 	int r;
 
 	if (!o->to)
-		return log_error_errno(-EINVAL, "Missing --to DIR: where to write the images (on a tmpfs).");
+		return log_error_errno(-EINVAL,
+				       "Missing --to DIR: where to write the images (on a tmpfs).");
 	if (geteuid() != 0)
 		return log_error_errno(-EPERM, "kupgrade checkpoint must run as root.");
 	r = checkpoint_new(&(struct checkpoint_options){ .images_path = o->to,
@@ -165,7 +166,8 @@ int upgrade_checkpoint(const struct kupgrade_options *o)
 		if (res.undo_failures)
 			log_error("Checkpoint failed in phase '%s', and %u undo step%s failed: the system is NOT "
 				  "as it was, see the messages above.",
-				  res.failed_phase, res.undo_failures, res.undo_failures == 1 ? "" : "s");
+				  res.failed_phase, res.undo_failures,
+				  res.undo_failures == 1 ? "" : "s");
 		else
 			log_error("Checkpoint failed in phase '%s'%s: rolled back, every process runs as before, "
 				  "no lock and no image left.",
@@ -195,7 +197,8 @@ static void finish(struct upgrade *u, int code, const char *fmt, ...)
 		msg = NULL;
 	va_end(ap);
 	if (u->id)
-		(void)progress_write_file(u->id, "result", "%d %s\n", code, msg ?: "(out of memory)");
+		(void)progress_write_file(u->id, "result", "%d %s\n", code,
+					  msg ?: "(out of memory)");
 }
 
 static int failed(struct upgrade *u, const struct phase_result *res, const char *release)
@@ -203,13 +206,15 @@ static int failed(struct upgrade *u, const struct phase_result *res, const char 
 	int code = res->undo_failures ? EXIT_OSERR : EXIT_SOFTWARE;
 
 	if (res->undo_failures)
-		finish(u, code, "Upgrade failed in phase '%s' and %u undo step%s failed: the system "
-				"is NOT as it was; see 'journalctl -u %s'.",
+		finish(u, code,
+		       "Upgrade failed in phase '%s' and %u undo step%s failed: the system "
+		       "is NOT as it was; see 'journalctl -u %s'.",
 		       res->failed_phase, res->undo_failures, res->undo_failures == 1 ? "" : "s",
 		       UPGRADE_WORKER_UNIT);
 	else
-		finish(u, code, "Upgrade failed in phase '%s'%s: rolled back, still on Linux %s, "
-				"every process runs as before.",
+		finish(u, code,
+		       "Upgrade failed in phase '%s'%s: rolled back, still on Linux %s, "
+		       "every process runs as before.",
 		       res->failed_phase, res->injected ? " (KUPGRADE_FAULT)" : "", release);
 	log_error("Upgrade failed in phase '%s'.", res->failed_phase);
 	return code;
@@ -223,10 +228,12 @@ int upgrade_worker(const struct kupgrade_options *o)
 	int r;
 
 	if (!o->kernel || (o->id && !progress_id_valid(o->id)))
-		return log_error_errno(-EINVAL, "upgrade-worker is started by 'kupgrade --kernel FILE'.");
+		return log_error_errno(-EINVAL,
+				       "upgrade-worker is started by 'kupgrade --kernel FILE'.");
 	if (u.id) {
 		(void)progress_write_file(u.id, "pid", "%d\n", (int)getpid());
-		progress_emit(u.id, "P Worker started (PID %d): checking, loading, checkpointing.\n",
+		progress_emit(u.id,
+			      "P Worker started (PID %d): checking, loading, checkpointing.\n",
 			      (int)getpid());
 	}
 	uname(&un);
@@ -244,7 +251,8 @@ int upgrade_worker(const struct kupgrade_options *o)
 	}
 	/* Tests: a fault for the boot after the switch travels in the manifest. */
 	if (getenv("KUPGRADE_BOOT_FAULT") &&
-	    manifest_set_string(&checkpoint_manifest(u.ckpt)->boot_fault, getenv("KUPGRADE_BOOT_FAULT")) < 0) {
+	    manifest_set_string(&checkpoint_manifest(u.ckpt)->boot_fault,
+				getenv("KUPGRADE_BOOT_FAULT")) < 0) {
 		r = log_oom();
 		goto out;
 	}
@@ -267,7 +275,8 @@ out:
 
 void upgrade_print_phases(FILE *f, const char *release)
 {
-	fprintf(f, "Would switch to Linux %s in these phases (undone in reverse on failure):\n", release);
+	fprintf(f, "Would switch to Linux %s in these phases (undone in reverse on failure):\n",
+		release);
 	for (size_t i = 0; i < ELEMENTSOF(phases); i++) {
 		char name[64];
 

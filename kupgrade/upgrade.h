@@ -14,8 +14,9 @@
  */
 
 enum {
-	UPGRADE_PHASE_CHECKPOINT = 1 << 0, /* run by "kupgrade checkpoint" too; arg: the checkpoint */
-	UPGRADE_PHASE_PER_UNIT = 1 << 1,   /* one phase "<name>:<unit>" per unit; arg: the unit */
+	UPGRADE_PHASE_CHECKPOINT = 1
+				   << 0, /* run by "kupgrade checkpoint" too; arg: the checkpoint */
+	UPGRADE_PHASE_PER_UNIT = 1 << 1, /* one phase "<name>:<unit>" per unit; arg: the unit */
 };
 
 struct upgrade_phase {

@@ -30,14 +30,16 @@ void window_scaling_off(const Manifest *m)
 
 	for (size_t i = 0; i < m->n_units; i++)
 		n += m->units[i]->n_connections;
-	if (n == 0 || access(WSCALE_SAVED, F_OK) == 0 || read_one_line_file(WSCALE_SYSCTL, &old) < 0)
+	if (n == 0 || access(WSCALE_SAVED, F_OK) == 0 ||
+	    read_one_line_file(WSCALE_SYSCTL, &old) < 0)
 		return;
 	if (mkdir(RESTORE_SERVICE_DIR, 0700) < 0 && errno != EEXIST)
 		return;
 	if (write_string_file(WSCALE_SAVED, "%s\n", old) < 0 ||
 	    write_string_file_in_place(WSCALE_SYSCTL, "0\n") < 0)
-		log_warning("Cannot turn TCP window scaling off while connections are restored; a restored "
-			    "connection to a peer without window scaling may crawl.");
+		log_warning(
+			"Cannot turn TCP window scaling off while connections are restored; a restored "
+			"connection to a peer without window scaling may crawl.");
 }
 
 void window_scaling_back(void)

@@ -87,15 +87,15 @@ static int write_text(const char *path, const char *text, bool in_place)
 	return r;
 }
 
-#define WRITE_FORMATTED(path, fmt, in_place)                 \
-	({                                                   \
-		_cleanup_free_ char *_text = NULL;           \
-		va_list _ap;                                 \
-		int _k;                                      \
-                                                             \
-		va_start(_ap, fmt);                          \
-		_k = vasprintf(&_text, fmt, _ap);            \
-		va_end(_ap);                                 \
+#define WRITE_FORMATTED(path, fmt, in_place)                          \
+	({                                                            \
+		_cleanup_free_ char *_text = NULL;                    \
+		va_list _ap;                                          \
+		int _k;                                               \
+                                                                      \
+		va_start(_ap, fmt);                                   \
+		_k = vasprintf(&_text, fmt, _ap);                     \
+		va_end(_ap);                                          \
 		_k < 0 ? -ENOMEM : write_text(path, _text, in_place); \
 	})
 

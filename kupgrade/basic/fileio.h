@@ -15,7 +15,8 @@ int read_one_line_file(const char *path, char **ret);
 /* Write a formatted string to path (created 0600, truncated), atomically. */
 int write_string_file(const char *path, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Write a formatted string into an existing file (sysfs, cgroupfs), no rename. */
-int write_string_file_in_place(const char *path, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int write_string_file_in_place(const char *path, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 /* The kernel's boot id (a UUID, new at every boot and kexec), without newline. */
 int read_boot_id(char *buf, size_t size);
 /* mkdir -p of path's parent directories (not path itself), mode for the ones created. */

@@ -24,7 +24,7 @@
 #define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 #define MAX(a, b) ((a) > (b) ? (a) : (b))
-#define ALIGN_TO(x, a) (((x) + (a) - 1) / (a) * (a))
+#define ALIGN_TO(x, a) (((x) + (a)-1) / (a) * (a))
 #define STRLEN(s) (sizeof(s) - 1)
 
 #define KiB (1024ULL)
@@ -32,17 +32,17 @@
 #define GiB (1024ULL * 1024ULL * 1024ULL)
 
 /* Move ownership out of a cleanup variable. */
-#define TAKE_PTR(p)                          \
-	({                                   \
-		__typeof__(p) _p_ = (p);     \
-		(p) = NULL;                  \
-		_p_;                         \
+#define TAKE_PTR(p)                      \
+	({                               \
+		__typeof__(p) _p_ = (p); \
+		(p) = NULL;              \
+		_p_;                     \
 	})
-#define TAKE_FD(fd)                          \
-	({                                   \
-		int _fd_ = (fd);             \
-		(fd) = -EBADF;               \
-		_fd_;                        \
+#define TAKE_FD(fd)              \
+	({                       \
+		int _fd_ = (fd); \
+		(fd) = -EBADF;   \
+		_fd_;            \
 	})
 
 /* Convert libc's -1/errno into negative errno at the call site. */
@@ -50,9 +50,9 @@ static inline int negative_errno(void)
 {
 	return errno > 0 ? -errno : -EIO;
 }
-#define RET_NERRNO(expr)                             \
-	({                                           \
-		long _r_ = (long)(expr);             \
+#define RET_NERRNO(expr)                               \
+	({                                             \
+		long _r_ = (long)(expr);               \
 		_r_ < 0 ? negative_errno() : (int)_r_; \
 	})
 

@@ -27,6 +27,7 @@ int poll_until(int (*check)(void *userdata), void *userdata, uint64_t timeout_ms
 		now = now_usec(CLOCK_MONOTONIC);
 		if (now >= deadline)
 			return -ETIMEDOUT;
-		sleep_ms(interval_ms < (deadline - now) / 1000 ? interval_ms : (deadline - now + 999) / 1000);
+		sleep_ms(interval_ms < (deadline - now) / 1000 ? interval_ms
+							       : (deadline - now + 999) / 1000);
 	}
 }

@@ -46,7 +46,8 @@ static _noreturn_ void child(const struct spawn *s, int in_pipe, int out_pipe)
 	sigemptyset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
 	if (null_fd < 0 || child_fd(STDIN_FILENO, in, null_fd) < 0 ||
-	    child_fd(STDOUT_FILENO, out, null_fd) < 0 || child_fd(STDERR_FILENO, s->stderr_fd, null_fd) < 0)
+	    child_fd(STDOUT_FILENO, out, null_fd) < 0 ||
+	    child_fd(STDERR_FILENO, s->stderr_fd, null_fd) < 0)
 		_exit(127);
 	if (strchr(s->argv[0], '/'))
 		execv(s->argv[0], (char *const *)s->argv);
@@ -63,7 +64,8 @@ static int pump(int in_fd, const char *input, int out_fd, char **ret_out)
 	int r = 0;
 
 	while (in_fd >= 0 || out_fd >= 0) {
-		struct pollfd p[2] = { { .fd = in_fd, .events = POLLOUT }, { .fd = out_fd, .events = POLLIN } };
+		struct pollfd p[2] = { { .fd = in_fd, .events = POLLOUT },
+				       { .fd = out_fd, .events = POLLIN } };
 		ssize_t k;
 
 		if (in_fd >= 0 && in_off == in_len) {

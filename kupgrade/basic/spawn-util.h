@@ -31,7 +31,8 @@ enum {
 
 struct spawn {
 	const char *const *argv;
-	int stdin_fd, stdout_fd, stderr_fd; /* SPAWN_NULL, SPAWN_INHERIT, SPAWN_STDOUT or SPAWN_FD(fd) */
+	int stdin_fd, stdout_fd,
+		stderr_fd; /* SPAWN_NULL, SPAWN_INHERIT, SPAWN_STDOUT or SPAWN_FD(fd) */
 	const char *input;
 	char **output;
 };

@@ -21,7 +21,7 @@ extern const char *arg_append;
 extern const char *arg_to;
 extern const char *arg_from;
 extern const char *arg_config;
-extern char **arg_units; /* NULL-terminated, from repeated --unit */
+extern char **arg_units;   /* NULL-terminated, from repeated --unit */
 extern const char *arg_id; /* upgrade id: client and worker share it */
 
 /* The arg_* globals as the domain layer takes them. */

@@ -27,7 +27,8 @@ static int verb_help(int argc, char **argv);
 /* Every verb, once. Exact names only: no prefix matching. */
 static const struct verb verbs[] = {
 	{ "help", 0, 0, 0, verb_help, "show this help" },
-	{ "upgrade", 0, 0, 0, verb_upgrade, "switch the running kernel to --kernel FILE (the default verb)" },
+	{ "upgrade", 0, 0, 0, verb_upgrade,
+	  "switch the running kernel to --kernel FILE (the default verb)" },
 	{ "check", 0, 0, 0, verb_check, "preflight: can this machine switch to --kernel FILE?" },
 	{ "plan", 0, 0, 0, verb_plan, "show what happens to every process, and why" },
 	{ "status", 0, 0, 0, verb_status, "show the report of the last switch [--json]" },
@@ -37,8 +38,10 @@ static const struct verb verbs[] = {
 	{ "lock", 0, 0, 0, verb_lock, "re-create the network lock of --from DIR" },
 	{ "restore-unit", 1, 1, VERB_INTERNAL, verb_restore_unit,
 	  "restore one service from --from DIR, as its ExecStart" },
-	{ "upgrade-worker", 0, 0, VERB_INTERNAL, verb_upgrade_worker, "the upgrade, run as a transient service" },
-	{ "stage", 0, 0, VERB_INTERNAL, verb_stage, "(test) carry --from DIR across the next kexec into --kernel" },
+	{ "upgrade-worker", 0, 0, VERB_INTERNAL, verb_upgrade_worker,
+	  "the upgrade, run as a transient service" },
+	{ "stage", 0, 0, VERB_INTERNAL, verb_stage,
+	  "(test) carry --from DIR across the next kexec into --kernel" },
 };
 
 static int verb_help(int argc, char **argv)
@@ -192,8 +195,8 @@ static int dispatch(int argc, char **argv)
 		return log_error_errno(-EINVAL, "Unknown verb '%s'; see 'kupgrade help'.", argv[0]);
 	n = argc - 1;
 	if (n < v->min_args)
-		return log_error_errno(-EINVAL, "'%s' needs %d argument%s; see 'kupgrade help'.", v->name,
-				       v->min_args, v->min_args == 1 ? "" : "s");
+		return log_error_errno(-EINVAL, "'%s' needs %d argument%s; see 'kupgrade help'.",
+				       v->name, v->min_args, v->min_args == 1 ? "" : "s");
 	if (v->max_args != VERB_ANY && n > v->max_args)
 		return log_error_errno(-EINVAL, "Unexpected argument '%s'; see 'kupgrade help'.",
 				       argv[1 + v->max_args]);

@@ -72,10 +72,15 @@ TEST(poll_until_returns_the_condition_timeout_or_error)
 TEST(spawn_reports_exit_status_and_signals)
 {
 	ASSERT_EQ(spawn_run(&(struct spawn){ .argv = (const char *[]){ "true", NULL } }), 0);
-	ASSERT_EQ(spawn_run(&(struct spawn){ .argv = (const char *[]){ "sh", "-c", "exit 3", NULL } }), 3);
-	ASSERT_EQ(spawn_run(&(struct spawn){ .argv = (const char *[]){ "sh", "-c", "kill -TERM $$", NULL } }),
+	ASSERT_EQ(spawn_run(&(struct spawn){
+			  .argv = (const char *[]){ "sh", "-c", "exit 3", NULL } }),
+		  3);
+	ASSERT_EQ(spawn_run(&(struct spawn){
+			  .argv = (const char *[]){ "sh", "-c", "kill -TERM $$", NULL } }),
 		  128 + SIGTERM);
-	ASSERT_EQ(spawn_run(&(struct spawn){ .argv = (const char *[]){ "/nonexistent/prog", NULL } }), 127);
+	ASSERT_EQ(spawn_run(
+			  &(struct spawn){ .argv = (const char *[]){ "/nonexistent/prog", NULL } }),
+		  127);
 	ASSERT_EQ(spawn_run(&(struct spawn){ .argv = (const char *[]){ NULL } }), -EINVAL);
 }
 
@@ -89,19 +94,23 @@ TEST(spawn_feeds_input_and_captures_output)
 					     .output = &out }),
 		  0);
 	ASSERT_STREQ(out, "HELLO");
-	ASSERT_EQ(spawn_run(&(struct spawn){ .argv = (const char *[]){ "sh", "-c", "echo out; echo err >&2", NULL },
-					     .stderr_fd = SPAWN_STDOUT,
-					     .output = &both }),
+	ASSERT_EQ(spawn_run(&(struct spawn){
+			  .argv = (const char *[]){ "sh", "-c", "echo out; echo err >&2", NULL },
+			  .stderr_fd = SPAWN_STDOUT,
+			  .output = &both }),
 		  0);
 	ASSERT_STREQ(both, "out\nerr");
 
 	/* More input than a pipe holds, to a child that reads none of it and
 	 * exits: no deadlock, no SIGPIPE. */
 	memset(big, 'x', sizeof(big) - 1);
-	ASSERT_EQ(spawn_run(&(struct spawn){ .argv = (const char *[]){ "true", NULL }, .input = big }), 0);
+	ASSERT_EQ(spawn_run(&(struct spawn){ .argv = (const char *[]){ "true", NULL },
+					     .input = big }),
+		  0);
 	/* And to one that reads it all while writing as much back. */
 	_cleanup_free_ char *echo = NULL;
-	ASSERT_EQ(spawn_run(&(struct spawn){ .argv = (const char *[]){ "cat", NULL }, .input = big, .output = &echo }),
+	ASSERT_EQ(spawn_run(&(struct spawn){
+			  .argv = (const char *[]){ "cat", NULL }, .input = big, .output = &echo }),
 		  0);
 	ASSERT_EQ(strlen(echo), sizeof(big) - 1);
 }

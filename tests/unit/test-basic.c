@@ -36,8 +36,10 @@ TEST(dir_measure_counts_regular_files_below_an_fd)
 	int fd;
 
 	ASSERT_TRUE(mkdtemp(dir));
-	snprintf(cmd, sizeof(cmd), "cd %s && mkdir -p a/b empty && printf 12345 > a/b/x && "
-				   "printf 1 > a/y && : > z", dir);
+	snprintf(cmd, sizeof(cmd),
+		 "cd %s && mkdir -p a/b empty && printf 12345 > a/b/x && "
+		 "printf 1 > a/y && : > z",
+		 dir);
 	ASSERT_EQ(system(cmd), 0);
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	ASSERT_TRUE(fd >= 0);

@@ -90,13 +90,13 @@ TEST(config_empty_and_other_sections)
 TEST(config_rejects_malformed_input)
 {
 	static const char *const bad[] = {
-		"checkpoint = a.service\n",		  /* outside a section */
-		"[plan]\nfreeze = a.service\n",		  /* unknown key */
-		"[plan]\ncheckpoint a.service\n",	  /* no '=' */
-		"[plan]\ncheckpoint =\n",		  /* no value */
-		"[plan\ncheckpoint = a.service\n",	  /* bad header */
-		"[]\n",					  /* empty header */
-		"[plan]\nrestart = /system.slice/x\n",	  /* a path, not a unit */
+		"checkpoint = a.service\n",	       /* outside a section */
+		"[plan]\nfreeze = a.service\n",	       /* unknown key */
+		"[plan]\ncheckpoint a.service\n",      /* no '=' */
+		"[plan]\ncheckpoint =\n",	       /* no value */
+		"[plan\ncheckpoint = a.service\n",     /* bad header */
+		"[]\n",				       /* empty header */
+		"[plan]\nrestart = /system.slice/x\n", /* a path, not a unit */
 		"[plan]\ncheckpoint = a.service\nrestart = b.service a.service\n", /* contradiction */
 	};
 	struct config c;

@@ -149,7 +149,10 @@ TEST(cpio_appended_archive_is_aligned)
 	ASSERT_EQ(lseek(fd, 0, SEEK_END), 8 + (off_t)w.offset);
 	ASSERT_EQ(pread(fd, buf, 9, 0), 9);
 	/* Zero padding, then the magic on the boundary. */
-	ASSERT_TRUE(memcmp(buf, "12345\0\0\0" "0", 9) == 0);
+	ASSERT_TRUE(memcmp(buf,
+			   "12345\0\0\0"
+			   "0",
+			   9) == 0);
 	ASSERT_EQ(pread(fd, buf, 6, 8), 6);
 	ASSERT_TRUE(memcmp(buf, "070701", 6) == 0);
 	/* The second header starts aligned as well: 110 + 2 ("x\0") -> 112, + 1 -> 116. */

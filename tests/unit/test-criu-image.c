@@ -58,7 +58,8 @@ static void *entry(int dir, const char *name, unsigned i, void *(*unpack)(size_t
 	close(fd);
 	ASSERT_TRUE(n > 8);
 	for (;;) {
-		uint32_t len = buf[off] | buf[off + 1] << 8 | buf[off + 2] << 16 | (uint32_t)buf[off + 3] << 24;
+		uint32_t len = buf[off] | buf[off + 1] << 8 | buf[off + 2] << 16 |
+			       (uint32_t)buf[off + 3] << 24;
 
 		ASSERT_TRUE(off + 4 + len <= (size_t)n);
 		if (i-- == 0)
@@ -108,7 +109,8 @@ static int sample_images(void)
 	e = l;
 	e.id = 3, e.ino = 778, e.state = TCP_ESTABLISHED;
 	est.type = CRIUIMG__FD_TYPE__FD_INETSK, est.id = 3, est.isk = &e;
-	us.id = 4, us.ino = 780, us.type = SOCK_STREAM, us.state = TCP_LISTEN, us.flags = O_RDWR, us.backlog = 64;
+	us.id = 4, us.ino = 780, us.type = SOCK_STREAM, us.state = TCP_LISTEN, us.flags = O_RDWR,
+	us.backlog = 64;
 	us.fown = l.fown, us.opts = l.opts;
 	us.name = (ProtobufCBinaryData){ 11, (uint8_t *)"/run/x.sock" };
 	unx.type = CRIUIMG__FD_TYPE__FD_UNIXSK, unx.id = 4, unx.usk = &us;
@@ -197,13 +199,15 @@ TEST(criu_image_refuses_what_it_cannot_hand_back)
 
 TEST(listen_sock_name_names_listening_tcp_sockets)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t len = sizeof(sa);
 	int tcp = socket(AF_INET, SOCK_STREAM, 0), udp = socket(AF_INET, SOCK_DGRAM, 0), copy = -1;
 	char name[128], want[128];
 
 	ASSERT_OK(bind(tcp, (struct sockaddr *)&sa, sizeof(sa)));
-	ASSERT_EQ(listen_sock_name(tcp, name, sizeof(name)), -EOPNOTSUPP); /* bound, not listening */
+	ASSERT_EQ(listen_sock_name(tcp, name, sizeof(name)),
+		  -EOPNOTSUPP); /* bound, not listening */
 	ASSERT_OK(listen(tcp, 4));
 	ASSERT_OK(getsockname(tcp, (struct sockaddr *)&sa, &len));
 	snprintf(want, sizeof(want), "tcp 127.0.0.1:%u", ntohs(sa.sin_port));
@@ -235,7 +239,8 @@ TEST(listen_sock_name_names_unix_stream_sockets)
 	rmdir(dir);
 	memset(sa.sun_path, 0, sizeof(sa.sun_path));
 	memcpy(sa.sun_path + 1, "kupgrade-test", 13);
-	ASSERT_OK(bind(abstract, (struct sockaddr *)&sa, offsetof(struct sockaddr_un, sun_path) + 14));
+	ASSERT_OK(bind(abstract, (struct sockaddr *)&sa,
+		       offsetof(struct sockaddr_un, sun_path) + 14));
 	ASSERT_OK(listen(abstract, 4));
 	ASSERT_OK(listen_sock_name(abstract, name, sizeof(name)));
 	ASSERT_STREQ(name, "unix @kupgrade-test");

@@ -27,7 +27,9 @@ TEST(inspect_json_has_units_connections_and_timings)
 	fclose(f);
 	ASSERT_TRUE(strstr(buf, "\"lock_method\":\"nftables\""));
 	ASSERT_TRUE(strstr(buf, "\"root_pids\":[343]"));
-	ASSERT_TRUE(strstr(buf, "{\"family\":\"ipv4\",\"src\":\"10.0.2.15\",\"sport\":22,\"dst\":\"10.0.2.2\",\"dport\":49776}"));
+	ASSERT_TRUE(strstr(
+		buf,
+		"{\"family\":\"ipv4\",\"src\":\"10.0.2.15\",\"sport\":22,\"dst\":\"10.0.2.2\",\"dport\":49776}"));
 	ASSERT_TRUE(strstr(buf, "\"key\":\"file[c9:2a6]\""));
 	ASSERT_TRUE(strstr(buf, "\"timings_usec\":{\"criu-frozen\":3277000}"));
 	ASSERT_TRUE(strstr(buf, "\"outcome\":\"pending\""));

@@ -106,8 +106,11 @@ static void doc_escapes(struct json_writer *w)
 {
 	json_begin_array(w);
 	json_string(w, "q\"b\\n\nt\tc\x01 \x7f");
-	json_string(w, "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");	/* valid UTF-8 passes */
-	json_string(w, "bad\xff" "x\xc3" "y\xe0\x80\x80" "z\xed\xa0\x80");	/* invalid, overlong, surrogate */
+	json_string(w, "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"); /* valid UTF-8 passes */
+	json_string(w, "bad\xff"
+		       "x\xc3"
+		       "y\xe0\x80\x80"
+		       "z\xed\xa0\x80"); /* invalid, overlong, surrogate */
 	json_end_array(w);
 }
 
@@ -167,8 +170,9 @@ static void doc_too_deep(struct json_writer *w)
 
 TEST(json_misuse_is_reported)
 {
-	void (*docs[])(struct json_writer *) = { doc_value_without_key, doc_key_in_array, doc_unbalanced,
-						 doc_unclosed, doc_dangling_key, doc_too_deep };
+	void (*docs[])(struct json_writer *) = { doc_value_without_key, doc_key_in_array,
+						 doc_unbalanced,	doc_unclosed,
+						 doc_dangling_key,	doc_too_deep };
 
 	for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
 		int r;

@@ -9,7 +9,8 @@
 #include "kernel-image.h"
 #include "test.h"
 
-#define VERSION_STRING "6.1.0-56-cloud-amd64 (debian-kernel@lists.debian.org) #1 SMP PREEMPT_DYNAMIC Debian 6.1.140-1 (2025-05-22)"
+#define VERSION_STRING \
+	"6.1.0-56-cloud-amd64 (debian-kernel@lists.debian.org) #1 SMP PREEMPT_DYNAMIC Debian 6.1.140-1 (2025-05-22)"
 
 static void put16(uint8_t *b, size_t off, uint16_t v)
 {

@@ -37,9 +37,12 @@ TEST(kexec_config_values)
 
 static struct kexec_support open_support(void)
 {
-	return (struct kexec_support){ .lockdown = "none", .file_load = 1,
-				       .config_kexec_file = 1, .config_kexec_sig = 1,
-				       .config_kexec_sig_force = 0, .secure_boot = 0 };
+	return (struct kexec_support){ .lockdown = "none",
+				       .file_load = 1,
+				       .config_kexec_file = 1,
+				       .config_kexec_sig = 1,
+				       .config_kexec_sig_force = 0,
+				       .secure_boot = 0 };
 }
 
 TEST(kexec_method_choice)

@@ -8,28 +8,44 @@
 TEST(netlock_script_locks_both_directions)
 {
 	struct tcp_conn c[] = {
-		{ .family = AF_INET, .src = "10.0.2.15", .sport = 22, .dst = "10.0.2.2", .dport = 51234 },
-		{ .family = AF_INET6, .src = "fd00::1", .sport = 8080, .dst = "fd00::2", .dport = 40000 },
+		{ .family = AF_INET,
+		  .src = "10.0.2.15",
+		  .sport = 22,
+		  .dst = "10.0.2.2",
+		  .dport = 51234 },
+		{ .family = AF_INET6,
+		  .src = "fd00::1",
+		  .sport = 8080,
+		  .dst = "fd00::2",
+		  .dport = 40000 },
 	};
 	char *s;
 
 	ASSERT_OK(netlock_nft_script("kupgrade", c, 2, &s));
 	ASSERT_TRUE(strncmp(s, "create table inet kupgrade\n", 27) == 0);
-	ASSERT_TRUE(strstr(s, "add element inet kupgrade conns4 { 10.0.2.15 . 22 . 10.0.2.2 . 51234, "
-			      "10.0.2.2 . 51234 . 10.0.2.15 . 22 }\n"));
-	ASSERT_TRUE(strstr(s, "add element inet kupgrade conns6 { fd00::1 . 8080 . fd00::2 . 40000, "
-			      "fd00::2 . 40000 . fd00::1 . 8080 }\n"));
+	ASSERT_TRUE(strstr(s,
+			   "add element inet kupgrade conns4 { 10.0.2.15 . 22 . 10.0.2.2 . 51234, "
+			   "10.0.2.2 . 51234 . 10.0.2.15 . 22 }\n"));
+	ASSERT_TRUE(strstr(s,
+			   "add element inet kupgrade conns6 { fd00::1 . 8080 . fd00::2 . 40000, "
+			   "fd00::2 . 40000 . fd00::1 . 8080 }\n"));
 	ASSERT_TRUE(strstr(s, "hook input priority -300"));
 	ASSERT_TRUE(strstr(s, "hook output priority -300"));
 	ASSERT_TRUE(strstr(s, "add rule inet kupgrade input meta mark 0xc114 accept\n"));
-	ASSERT_TRUE(strstr(s, "add rule inet kupgrade output ip saddr . tcp sport . ip daddr . tcp dport @conns4 drop\n"));
-	ASSERT_TRUE(strstr(s, "add rule inet kupgrade input ip6 saddr . tcp sport . ip6 daddr . tcp dport @conns6 drop\n"));
+	ASSERT_TRUE(strstr(
+		s,
+		"add rule inet kupgrade output ip saddr . tcp sport . ip daddr . tcp dport @conns4 drop\n"));
+	ASSERT_TRUE(strstr(
+		s,
+		"add rule inet kupgrade input ip6 saddr . tcp sport . ip6 daddr . tcp dport @conns6 drop\n"));
 	free(s);
 }
 
 TEST(netlock_script_no_empty_element_list)
 {
-	struct tcp_conn c = { .family = AF_INET, .src = "127.0.0.1", .sport = 1, .dst = "127.0.0.1", .dport = 2 };
+	struct tcp_conn c = {
+		.family = AF_INET, .src = "127.0.0.1", .sport = 1, .dst = "127.0.0.1", .dport = 2
+	};
 	char *s;
 
 	ASSERT_OK(netlock_nft_script("kupgrade", &c, 1, &s));
@@ -42,7 +58,9 @@ TEST(netlock_script_no_empty_element_list)
 
 TEST(netlock_update_script_adds_and_deletes_one_unit)
 {
-	struct tcp_conn c = { .family = AF_INET, .src = "10.0.2.15", .sport = 22, .dst = "10.0.2.2", .dport = 5000 };
+	struct tcp_conn c = {
+		.family = AF_INET, .src = "10.0.2.15", .sport = 22, .dst = "10.0.2.2", .dport = 5000
+	};
 	char *s;
 
 	ASSERT_OK(netlock_nft_update_script("kupgrade", true, &c, 1, &s));

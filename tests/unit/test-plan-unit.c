@@ -5,11 +5,15 @@
 #include "plan-unit.h"
 #include "test.h"
 
-static void add_proc(struct plan_unit *u, pid_t pid, pid_t ppid, unsigned threads, uint64_t rss, uint64_t est)
+static void add_proc(struct plan_unit *u, pid_t pid, pid_t ppid, unsigned threads, uint64_t rss,
+		     uint64_t est)
 {
 	ASSERT_TRUE(GREEDY_REALLOC(u->procs, u->n_procs + 1));
-	u->procs[u->n_procs++] = (struct plan_process){ .pid = pid, .ppid = ppid, .threads = threads,
-							 .rss_bytes = rss, .est_image_bytes = est };
+	u->procs[u->n_procs++] = (struct plan_process){ .pid = pid,
+							.ppid = ppid,
+							.threads = threads,
+							.rss_bytes = rss,
+							.est_image_bytes = est };
 }
 
 TEST(plan_ensure_unit_adds_each_name_once)
@@ -18,7 +22,9 @@ TEST(plan_ensure_unit_adds_each_name_once)
 	size_t a, b, c;
 
 	ASSERT_TRUE(p);
-	ASSERT_EQ(plan_ensure_unit(p, "ssh.service", OWNER_SERVICE, "/system.slice/ssh.service", &a), 1);
+	ASSERT_EQ(plan_ensure_unit(p, "ssh.service", OWNER_SERVICE, "/system.slice/ssh.service",
+				   &a),
+		  1);
 	ASSERT_EQ(plan_ensure_unit(p, "kernel", OWNER_KERNEL, "/", &b), 1);
 	ASSERT_EQ(plan_ensure_unit(p, "ssh.service", OWNER_SERVICE, "/elsewhere", &c), 0);
 	ASSERT_EQ(a, c);
@@ -37,7 +43,8 @@ TEST(plan_unit_blockers_are_listed_once_per_reason)
 	size_t i;
 
 	ASSERT_TRUE(p);
-	ASSERT_EQ(plan_ensure_unit(p, "db.service", OWNER_SERVICE, "/system.slice/db.service", &i), 1);
+	ASSERT_EQ(plan_ensure_unit(p, "db.service", OWNER_SERVICE, "/system.slice/db.service", &i),
+		  1);
 	u = &p->units[i];
 	ASSERT_OK(plan_unit_add_blocker(u, "holds a pidfd", 7, "db", 4));
 	ASSERT_OK(plan_unit_add_blocker(u, "holds a pidfd", 8, "db-worker", 9));
@@ -56,10 +63,14 @@ TEST(plan_unit_external_is_copied_with_its_kind)
 	size_t i;
 
 	ASSERT_TRUE(p);
-	ASSERT_EQ(plan_ensure_unit(p, "x.service", OWNER_SERVICE, "/system.slice/x.service", &i), 1);
+	ASSERT_EQ(plan_ensure_unit(p, "x.service", OWNER_SERVICE, "/system.slice/x.service", &i),
+		  1);
 	u = &p->units[i];
-	ASSERT_OK(plan_unit_add_external(u, &(struct plan_external){ .kind = EXTERNAL_CARRIED_FILE, .pid = 3,
-								     .fd = 5, .inode = 99, .what = what,
+	ASSERT_OK(plan_unit_add_external(u, &(struct plan_external){ .kind = EXTERNAL_CARRIED_FILE,
+								     .pid = 3,
+								     .fd = 5,
+								     .inode = 99,
+								     .what = what,
 								     .path = path }));
 	what[0] = path[0] = 'X';
 	ASSERT_EQ(u->n_externals, 1);
@@ -78,8 +89,12 @@ TEST(plan_finish_sorts_sums_and_finds_roots)
 	size_t a, b;
 
 	ASSERT_TRUE(p);
-	ASSERT_EQ(plan_ensure_unit(p, "session-2.scope", OWNER_SESSION, "/user.slice/session-2.scope", &b), 1);
-	ASSERT_EQ(plan_ensure_unit(p, "web.service", OWNER_SERVICE, "/system.slice/web.service", &a), 1);
+	ASSERT_EQ(plan_ensure_unit(p, "session-2.scope", OWNER_SESSION,
+				   "/user.slice/session-2.scope", &b),
+		  1);
+	ASSERT_EQ(plan_ensure_unit(p, "web.service", OWNER_SERVICE, "/system.slice/web.service",
+				   &a),
+		  1);
 	svc = &p->units[a];
 	ses = &p->units[b];
 	svc->decision = DECISION_CHECKPOINT;
@@ -113,9 +128,13 @@ TEST(plan_finish_sorts_sums_and_finds_roots)
 
 TEST(plan_unsupported_external_decides_by_kind)
 {
-	struct plan_external carried = { .kind = EXTERNAL_CARRIED_FILE, .pid = 9, .what = (char *)"x",
+	struct plan_external carried = { .kind = EXTERNAL_CARRIED_FILE,
+					 .pid = 9,
+					 .what = (char *)"x",
 					 .path = (char *)"/run/x" };
-	struct plan_external stream = { .kind = EXTERNAL_JOURNAL_STREAM, .pid = 9, .what = (char *)"y" };
+	struct plan_external stream = { .kind = EXTERNAL_JOURNAL_STREAM,
+					.pid = 9,
+					.what = (char *)"y" };
 	struct plan_external both[2] = { carried, stream };
 	struct plan_unit scope = { .name = (char *)"run-u1.scope", .kind = OWNER_SCOPE };
 	struct plan_unit svc = { .name = (char *)"a.service", .kind = OWNER_SERVICE };

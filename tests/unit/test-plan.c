@@ -27,12 +27,19 @@ static void decide(struct plan_unit *u, const struct config *c)
 TEST(plan_kind_from_unit_name_and_cgroup)
 {
 	ASSERT_EQ(owner_kind_from_unit("ssh.service", "/system.slice/ssh.service"), OWNER_SERVICE);
-	ASSERT_EQ(owner_kind_from_unit("session-3.scope", "/user.slice/user-0.slice/session-3.scope"), OWNER_SESSION);
-	ASSERT_EQ(owner_kind_from_unit("machine-web.scope", "/machine.slice/machine-web.scope"), OWNER_CONTAINER);
-	ASSERT_EQ(owner_kind_from_unit("systemd-nspawn@web.service", "/machine.slice/systemd-nspawn@web.service"),
+	ASSERT_EQ(owner_kind_from_unit("session-3.scope",
+				       "/user.slice/user-0.slice/session-3.scope"),
+		  OWNER_SESSION);
+	ASSERT_EQ(owner_kind_from_unit("machine-web.scope", "/machine.slice/machine-web.scope"),
 		  OWNER_CONTAINER);
-	ASSERT_EQ(owner_kind_from_unit("docker-0123abcd.scope", "/system.slice/docker-0123abcd.scope"), OWNER_CONTAINER);
-	ASSERT_EQ(owner_kind_from_unit("run-u12.scope", "/system.slice/run-u12.scope"), OWNER_SCOPE);
+	ASSERT_EQ(owner_kind_from_unit("systemd-nspawn@web.service",
+				       "/machine.slice/systemd-nspawn@web.service"),
+		  OWNER_CONTAINER);
+	ASSERT_EQ(owner_kind_from_unit("docker-0123abcd.scope",
+				       "/system.slice/docker-0123abcd.scope"),
+		  OWNER_CONTAINER);
+	ASSERT_EQ(owner_kind_from_unit("run-u12.scope", "/system.slice/run-u12.scope"),
+		  OWNER_SCOPE);
 	ASSERT_EQ(owner_kind_from_unit("init.scope", "/init.scope"), OWNER_INIT);
 	ASSERT_EQ(owner_kind_from_unit("/system.slice", "/system.slice"), OWNER_SLICE);
 	ASSERT_EQ(owner_kind_from_unit("/", "/"), OWNER_SLICE);
@@ -79,9 +86,15 @@ TEST(plan_defaults)
 TEST(plan_systemd_daemons_restart)
 {
 	static const char *const names[] = {
-		"systemd-journald.service", "systemd-udevd.service",	"systemd-logind.service",
-		"systemd-networkd.service", "systemd-resolved.service", "systemd-timesyncd.service",
-		"dbus.service",		    "getty@tty1.service",	"serial-getty@ttyS0.service",
+		"systemd-journald.service",
+		"systemd-udevd.service",
+		"systemd-logind.service",
+		"systemd-networkd.service",
+		"systemd-resolved.service",
+		"systemd-timesyncd.service",
+		"dbus.service",
+		"getty@tty1.service",
+		"serial-getty@ttyS0.service",
 		"user@0.service",
 	};
 
@@ -90,7 +103,8 @@ TEST(plan_systemd_daemons_restart)
 
 		decide(&u, NULL);
 		if (u.decision != DECISION_RESTART)
-			test_fail("%s: expected restart, got %s", names[i], plan_decision_to_string(u.decision));
+			test_fail("%s: expected restart, got %s", names[i],
+				  plan_decision_to_string(u.decision));
 		free(u.reason);
 	}
 	/* Look-alikes are not systemd's. */
@@ -146,8 +160,10 @@ TEST(plan_service_without_main_process_restarts)
 
 TEST(plan_blockers_make_restart_with_reason)
 {
-	char *blockers[] = { "connected to the D-Bus system bus, which restarts fresh (pid 5 polkitd, fd 4)",
-			     "holds a pidfd (pid 5 polkitd, fd 9)" };
+	char *blockers[] = {
+		"connected to the D-Bus system bus, which restarts fresh (pid 5 polkitd, fd 4)",
+		"holds a pidfd (pid 5 polkitd, fd 9)"
+	};
 	struct plan_unit u = unit("polkit.service", OWNER_SERVICE);
 
 	u.blockers = blockers;
@@ -161,10 +177,19 @@ TEST(plan_blockers_make_restart_with_reason)
 
 TEST(plan_journal_stream_is_handed_back_to_services_only)
 {
-	struct plan_external stream = { .kind = EXTERNAL_JOURNAL_STREAM, .pid = 255, .fd = 1, .inode = 42,
-					.what = (char *)JOURNAL_STREAM_WHAT " (" JOURNAL_STREAM_SOCKET ")" };
-	struct plan_external fifo = { .kind = EXTERNAL_LOGIND_FIFO, .pid = 465, .fd = 8, .inode = 43,
-				      .what = (char *)"holds the logind session FIFO /run/systemd/sessions/19.ref" };
+	struct plan_external stream = { .kind = EXTERNAL_JOURNAL_STREAM,
+					.pid = 255,
+					.fd = 1,
+					.inode = 42,
+					.what = (char *)JOURNAL_STREAM_WHAT
+					" (" JOURNAL_STREAM_SOCKET ")" };
+	struct plan_external fifo = {
+		.kind = EXTERNAL_LOGIND_FIFO,
+		.pid = 465,
+		.fd = 8,
+		.inode = 43,
+		.what = (char *)"holds the logind session FIFO /run/systemd/sessions/19.ref"
+	};
 	struct plan_unit svc = unit("nginx.service", OWNER_SERVICE);
 	struct plan_unit scope = unit("run-u7.scope", OWNER_SCOPE);
 	struct plan_unit ses = unit("session-19.scope", OWNER_SESSION);
@@ -203,7 +228,9 @@ static int parse_config(const char *text, struct config *c)
 
 TEST(plan_config_forces_decisions)
 {
-	char *blockers[] = { "connected to the D-Bus system bus, which restarts fresh (pid 5 x, fd 4)" };
+	char *blockers[] = {
+		"connected to the D-Bus system bus, which restarts fresh (pid 5 x, fd 4)"
+	};
 	struct config c;
 	struct plan_unit u;
 
@@ -299,22 +326,26 @@ TEST(blockers_devices)
 		reason[0] = 0;
 		v = fd_check_file(&cases[i].fd, reason, sizeof(reason));
 		if (v != cases[i].expect)
-			test_fail("%s: verdict %d, expected %d", cases[i].fd.target, v, cases[i].expect);
+			test_fail("%s: verdict %d, expected %d", cases[i].fd.target, v,
+				  cases[i].expect);
 		if (cases[i].needle && !strstr(reason, cases[i].needle))
-			test_fail("%s: reason '%s' lacks '%s'", cases[i].fd.target, reason, cases[i].needle);
+			test_fail("%s: reason '%s' lacks '%s'", cases[i].fd.target, reason,
+				  cases[i].needle);
 	}
 
-	struct proc_fd blk = { .mode = S_IFBLK | 0600, .rdev = makedev(8, 0), .target = "/dev/sda" };
+	struct proc_fd blk = { .mode = S_IFBLK | 0600,
+			       .rdev = makedev(8, 0),
+			       .target = "/dev/sda" };
 	ASSERT_EQ(fd_check_file(&blk, reason, sizeof(reason)), FD_BLOCKER);
 	ASSERT_TRUE(strstr(reason, "block device /dev/sda"));
 }
 
 TEST(blockers_anon_inodes)
 {
-	static const char *const ok[] = { "[eventfd]", "[eventpoll]", "inotify", "[fanotify]", "[signalfd]",
-					  "[timerfd]" };
-	static const char *const bad[] = { "[pidfd]", "[io_uring]", "[userfaultfd]", "[perf_event]", "bpf-map",
-					   "bpf-prog", "kvm-vm" };
+	static const char *const ok[] = { "[eventfd]",	"[eventpoll]", "inotify",
+					  "[fanotify]", "[signalfd]",  "[timerfd]" };
+	static const char *const bad[] = { "[pidfd]", "[io_uring]", "[userfaultfd]", "[perf_event]",
+					   "bpf-map", "bpf-prog",   "kvm-vm" };
 	char reason[256];
 
 	for (size_t i = 0; i < ELEMENTSOF(ok); i++) {
@@ -354,7 +385,8 @@ TEST(blockers_sockets_and_fifos)
 	strcpy(fifo.target, "pipe:[4242]");
 	ASSERT_EQ(fd_check_file(&fifo, reason, sizeof(reason)), FD_OK);
 
-	struct proc_fd reg = { .mode = S_IFREG | 0644, .target = "/usr/lib/x86_64-linux-gnu/libc.so.6 (deleted)" };
+	struct proc_fd reg = { .mode = S_IFREG | 0644,
+			       .target = "/usr/lib/x86_64-linux-gnu/libc.so.6 (deleted)" };
 	ASSERT_EQ(fd_check_file(&reg, reason, sizeof(reason)), FD_OK);
 }
 
@@ -364,7 +396,9 @@ TEST(blockers_unix_peers)
 	char reason[512];
 
 	/* Same unit: both ends are dumped together. */
-	f = (struct unix_peer_facts){ .type = SOCK_STREAM, .peer_same_unit = true, .peer_name = "/run/x" };
+	f = (struct unix_peer_facts){ .type = SOCK_STREAM,
+				      .peer_same_unit = true,
+				      .peer_name = "/run/x" };
 	ASSERT_EQ(fd_check_unix_peer(&f, reason, sizeof(reason)), FD_OK);
 
 	f = (struct unix_peer_facts){ .type = SOCK_STREAM,
@@ -393,10 +427,12 @@ TEST(blockers_unix_peers)
 				      .peer_unit = "avahi-daemon.service",
 				      .peer_decision = DECISION_RESTART };
 	ASSERT_EQ(fd_check_unix_peer(&f, reason, sizeof(reason)), FD_BLOCKER);
-	ASSERT_STREQ(reason, "unix stream socket connected to /run/avahi-daemon/socket of avahi-daemon.service, "
-			     "which restarts fresh");
+	ASSERT_STREQ(reason,
+		     "unix stream socket connected to /run/avahi-daemon/socket of avahi-daemon.service, "
+		     "which restarts fresh");
 
-	f = (struct unix_peer_facts){ .type = SOCK_STREAM, .peer_unit = "db.service",
+	f = (struct unix_peer_facts){ .type = SOCK_STREAM,
+				      .peer_unit = "db.service",
 				      .peer_decision = DECISION_CHECKPOINT };
 	ASSERT_EQ(fd_check_unix_peer(&f, reason, sizeof(reason)), FD_BLOCKER);
 	ASSERT_TRUE(strstr(reason, "an unnamed socket of db.service, checkpointed separately"));
@@ -410,9 +446,10 @@ TEST(proc_parse_stat_handles_odd_comm)
 {
 	struct proc_stat st;
 
-	ASSERT_OK(proc_parse_stat("1234 (a) b (c)) S 77 1234 1234 0 -1 4194560 100 0 0 0 5 6 0 0 20 0 3 0 99 "
-				  "1000 200 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0\n",
-				  &st));
+	ASSERT_OK(proc_parse_stat(
+		"1234 (a) b (c)) S 77 1234 1234 0 -1 4194560 100 0 0 0 5 6 0 0 20 0 3 0 99 "
+		"1000 200 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0\n",
+		&st));
 	ASSERT_EQ(st.pid, 1234);
 	ASSERT_EQ(st.ppid, 77);
 	ASSERT_STREQ(st.comm, "a) b (c)");
@@ -422,7 +459,8 @@ TEST(proc_parse_stat_handles_odd_comm)
 	ASSERT_FALSE(proc_is_kernel_thread(&st));
 
 	/* A kernel thread: PF_KTHREAD in flags, parent kthreadd; priority may be negative. */
-	ASSERT_OK(proc_parse_stat("15 (migration/0) S 2 0 0 0 -1 69238848 0 0 0 0 0 0 0 0 -100 0 1 0 2 0 0\n", &st));
+	ASSERT_OK(proc_parse_stat(
+		"15 (migration/0) S 2 0 0 0 -1 69238848 0 0 0 0 0 0 0 0 -100 0 1 0 2 0 0\n", &st));
 	ASSERT_EQ(st.ppid, 2);
 	ASSERT_EQ(st.threads, 1);
 	ASSERT_TRUE(st.flags & PF_KTHREAD_FLAG);
@@ -460,7 +498,8 @@ TEST(proc_smaps_rollup_and_estimate)
 TEST(proc_cgroup_line)
 {
 	static const char v2[] = "0::/system.slice/ssh.service\n";
-	static const char hybrid[] = "12:pids:/system.slice\n1:name=systemd:/x\n0::/user.slice/user-0.slice/session-1.scope\n";
+	static const char hybrid[] =
+		"12:pids:/system.slice\n1:name=systemd:/x\n0::/user.slice/user-0.slice/session-1.scope\n";
 	static const char v1[] = "1:name=systemd:/x\n";
 	char *s;
 	FILE *f;
@@ -608,8 +647,12 @@ TEST(blockers_mount_namespace)
 
 TEST(plan_systemd_listening_socket_is_handed_back_to_services_only)
 {
-	struct plan_external sock = { .kind = EXTERNAL_SYSTEMD_SOCKET, .pid = 812, .fd = 3, .inode = 44,
-				      .what = (char *)LISTEN_SOCKET_WHAT " tcp 0.0.0.0:7100, handed back at restore",
+	struct plan_external sock = { .kind = EXTERNAL_SYSTEMD_SOCKET,
+				      .pid = 812,
+				      .fd = 3,
+				      .inode = 44,
+				      .what = (char *)LISTEN_SOCKET_WHAT
+				      " tcp 0.0.0.0:7100, handed back at restore",
 				      .listen = (char *)"tcp 0.0.0.0:7100" };
 	struct plan_unit svc = unit("kupgrade-sockact.service", OWNER_SERVICE);
 	struct plan_unit scope = unit("run-u8.scope", OWNER_SCOPE);

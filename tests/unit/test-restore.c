@@ -56,7 +56,9 @@ TEST(restore_dropin_names_the_pid_file_restore_unit_writes)
 	snprintf(path, sizeof(path), "%s/a.service.d/50-kupgrade-restore.conf", dir);
 	ASSERT_OK(read_full_file_str(path, &text));
 	ASSERT_TRUE(strstr(text, "\nPIDFile=" RESTORE_SERVICE_DIR "/a.service.pid\n"));
-	ASSERT_TRUE(strstr(text, "\nExecStart=/usr/sbin/kupgrade restore-unit --from /run/kupgrade a.service\n"));
+	ASSERT_TRUE(
+		strstr(text,
+		       "\nExecStart=/usr/sbin/kupgrade restore-unit --from /run/kupgrade a.service\n"));
 	ASSERT_OK(restore_service_remove_dropin(dir, "a.service"));
 	ASSERT_EQ(access(path, F_OK), -1);
 	/* Gone already: fine. The empty .d directory went with it. */
@@ -78,7 +80,8 @@ TEST(externals_come_back_as_fifos_and_nothing_else_unknown)
 	ASSERT_TRUE(dir_fd >= 0);
 	u = manifest_add_unit(m, "session-3.scope", MANIFEST_UNIT_SCOPE, "a");
 	ASSERT_TRUE(u);
-	ASSERT_OK(manifest_unit_add_external(u, "file[1:2]", "/run/user/0/fifo", S_IFIFO | 0600, 100, 5));
+	ASSERT_OK(manifest_unit_add_external(u, "file[1:2]", "/run/user/0/fifo", S_IFIFO | 0600,
+					     100, 5));
 	ASSERT_OK(restore_externals_open(dir_fd, u, &x));
 	ASSERT_EQ(x.n, 1);
 	ASSERT_STREQ(x.inherit[0].key, "file[1:2]");

@@ -30,10 +30,14 @@ TEST(tcp_parse_skips_listen_and_header)
 {
 	struct tcp_conn c;
 
-	ASSERT_EQ(tcp_parse_proc_line("  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n",
-				      AF_INET, &c), 0);
-	ASSERT_EQ(tcp_parse_proc_line("   0: 00000000:0016 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 17000 1 0000000000000000 100 0 0 10 0\n",
-				      AF_INET, &c), 0);
+	ASSERT_EQ(tcp_parse_proc_line(
+			  "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n",
+			  AF_INET, &c),
+		  0);
+	ASSERT_EQ(tcp_parse_proc_line(
+			  "   0: 00000000:0016 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 17000 1 0000000000000000 100 0 0 10 0\n",
+			  AF_INET, &c),
+		  0);
 	ASSERT_EQ(tcp_parse_proc_line("garbage\n", AF_INET, &c), -EBADMSG);
 }
 

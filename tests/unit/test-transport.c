@@ -78,9 +78,11 @@ TEST(transport_initrd_stage_appends_aligned_archive)
 	sh("cmp -n %lld %s %s/initrd.img", (long long)isize, t.staged_initrd, d);
 	sh("test \"$(tail -c +%lld %s | head -c %lld | od -An -tx1 | tr -d ' \\n')\" = \"%s\"",
 	   (long long)isize + 1, t.staged_initrd, (long long)(4 - isize % 4),
-	   isize % 4 == 1 ? "000000" : isize % 4 == 2 ? "0000" : "00");
-	sh("test \"$(tail -c +%lld %s | head -c 6)\" = 070701", (long long)((isize + 3) / 4 * 4) + 1,
-	   t.staged_initrd);
+	   isize % 4 == 1   ? "000000"
+	   : isize % 4 == 2 ? "0000"
+			    : "00");
+	sh("test \"$(tail -c +%lld %s | head -c 6)\" = 070701",
+	   (long long)((isize + 3) / 4 * 4) + 1, t.staged_initrd);
 
 	/* Unpack the appended archive alone and compare with the source tree. */
 	sh("cd %s && mkdir out && tail -c +%lld %s | (cd out && cpio -idm --quiet) && "
@@ -248,7 +250,8 @@ TEST(transport_meminfo_parse)
 	struct transport_mem m;
 
 	ASSERT_OK(transport_parse_meminfo("MemTotal:        4015740 kB\nMemFree:  1 kB\n"
-					  "MemAvailable:    3694420 kB\n", &m));
+					  "MemAvailable:    3694420 kB\n",
+					  &m));
 	ASSERT_EQ(m.total, 4015740ULL * 1024);
 	ASSERT_EQ(m.available, 3694420ULL * 1024);
 	ASSERT_EQ(transport_parse_meminfo("MemTotal: 5 kB\n", &m), -EBADMSG);

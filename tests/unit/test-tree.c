@@ -12,10 +12,9 @@
 
 TEST(tree_parse_mountinfo_ids)
 {
-	const char *mi =
-		"22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw\n"
-		"23 22 0:21 / /proc rw,nosuid shared:12 - proc proc rw\n"
-		"1043 22 0:27 / /run rw shared:5 - tmpfs tmpfs rw\n";
+	const char *mi = "22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw\n"
+			 "23 22 0:21 / /proc rw,nosuid shared:12 - proc proc rw\n"
+			 "1043 22 0:27 / /run rw shared:5 - tmpfs tmpfs rw\n";
 	uint32_t *ids;
 	size_t n;
 
@@ -31,7 +30,8 @@ TEST(tree_parse_fdinfo)
 {
 	uint32_t id;
 
-	ASSERT_OK(tree_parse_fdinfo_mnt_id("pos:\t0\nflags:\t0100001\nmnt_id:\t43\nino:\t1234\n", &id));
+	ASSERT_OK(tree_parse_fdinfo_mnt_id("pos:\t0\nflags:\t0100001\nmnt_id:\t43\nino:\t1234\n",
+					   &id));
 	ASSERT_EQ(id, 43);
 	ASSERT_EQ(tree_parse_fdinfo_mnt_id("pos:\t0\nflags:\t02\n", &id), -ENOENT);
 }

@@ -65,14 +65,14 @@ TEST(report_path_names_the_upgrade)
 TEST(phase_table_names_and_order)
 {
 	static const char *const all[] = {
-		"check", "load", "quiet-client", "plan", "scan", "criu-check", "prepare-images",
-		"quiesce-services", "lock-network", "dump", "write-manifest", "stage", "load-images",
-		"save-pending", "kexec",
+		"check",	  "load",	    "quiet-client",	"plan",		"scan",
+		"criu-check",	  "prepare-images", "quiesce-services", "lock-network", "dump",
+		"write-manifest", "stage",	    "load-images",	"save-pending", "kexec",
 	};
 	/* "kupgrade checkpoint" runs these, as scenario 30 expects. */
 	static const char *const ckpt[] = {
-		"plan", "scan", "criu-check", "prepare-images", "quiesce-services", "lock-network", "dump",
-		"write-manifest",
+		"plan",		"scan", "criu-check",	  "prepare-images", "quiesce-services",
+		"lock-network", "dump", "write-manifest",
 	};
 	const struct upgrade_phase *p;
 	size_t n, k = 0;
@@ -158,7 +158,8 @@ TEST(man_page_lists_the_phase_table)
 		ASSERT_STREQ(name, want);
 		if (per_unit && strncmp(rest, "_UNIT_", 6) == 0)
 			rest += 6;
-		ASSERT_EQ(strncmp(rest, " (checkpoint)", 13) == 0, !!(p[i].flags & UPGRADE_PHASE_CHECKPOINT));
+		ASSERT_EQ(strncmp(rest, " (checkpoint)", 13) == 0,
+			  !!(p[i].flags & UPGRADE_PHASE_CHECKPOINT));
 		i++;
 	}
 	fclose(f);

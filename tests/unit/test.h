@@ -13,47 +13,47 @@
 
 void test_register(const char *name, const char *file, void (*fn)(void));
 
-#define TEST(name)                                                        \
-	static void test_##name(void);                                    \
+#define TEST(name)                                                          \
+	static void test_##name(void);                                      \
 	__attribute__((constructor)) static void test_register_##name(void) \
-	{                                                                 \
-		test_register(#name, __FILE__, test_##name);              \
-	}                                                                 \
+	{                                                                   \
+		test_register(#name, __FILE__, test_##name);                \
+	}                                                                   \
 	static void test_##name(void)
 
-#define test_fail(...)                                                  \
-	do {                                                            \
-		fprintf(stderr, "    %s:%d: ", __FILE__, __LINE__);     \
-		fprintf(stderr, __VA_ARGS__);                           \
-		fputc('\n', stderr);                                    \
-		exit(1);                                                \
+#define test_fail(...)                                              \
+	do {                                                        \
+		fprintf(stderr, "    %s:%d: ", __FILE__, __LINE__); \
+		fprintf(stderr, __VA_ARGS__);                       \
+		fputc('\n', stderr);                                \
+		exit(1);                                            \
 	} while (0)
 
-#define ASSERT_TRUE(e)                                            \
-	do {                                                      \
-		if (!(e))                                         \
-			test_fail("expected true: %s", #e);       \
+#define ASSERT_TRUE(e)                                      \
+	do {                                                \
+		if (!(e))                                   \
+			test_fail("expected true: %s", #e); \
 	} while (0)
 #define ASSERT_FALSE(e) ASSERT_TRUE(!(e))
 
-#define ASSERT_EQ(a, b)                                                          \
-	do {                                                                     \
-		long long _a = (long long)(a), _b = (long long)(b);              \
-		if (_a != _b)                                                    \
-			test_fail("%s == %s: %lld != %lld", #a, #b, _a, _b);     \
+#define ASSERT_EQ(a, b)                                                      \
+	do {                                                                 \
+		long long _a = (long long)(a), _b = (long long)(b);          \
+		if (_a != _b)                                                \
+			test_fail("%s == %s: %lld != %lld", #a, #b, _a, _b); \
 	} while (0)
 
-#define ASSERT_OK(e)                                                    \
-	do {                                                            \
-		long long _r = (long long)(e);                          \
-		if (_r < 0)                                             \
+#define ASSERT_OK(e)                                                        \
+	do {                                                                \
+		long long _r = (long long)(e);                              \
+		if (_r < 0)                                                 \
 			test_fail("%s failed: %s", #e, strerror((int)-_r)); \
 	} while (0)
 
-#define ASSERT_STREQ(a, b)                                                            \
-	do {                                                                          \
-		const char *_a = (a), *_b = (b);                                      \
-		if (!_a || !_b || strcmp(_a, _b) != 0)                                \
-			test_fail("%s == %s: \"%s\" != \"%s\"", #a, #b,               \
-				  _a ? _a : "(null)", _b ? _b : "(null)");            \
+#define ASSERT_STREQ(a, b)                                                                  \
+	do {                                                                                \
+		const char *_a = (a), *_b = (b);                                            \
+		if (!_a || !_b || strcmp(_a, _b) != 0)                                      \
+			test_fail("%s == %s: \"%s\" != \"%s\"", #a, #b, _a ? _a : "(null)", \
+				  _b ? _b : "(null)");                                      \
 	} while (0)
