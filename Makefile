@@ -64,9 +64,11 @@ check-unit: build/unit-tests
 check-vm: all
 	tests/vm/run.sh
 
-# The tree's shape: formatted, layered, no include cycle.
+# The tree's shape: formatted, layered, no include cycle, the architecture's
+# file tables true.
 check-style: format-check
 	tests/check-includes.sh
+	tests/check-architecture.sh
 
 check: check-style check-unit check-vm
 
