@@ -246,7 +246,7 @@ int checkpoint_phase_dump_unit(void *ctx, void *arg)
 		u->mu->image_bytes = bytes;
 	}
 	log_info("Dumped %s: %u process%s, %.1f MiB in %.2f s.", u->mu->name, u->mu->n_processes,
-		 u->mu->n_processes == 1 ? "" : "es", bytes / 1048576.0,
+		 u->mu->n_processes == 1 ? "" : "es", bytes / (double)MiB,
 		 (now_usec(CLOCK_MONOTONIC) - t0) / 1e6);
 	return 0;
 }

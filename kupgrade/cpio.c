@@ -114,7 +114,7 @@ int cpio_write_file_fd(struct cpio_writer *w, const char *name, mode_t mode, int
 		       uint64_t size)
 {
 	_cleanup_free_ char *buf = NULL;
-	const size_t bufsize = 1024 * 1024;
+	const size_t bufsize = MiB;
 	uint64_t left = size;
 	int r;
 

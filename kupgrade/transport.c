@@ -69,7 +69,7 @@ const struct transport_ops *transport_pick(const struct transport *t, bool on_di
 
 int transport_copy_bytes(int in, int out, uint64_t n)
 {
-	static char buf[1024 * 1024];
+	static char buf[MiB];
 
 	while (n > 0) {
 		ssize_t k = copy_file_range(in, NULL, out, NULL, (size_t)MIN(n, (uint64_t)1 << 30),
