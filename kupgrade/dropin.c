@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -9,6 +11,57 @@
 #include "macro.h"
 
 #define QUIESCE_NAME "50-kupgrade-quiesce.conf"
+
+/* Control characters, quotes and the backslash go C-escaped; % and $ are
+ * doubled (specifiers, variables); a word with a space is quoted. */
+char *dropin_exec_word(const char *s)
+{
+	bool quote = !*s || strchr(s, ' ') != NULL;
+	/* At most 4 bytes ("\xNN") per byte, the quotes and the NUL. */
+	char *ret = malloc(strlen(s) * 4 + 3), *p = ret;
+
+	if (!ret)
+		return NULL;
+	if (quote)
+		*p++ = '"';
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '\\' || c == '"' || c == '\'')
+			p += sprintf(p, "\\%c", c);
+		else if (c == '%' || c == '$')
+			p += sprintf(p, "%c%c", c, c);
+		else if (c < 0x20 || c == 0x7f)
+			p += sprintf(p, "\\x%02x", c);
+		else
+			*p++ = (char)c;
+	}
+	if (quote)
+		*p++ = '"';
+	*p = 0;
+	return ret;
+}
+
+char *dropin_setting_value(const char *s)
+{
+	char *ret, *p;
+
+	for (const char *q = s; *q; q++)
+		if ((unsigned char)*q < 0x20 || *q == 0x7f) {
+			errno = EINVAL;
+			return NULL;
+		}
+	ret = p = malloc(strlen(s) * 2 + 1);
+	if (!ret)
+		return NULL;
+	for (; *s; s++) {
+		if (*s == '%')
+			*p++ = '%';
+		*p++ = *s;
+	}
+	*p = 0;
+	return ret;
+}
 
 int dropin_write(const char *dir, const char *unit, const char *name, const char *text)
 {

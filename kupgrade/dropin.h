@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <stdbool.h>
+
 /*
  * The runtime drop-ins kupgrade gives a checkpointed service, as
  * dir/<unit>.d/<name>:
@@ -21,3 +23,19 @@ int dropin_remove(const char *dir, const char *unit, const char *name);
 
 int dropin_write_quiesce(const char *dir, const char *unit);
 int dropin_remove_quiesce(const char *dir, const char *unit);
+
+/*
+ * Pure: s written into unit text so that systemd reads back exactly s.
+ *
+ * dropin_exec_word(): s as one argument of an Exec*= line. systemd expands
+ * specifiers (%) and variables ($) in it, splits it at whitespace, unquotes
+ * and C-unescapes each word: unescaped, the unit name "foo\x2dbar.service"
+ * would reach the process as "foo-bar.service". NULL: out of memory.
+ *
+ * dropin_setting_value(): s as the value of a plain setting (PIDFile=):
+ * only specifiers are expanded there. NULL with errno EINVAL for a value
+ * that cannot be written (a control character, which would end the line),
+ * ENOMEM when out of memory.
+ */
+char *dropin_exec_word(const char *s);
+char *dropin_setting_value(const char *s);

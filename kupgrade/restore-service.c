@@ -31,28 +31,46 @@ static void service_file(char *buf, size_t size, const char *unit, const char *w
 	snprintf(buf, size, "%s/%s.%s", RESTORE_SERVICE_DIR, unit, what);
 }
 
+/*
+ * Every value goes in escaped: systemd would unescape "\x2d" in a unit
+ * name, expand % and $, and split a path at its spaces. "--" before the
+ * unit: a unit name may begin with "-". The unit is in the PID file's path
+ * too: a control character in it (which would end the comment's line) is
+ * refused there.
+ */
 int restore_service_write_dropin(const char *dir, const char *unit, const char *images)
 {
-	char text[8192], pid_file[4096];
+	_cleanup_free_ char *pid_value = NULL, *from_word = NULL, *unit_word = NULL;
+	char text[16384], pid_file[4096];
+	int k;
 
 	service_file(pid_file, sizeof(pid_file), unit, "pid");
-	snprintf(text, sizeof(text),
-		 "# Written by kupgrade: this start restores %s from its checkpoint.\n"
-		 "[Unit]\n"
-		 "Wants=kupgrade-netlock.service\n"
-		 "After=kupgrade-netlock.service systemd-journald.socket network.target\n"
-		 "\n"
-		 "[Service]\n"
-		 "Type=forking\n"
-		 "PIDFile=%s\n"
-		 "GuessMainPID=no\n"
-		 "ExecCondition=\n"
-		 "ExecStartPre=\n"
-		 "ExecStart=\n"
-		 "ExecStart=/usr/sbin/kupgrade restore-unit --from %s %s\n"
-		 "ExecStartPost=\n"
-		 "TimeoutStartSec=300\n",
-		 unit, pid_file, images, unit);
+	pid_value = dropin_setting_value(pid_file);
+	if (!pid_value)
+		return negative_errno();
+	from_word = dropin_exec_word(images);
+	unit_word = dropin_exec_word(unit);
+	if (!from_word || !unit_word)
+		return -ENOMEM;
+	k = snprintf(text, sizeof(text),
+		     "# Written by kupgrade: this start restores %s from its checkpoint.\n"
+		     "[Unit]\n"
+		     "Wants=kupgrade-netlock.service\n"
+		     "After=kupgrade-netlock.service systemd-journald.socket network.target\n"
+		     "\n"
+		     "[Service]\n"
+		     "Type=forking\n"
+		     "PIDFile=%s\n"
+		     "GuessMainPID=no\n"
+		     "ExecCondition=\n"
+		     "ExecStartPre=\n"
+		     "ExecStart=\n"
+		     "ExecStart=/usr/sbin/kupgrade restore-unit --from %s -- %s\n"
+		     "ExecStartPost=\n"
+		     "TimeoutStartSec=300\n",
+		     unit, pid_value, from_word, unit_word);
+	if (k < 0 || (size_t)k >= sizeof(text))
+		return -ENAMETOOLONG;
 	return dropin_write(dir, unit, RESTORE_DROPIN, text);
 }
 

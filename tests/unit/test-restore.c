@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "dropin.h"
 #include "fileio.h"
 #include "macro.h"
 #include "paths.h"
@@ -56,13 +57,65 @@ TEST(restore_dropin_names_the_pid_file_restore_unit_writes)
 	snprintf(path, sizeof(path), "%s/a.service.d/50-kupgrade-restore.conf", dir);
 	ASSERT_OK(read_full_file_str(path, &text));
 	ASSERT_TRUE(strstr(text, "\nPIDFile=" RESTORE_SERVICE_DIR "/a.service.pid\n"));
-	ASSERT_TRUE(
-		strstr(text,
-		       "\nExecStart=/usr/sbin/kupgrade restore-unit --from /run/kupgrade a.service\n"));
+	ASSERT_TRUE(strstr(
+		text,
+		"\nExecStart=/usr/sbin/kupgrade restore-unit --from /run/kupgrade -- a.service\n"));
 	ASSERT_OK(restore_service_remove_dropin(dir, "a.service"));
 	ASSERT_EQ(access(path, F_OK), -1);
 	/* Gone already: fine. The empty .d directory went with it. */
 	ASSERT_OK(restore_service_remove_dropin(dir, "a.service"));
+	ASSERT_OK(rmdir(dir));
+}
+
+TEST(exec_words_read_back_as_themselves)
+{
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+		{ "a.service", "a.service" },
+		/* systemd C-unescapes each word: "\x2d" would become "-". */
+		{ "foo\\x2dbar.service", "foo\\\\x2dbar.service" },
+		{ "/run/my images", "\"/run/my images\"" },
+		{ "/run/100%", "/run/100%%" },
+		{ "$HOME/${X}", "$$HOME/$${X}" },
+		{ "a\"b'c", "a\\\"b\\'c" },
+		{ "a\nb\tc", "a\\x0ab\\x09c" },
+		{ "", "\"\"" },
+	};
+
+	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+		_cleanup_free_ char *w = dropin_exec_word(cases[i].in);
+
+		ASSERT_STREQ(w, cases[i].out);
+	}
+}
+
+TEST(setting_values_double_percent_and_refuse_control_characters)
+{
+	_cleanup_free_ char *v = dropin_setting_value("/run/a\\x2d%i.pid");
+
+	ASSERT_STREQ(v, "/run/a\\x2d%%i.pid");
+	errno = 0;
+	ASSERT_TRUE(!dropin_setting_value("/run/a\n[Service]"));
+	ASSERT_EQ(errno, EINVAL);
+}
+
+TEST(restore_dropin_escapes_the_unit_and_the_images_path)
+{
+	char dir[] = "/tmp/kupgrade-test-XXXXXX", path[4096];
+	_cleanup_free_ char *text = NULL;
+
+	ASSERT_TRUE(mkdtemp(dir));
+	ASSERT_OK(restore_service_write_dropin(dir, "foo\\x2dbar.service", "/srv/my images%1"));
+	snprintf(path, sizeof(path), "%s/foo\\x2dbar.service.d/50-kupgrade-restore.conf", dir);
+	ASSERT_OK(read_full_file_str(path, &text));
+	ASSERT_TRUE(strstr(text, "\nPIDFile=" RESTORE_SERVICE_DIR "/foo\\x2dbar.service.pid\n"));
+	ASSERT_TRUE(strstr(text, "\nExecStart=/usr/sbin/kupgrade restore-unit "
+				 "--from \"/srv/my images%%1\" -- foo\\\\x2dbar.service\n"));
+	/* A line break would let a unit name write settings of its own. */
+	ASSERT_TRUE(restore_service_write_dropin(dir, "a\n[Service]\nUser=x.service", "/run/k") <
+		    0);
+	ASSERT_OK(restore_service_remove_dropin(dir, "foo\\x2dbar.service"));
 	ASSERT_OK(rmdir(dir));
 }
 
