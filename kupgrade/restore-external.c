@@ -7,6 +7,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "alloc.h"
 #include "listensock.h"
 #include "log.h"
 #include "plan.h"
@@ -112,11 +113,13 @@ static int make_external(int dir_fd, const ManifestUnit *u, const Kupgrade__Exte
 int restore_externals_open(int dir_fd, const ManifestUnit *u, struct restore_externals *ret)
 {
 	*ret = (struct restore_externals){};
-	if (u->n_externals > RESTORE_EXTERNALS_MAX)
-		return log_error_errno(-E2BIG, "%s: too many external files.", u->name);
 	for (size_t i = 0; i < u->n_externals; i++) {
 		int fd, r;
 
+		if (!GREEDY_REALLOC(ret->inherit, ret->n + 1)) {
+			restore_externals_close(ret);
+			return log_oom();
+		}
 		r = make_external(dir_fd, u, u->externals[i], i, &fd);
 		if (r < 0) {
 			restore_externals_close(ret);
@@ -132,5 +135,6 @@ void restore_externals_close(struct restore_externals *x)
 {
 	for (size_t i = 0; i < x->n; i++)
 		close(x->inherit[i].fd);
-	x->n = 0;
+	free(x->inherit);
+	*x = (struct restore_externals){};
 }

@@ -150,3 +150,40 @@ TEST(externals_come_back_as_fifos_and_nothing_else_unknown)
 	ASSERT_OK(rmdir(dir));
 	manifest_free(m);
 }
+
+/* The checkpoint declares as many as a unit's trees hold (up to 64 per tree,
+ * trees without number): the restore must hand back every one. */
+TEST(a_unit_with_many_externals_gets_them_all_back)
+{
+	char dir[] = "/tmp/kupgrade-test-XXXXXX";
+	Manifest *m = manifest_new("boot", "6.1.0");
+	struct restore_externals x;
+	ManifestUnit *u;
+	struct stat st;
+	int dir_fd;
+
+	ASSERT_TRUE(m && mkdtemp(dir));
+	dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ASSERT_TRUE(dir_fd >= 0);
+	u = manifest_add_unit(m, "session-7.scope", MANIFEST_UNIT_SESSION, "a");
+	ASSERT_TRUE(u);
+	for (unsigned i = 0; i < 40; i++) {
+		char key[32];
+
+		snprintf(key, sizeof(key), "file[1:%x]", i + 1);
+		ASSERT_OK(manifest_unit_add_external(u, key, "/run/user/0/fifo", S_IFIFO | 0600,
+						     100 + i, 3));
+	}
+	ASSERT_OK(restore_externals_open(dir_fd, u, &x));
+	ASSERT_EQ(x.n, 40);
+	for (size_t i = 0; i < x.n; i++) {
+		ASSERT_STREQ(x.inherit[i].key, u->externals[i]->key);
+		ASSERT_OK(fstat(x.inherit[i].fd, &st));
+		ASSERT_TRUE(S_ISFIFO(st.st_mode));
+	}
+	restore_externals_close(&x);
+	ASSERT_EQ(x.n, 0);
+	close(dir_fd);
+	ASSERT_OK(rmdir(dir));
+	manifest_free(m);
+}
