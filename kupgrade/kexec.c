@@ -217,6 +217,77 @@ int kexec_image_acceptable(const struct kexec_support *s, const struct kernel_im
 	return 0;
 }
 
+/*
+ * Seconds the new kernel waits after a panic before it reboots by itself.
+ * After the point of no return nobody may be at the console, and Debian
+ * leaves kernel.panic at 0 (wait forever): a new kernel that panics early
+ * (its root device missing, a driver) would keep the machine down until
+ * someone power-cycles it. 10 s leaves the panic readable on a console;
+ * the reboot goes through the firmware to the boot loader's default.
+ */
+#define KEXEC_PANIC_TIMEOUT_SEC 10
+#define KEXEC_PANIC_PARAM "panic="
+
+/* One parameter of a kernel command line, as the kernel splits them
+ * (kernel/params.c next_arg()): whitespace outside double quotes ends it. */
+static const char *next_param(const char *p, const char **ret_start)
+{
+	bool in_quote = false;
+
+	p += strspn(p, " \t\n");
+	*ret_start = p;
+	for (; *p && (in_quote || !strchr(" \t\n", *p)); p++)
+		if (*p == '"')
+			in_quote = !in_quote;
+	return p;
+}
+
+int kexec_cmdline_panic_pos(const char *cmdline)
+{
+	const char *c = cmdline ?: "", *start, *end;
+
+	for (const char *p = c; *(end = next_param(p, &start)) || end > start; p = end) {
+		const char *name = start + (*start == '"');
+
+		/* "--": what follows is for init, not the kernel. */
+		if (end - start == 2 && strncmp(start, "--", 2) == 0)
+			return (int)(start - c);
+		if (strncmp(name, KEXEC_PANIC_PARAM, STRLEN(KEXEC_PANIC_PARAM)) == 0)
+			return -EEXIST;
+	}
+	return (int)strlen(c);
+}
+
+/* The --append value (NULL: none): the request's, with panic= added before
+ * any arguments for init. With --reuse-cmdline kexec-tools puts it after
+ * the running command line: panic= alone, unless that line sets one or
+ * ends with arguments for init. */
+static int append_value(const struct kexec_request *req, char **ret)
+{
+	const char *base = req->reuse_cmdline ? "" : req->append ?: "", *rest;
+	int pos;
+
+	*ret = NULL;
+	if (req->reuse_cmdline) {
+		pos = kexec_cmdline_panic_pos(req->running_cmdline);
+		if (pos < 0 || (size_t)pos != strlen(req->running_cmdline ?: ""))
+			return 0;
+		pos = 0;
+	} else {
+		pos = kexec_cmdline_panic_pos(base);
+		if (pos < 0)
+			return (*ret = strdup(base)) ? 0 : -ENOMEM;
+	}
+	rest = base + pos;
+	if (asprintf(ret, "%.*s%s" KEXEC_PANIC_PARAM "%d%s%s", pos, base,
+		     pos > 0 && !strchr(" \t\n", base[pos - 1]) ? " " : "", KEXEC_PANIC_TIMEOUT_SEC,
+		     *rest ? " " : "", rest) < 0) {
+		*ret = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 static int strv_push(char ***v, size_t *n, const char *fmt, const char *arg)
 {
 	char *s;
@@ -240,12 +311,16 @@ void kexec_argv_free(char **argv)
 int kexec_build_load_argv(const char *tool, const struct kexec_request *req, enum kexec_method m,
 			  char ***ret)
 {
+	_cleanup_free_ char *append = NULL;
 	char **v = NULL;
 	size_t n = 0;
 	int r;
 
 	if (!req->kernel || (req->append && req->reuse_cmdline))
 		return -EINVAL;
+	r = append_value(req, &append);
+	if (r < 0)
+		return r;
 
 	r = strv_push(&v, &n, "%s", tool);
 	if (r >= 0)
@@ -260,9 +335,10 @@ int kexec_build_load_argv(const char *tool, const struct kexec_request *req, enu
 		r = strv_push(&v, &n, "--initrd=%s", req->initrd);
 	if (r >= 0 && req->reuse_cmdline)
 		r = strv_push(&v, &n, "%s", "--reuse-cmdline");
-	/* Always pass the command line: kexec -s otherwise boots with none. */
-	if (r >= 0 && !req->reuse_cmdline)
-		r = strv_push(&v, &n, "--append=%s", req->append ?: "");
+	/* Always pass the command line: kexec -s otherwise boots with none.
+	 * With --reuse-cmdline, kexec-tools adds it after the running one. */
+	if (r >= 0 && append)
+		r = strv_push(&v, &n, "--append=%s", append);
 	if (r < 0) {
 		kexec_argv_free(v);
 		return r;
@@ -282,12 +358,18 @@ int kexec_load_kernel(const struct kexec_request *req, enum kexec_method *ret_me
 {
 	struct kexec_support s;
 	struct kexec_request rq = *req;
+	_cleanup_free_ char *running = NULL;
 	const char *reason = NULL;
 	enum kexec_method m;
 	char **argv = NULL;
 	int r;
 
 	rq.no_checks = no_checks_wanted(req);
+	/* What kexec-tools' --reuse-cmdline reads: for the panic= decision.
+	 * Unreadable: as if empty (panic= is added). */
+	if (rq.reuse_cmdline && !rq.running_cmdline &&
+	    read_full_file_str("/proc/cmdline", &running) >= 0)
+		rq.running_cmdline = running;
 	kexec_probe(&s);
 	if (!s.tool) {
 		kexec_support_done(&s);

@@ -23,6 +23,9 @@ struct kexec_request {
 	const char *initrd; /* NULL: none */
 	const char *append; /* NULL: empty, unless reuse_cmdline */
 	bool reuse_cmdline;
+	/* With reuse_cmdline: the running command line (/proc/cmdline), which
+	 * decides whether panic= is added; NULL: kexec_load_kernel() reads it. */
+	const char *running_cmdline;
 	/* kexec -i: skip purgatory's checksum of the segments. Only worth it
 	 * under emulation (TCG spends ~40 s on it); also set by the environment
 	 * KUPGRADE_KEXEC_NO_CHECKS=1. Only the legacy path honours it. */
@@ -54,7 +57,12 @@ int kexec_choose_method(const struct kexec_support *s, bool no_checks, enum kexe
 int kexec_image_acceptable(const struct kexec_support *s, const struct kernel_image *k,
 			   enum kexec_method m, const char **ret_reason);
 
-/* Pure: kexec-tools' argv for a load or an unload; free with strv_free-like loop. */
+/*
+ * Pure: kexec-tools' argv for a load or an unload; free with strv_free-like
+ * loop. The new kernel gets panic=N (it reboots after a panic, see
+ * KEXEC_PANIC_TIMEOUT_SEC) unless its command line has a panic= already:
+ * the operator's, or the one a previous switch added (--reuse-cmdline).
+ */
 int kexec_build_load_argv(const char *tool, const struct kexec_request *req, enum kexec_method m,
 			  char ***ret);
 void kexec_argv_free(char **argv);
@@ -67,6 +75,10 @@ int kexec_unload(enum kexec_method m);
 int kexec_loaded(void);
 
 /* Pure parsers, unit-tested. */
+/* Where panic= goes in a kernel command line: the offset where the kernel's
+ * parameters end (before a "--" that starts init's arguments, else the
+ * end); -EEXIST when they set panic= already. NULL: empty. */
+int kexec_cmdline_panic_pos(const char *cmdline);
 int kexec_parse_lockdown(const char *text, char *ret, size_t size);
 /* 1 for "=y"/"=m", 0 for "is not set", -ENOENT when the option is absent. */
 int kexec_config_value(const char *config_text, const char *option);

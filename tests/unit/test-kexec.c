@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
+#include <stdio.h>
 
 #include "kexec.h"
 #include "test.h"
@@ -120,7 +121,7 @@ TEST(kexec_load_argv)
 	ASSERT_OK(kexec_build_load_argv("/sbin/kexec", &rq, KEXEC_METHOD_FILE, &v));
 	ASSERT_STREQ(joined(v), "/sbin/kexec -s -l /boot/vmlinuz-6.1.0-56-cloud-amd64 "
 				"--initrd=/run/kupgrade-stage/initrd.img "
-				"--append=root=/dev/vda1 ro quiet");
+				"--append=root=/dev/vda1 ro quiet panic=10");
 	kexec_argv_free(v);
 
 	/* -i only on the legacy path, where it means something. */
@@ -133,7 +134,7 @@ TEST(kexec_load_argv)
 	rq.initrd = NULL;
 	ASSERT_OK(kexec_build_load_argv("/sbin/kexec", &rq, KEXEC_METHOD_LEGACY, &v));
 	ASSERT_STREQ(joined(v), "/sbin/kexec -c -i -l /boot/vmlinuz-6.1.0-56-cloud-amd64 "
-				"--reuse-cmdline");
+				"--reuse-cmdline --append=panic=10");
 	kexec_argv_free(v);
 
 	rq.append = "x";
@@ -141,6 +142,61 @@ TEST(kexec_load_argv)
 	rq.append = NULL;
 	rq.kernel = NULL;
 	ASSERT_EQ(kexec_build_load_argv("/sbin/kexec", &rq, KEXEC_METHOD_FILE, &v), -EINVAL);
+}
+
+TEST(kexec_cmdline_panic_position)
+{
+	ASSERT_EQ(kexec_cmdline_panic_pos(NULL), 0);
+	ASSERT_EQ(kexec_cmdline_panic_pos(""), 0);
+	ASSERT_EQ(kexec_cmdline_panic_pos("root=/dev/vda1 ro\n"), 18);
+	ASSERT_EQ(kexec_cmdline_panic_pos("root=/dev/vda1 panic=0 ro"), -EEXIST);
+	ASSERT_EQ(kexec_cmdline_panic_pos("panic=10"), -EEXIST);
+	ASSERT_EQ(kexec_cmdline_panic_pos("\"panic=5\" ro"), -EEXIST);
+	/* Other parameters that only start alike, or a value that quotes it. */
+	ASSERT_EQ(kexec_cmdline_panic_pos("panic_on_warn=1 oops=panic"), 26);
+	ASSERT_EQ(kexec_cmdline_panic_pos("x=\"a panic=3\" ro"), 16);
+	/* After "--" the words are init's: panic= goes before them. */
+	ASSERT_EQ(kexec_cmdline_panic_pos("root=/dev/vda1 -- single"), 15);
+	ASSERT_EQ(kexec_cmdline_panic_pos("ro -- panic=3"), 3);
+}
+
+/* kexec's arguments after the kernel, for rq loaded with FILE. */
+static char *append_of(const struct kexec_request *rq)
+{
+	static char buf[1024];
+	char **v = NULL;
+
+	ASSERT_OK(kexec_build_load_argv("/sbin/kexec", rq, KEXEC_METHOD_FILE, &v));
+	snprintf(buf, sizeof(buf), "%s", joined(v + 4));
+	kexec_argv_free(v);
+	return buf;
+}
+
+TEST(kexec_new_kernel_reboots_after_a_panic)
+{
+	struct kexec_request rq = { .kernel = "/boot/vmlinuz" };
+
+	/* The operator's own panic= stays as it is. */
+	rq.append = "root=/dev/vda1 panic=0";
+	ASSERT_STREQ(append_of(&rq), "--append=root=/dev/vda1 panic=0");
+	rq.append = "root=/dev/vda1 -- single";
+	ASSERT_STREQ(append_of(&rq), "--append=root=/dev/vda1 panic=10 -- single");
+	rq.append = "root=/dev/vda1 ";
+	ASSERT_STREQ(append_of(&rq), "--append=root=/dev/vda1 panic=10");
+	rq.append = "";
+	ASSERT_STREQ(append_of(&rq), "--append=panic=10");
+
+	/* --reuse-cmdline: added after the running line, once: a line a
+	 * switch booted with has it already. */
+	rq.append = NULL;
+	rq.reuse_cmdline = true;
+	rq.running_cmdline = "BOOT_IMAGE=/vmlinuz root=/dev/vda1 ro quiet\n";
+	ASSERT_STREQ(append_of(&rq), "--reuse-cmdline --append=panic=10");
+	rq.running_cmdline = "BOOT_IMAGE=/vmlinuz root=/dev/vda1 ro quiet panic=10\n";
+	ASSERT_STREQ(append_of(&rq), "--reuse-cmdline");
+	/* Added after "--" it would be init's: not added. */
+	rq.running_cmdline = "root=/dev/vda1 -- single\n";
+	ASSERT_STREQ(append_of(&rq), "--reuse-cmdline");
 }
 
 TEST(kexec_method_names)
