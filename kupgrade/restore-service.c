@@ -175,6 +175,15 @@ int restore_unit_run(const char *from, const char *unit)
 		r = log_error_errno(-ENOENT, "%s is not in the manifest of %s.", unit, ri.dir.path);
 		goto out;
 	}
+	/* A start after the restore recorded it (systemd's restart while the
+	 * drop-in stays): its checkpoint is not restored twice. */
+	if (restore_unit_done(u)) {
+		r = log_error_errno(-EALREADY,
+				    "%s is back already (%s by an earlier restore); its checkpoint "
+				    "is not restored again.",
+				    unit, manifest_outcome_to_string(u->outcome));
+		goto out;
+	}
 	if (mkdir(RESTORE_SERVICE_DIR, 0700) < 0 && errno != EEXIST) {
 		r = log_error_errno(negative_errno(), "Cannot create %s: %m", RESTORE_SERVICE_DIR);
 		goto out;
@@ -190,6 +199,13 @@ out:
 	return r;
 }
 
+/* A service whose restore's report is still to come: none recorded yet
+ * (an earlier run of the restore may have recorded it). */
+static bool awaits_report(const ManifestUnit *u)
+{
+	return manifest_unit_restores_through_unit(u) && !u->has_outcome;
+}
+
 /* Where the wait is: every service before units[i] has reported. */
 struct service_wait {
 	Manifest *m;
@@ -203,7 +219,7 @@ static int services_reported(void *userdata)
 	for (; w->i < w->m->n_units; w->i++) {
 		ManifestUnit *u = w->m->units[w->i];
 
-		if (manifest_unit_restores_through_unit(u) && read_service_result(u) < 0)
+		if (awaits_report(u) && read_service_result(u) < 0)
 			return 0;
 	}
 	return 1;
@@ -222,7 +238,7 @@ unsigned restore_services_collect(Manifest *m)
 		if (!manifest_unit_restores_through_unit(u))
 			continue;
 		/* Past the deadline, the ones not waited for get one look. */
-		if (i > w.i)
+		if (i > w.i && awaits_report(u))
 			(void)read_service_result(u);
 		if (!u->has_outcome) {
 			u->has_outcome = true;

@@ -204,6 +204,13 @@ static const char *fault_for(const Manifest *m)
 	return !isempty(f) ? f : m ? m->boot_fault : NULL;
 }
 
+bool restore_unit_done(const ManifestUnit *u)
+{
+	return u->has_outcome && (u->outcome == KUPGRADE__UNIT_OUTCOME__RESTORED ||
+				  u->outcome == KUPGRADE__UNIT_OUTCOME__RESTORED_NEW_PIDNS ||
+				  u->outcome == KUPGRADE__UNIT_OUTCOME__RESTARTED_FRESH);
+}
+
 int restore_unit_trees(struct imagedir *d, const Manifest *m, ManifestUnit *u)
 {
 	uint64_t t0 = now_usec(CLOCK_MONOTONIC);
@@ -219,8 +226,14 @@ int restore_unit_trees(struct imagedir *d, const Manifest *m, ManifestUnit *u)
 		return -EIO;
 	}
 
+	/* Back already: a second restore would start it twice (its PIDs taken
+	 * by itself, in a new PID namespace). */
+	if (u->n_restored_pids > 0)
+		log_notice("%s: %zu of its %zu trees were brought back by an earlier restore; "
+			   "not restoring those again.",
+			   u->name, MIN(u->n_restored_pids, u->n_root_pids), u->n_root_pids);
 	r = carry_put_back(d, u);
-	for (size_t i = 0; r == 0 && i < u->n_root_pids; i++) {
+	for (size_t i = u->n_restored_pids; r == 0 && i < u->n_root_pids; i++) {
 		int k = restore_tree(d, u, u->root_pids[i]);
 
 		if (k < 0 && r == 0)

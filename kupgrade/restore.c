@@ -27,8 +27,40 @@
 struct restore {
 	struct restore_images img;
 	bool after_switch;
-	unsigned failed; /* units that did not come back */
+	bool save_failed; /* said once */
+	unsigned failed;  /* units that did not come back */
 };
+
+enum restore_action restore_unit_action(const ManifestUnit *u, bool after_switch)
+{
+	if (manifest_unit_planned_restart(u))
+		return RESTORE_ACTION_NONE;
+	if (restore_unit_done(u))
+		return RESTORE_ACTION_DONE;
+	if (manifest_unit_restores_through_unit(u))
+		return after_switch ? RESTORE_ACTION_BY_SYSTEMD : RESTORE_ACTION_THROUGH_UNIT;
+	return RESTORE_ACTION_TREES;
+}
+
+/*
+ * The outcomes so far into the images' manifest: a run that stops part-way
+ * (a phase fails, the process is killed) leaves the images, and the next
+ * run must not restore again what is back already. Only this process writes
+ * it (restore-unit reports through its result file); never after the wipe.
+ */
+static void save_outcomes(struct restore *rs)
+{
+	int r = manifest_write_at(rs->img.dir.fd, rs->img.m);
+
+	if (r >= 0 || rs->save_failed)
+		return;
+	rs->save_failed = true;
+	log_warning_errno(r,
+			  "Cannot record the restore's outcomes in %s/" MANIFEST_FILE
+			  ", ignoring: if this restore stops part-way, a second one would restore "
+			  "again what is back: %m",
+			  rs->img.dir.path);
+}
 
 static int phase_lock(void *ctx, void *arg)
 {
@@ -51,9 +83,10 @@ static int phase_restore_unit(void *ctx, void *arg)
 	ManifestUnit *u = arg;
 
 	/* A service dumped on this boot goes back into its unit. */
-	if (manifest_unit_restores_through_unit(u) && !rs->after_switch) {
+	if (restore_unit_action(u, rs->after_switch) == RESTORE_ACTION_THROUGH_UNIT) {
 		if (restore_service_through_unit(rs->img.dir.path, u) < 0)
 			rs->failed++;
+		save_outcomes(rs);
 		return 0;
 	}
 	/* A unit that fails is reported; the others are still restored. */
@@ -62,10 +95,12 @@ static int phase_restore_unit(void *ctx, void *arg)
 			manifest_set_string(&u->outcome_reason,
 					    "CRIU restore failed, see " CRIU_LOG_DIR);
 		rs->failed++;
+		save_outcomes(rs);
 		return 0;
 	}
 	/* Its connections flow again now, not when the last unit is back. */
 	restore_lock_release_unit(&rs->img, u);
+	save_outcomes(rs);
 	return 0;
 }
 
@@ -75,6 +110,7 @@ static int phase_wait_services(void *ctx, void *arg)
 	struct restore *rs = ctx;
 
 	rs->failed += restore_services_collect(rs->img.m);
+	save_outcomes(rs);
 	return 0;
 }
 
@@ -137,17 +173,21 @@ static const struct {
 };
 
 /* One "restore:<unit>" phase per unit restored here: not the services after
- * a switch (systemd restores them), nor the units the plan restarted. */
+ * a switch (systemd restores them), nor the units the plan restarted, nor
+ * those an earlier run brought back. */
 static int add_unit_phases(struct phase_list *l, const struct restore *rs,
 			   int (*run)(void *, void *))
 {
 	for (size_t i = 0; i < rs->img.m->n_units; i++) {
 		ManifestUnit *u = rs->img.m->units[i];
+		enum restore_action a = restore_unit_action(u, rs->after_switch);
 		char name[300];
 		int r;
 
-		if ((rs->after_switch && manifest_unit_restores_through_unit(u)) ||
-		    manifest_unit_planned_restart(u))
+		if (a == RESTORE_ACTION_DONE)
+			log_info("%s: %s by an earlier restore; not restored again.", u->name,
+				 manifest_outcome_to_string(u->outcome));
+		if (a != RESTORE_ACTION_TREES && a != RESTORE_ACTION_THROUGH_UNIT)
 			continue;
 		snprintf(name, sizeof(name), "restore:%s", u->name);
 		r = phase_list_add(l, name, run, NULL, u);
@@ -192,6 +232,12 @@ static void record_boot_timings(Manifest *m, uint64_t boottime, uint64_t realtim
 {
 	struct utsname u;
 
+	/* A run before this one stopped part-way: its timings stand. */
+	if (m->has_restore_realtime_usec) {
+		log_notice("An earlier restore of these images stopped part-way; what it brought "
+			   "back is not restored again.");
+		return;
+	}
 	m->has_restore_realtime_usec = true;
 	m->restore_realtime_usec = realtime;
 	if (uname(&u) >= 0)

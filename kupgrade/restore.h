@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <stdbool.h>
+
+#include "manifest.h"
 #include "options.h"
 
 /*
@@ -12,3 +15,17 @@
  * failed (the report says which).
  */
 int restore_run(const struct kupgrade_options *o);
+
+/* What a run of "kupgrade restore" does with one unit of the manifest. */
+enum restore_action {
+	RESTORE_ACTION_TREES,	     /* its trees, restored by this run */
+	RESTORE_ACTION_THROUGH_UNIT, /* a service on the boot that dumped it: its own start */
+	RESTORE_ACTION_BY_SYSTEMD,   /* a service after a switch: systemd's start; collected */
+	RESTORE_ACTION_NONE,	     /* the plan restarted it: nothing was dumped */
+	RESTORE_ACTION_DONE,	     /* back already, by an earlier run: not again */
+};
+
+/* Pure: the action for u; after_switch: the images are another boot's. A
+ * run records each unit's outcome in the images' manifest as it goes, so a
+ * run after one that stopped part-way takes only what is not back. */
+enum restore_action restore_unit_action(const ManifestUnit *u, bool after_switch);
