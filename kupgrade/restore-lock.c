@@ -10,12 +10,16 @@
 #include "log.h"
 #include "poll-util.h"
 #include "restore-lock.h"
+#include "restore-tree.h"
 #include "winscale.h"
 
-static int collect_connections(const Manifest *m, struct tcp_conn **ret, size_t *ret_n)
+/* A unit an earlier run brought back has live connections: locking them
+ * again would stall them until this run unlocks. */
+int restore_lock_connections(const Manifest *m, struct tcp_conn **ret, size_t *ret_n)
 {
 	for (size_t i = 0; i < m->n_units; i++)
-		if (unit_connections(m->units[i], ret, ret_n) < 0)
+		if (!restore_unit_done(m->units[i]) &&
+		    unit_connections(m->units[i], ret, ret_n) < 0)
 			return -ENOMEM;
 	return 0;
 }
@@ -31,7 +35,7 @@ int restore_lock_ensure(const struct restore_images *ri)
 	r = ri->lock->exists();
 	if (r > 0)
 		return 0;
-	r = collect_connections(ri->m, &c, &n);
+	r = restore_lock_connections(ri->m, &c, &n);
 	if (r < 0)
 		return log_oom();
 	r = ri->lock->lock(c, n);

@@ -3,6 +3,7 @@
 
 #include "manifest.h"
 #include "restore-images.h"
+#include "tcp.h"
 
 /*
  * The network lock, restore side. After a kexec the old kernel's rules are
@@ -17,6 +18,9 @@
  * and, after a switch, turn TCP window scaling off (winscale.h). */
 int restore_lock_run(const char *from);
 
+/* The connections to lock again: those of every unit not yet back
+ * (appended to *ret, *ret_n). -ENOMEM only. */
+int restore_lock_connections(const Manifest *m, struct tcp_conn **ret, size_t *ret_n);
 /* Lock again from the manifest, unless the lock is still there (a restore
  * on the kernel that took it). */
 int restore_lock_ensure(const struct restore_images *ri);

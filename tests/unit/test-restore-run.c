@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "exit-status.h"
@@ -10,6 +11,7 @@
 #include "imagedir.h"
 #include "log.h"
 #include "manifest.h"
+#include "restore-lock.h"
 #include "restore-service.h"
 #include "restore-tree.h"
 #include "restore.h"
@@ -189,5 +191,27 @@ TEST(services_back_already_are_not_waited_for)
 	alarm(30);
 	ASSERT_EQ(restore_services_collect(m), 0);
 	ASSERT_EQ(u->outcome, KUPGRADE__UNIT_OUTCOME__RESTORED);
+	manifest_free(m);
+}
+
+/* A unit an earlier run brought back keeps its connections flowing: only the
+ * units not yet back are locked again. */
+TEST(lock_again_takes_only_the_units_not_back)
+{
+	Manifest *m = manifest_new("0123456789abcdef0123456789abcdef", "6.1.0-56-cloud-amd64");
+	ManifestUnit *back, *pending;
+	_cleanup_free_ struct tcp_conn *c = NULL;
+	size_t n = 0;
+
+	back = manifest_add_unit(m, "a.scope", MANIFEST_UNIT_SCOPE, "a");
+	pending = manifest_add_unit(m, "b.scope", MANIFEST_UNIT_SCOPE, "b");
+	ASSERT_OK(manifest_unit_add_connection(back, AF_INET, "10.0.2.15", 22, "10.0.2.2", 40000));
+	ASSERT_OK(manifest_unit_add_connection(pending, AF_INET, "10.0.2.15", 7777, "10.0.2.2",
+					       40001));
+	back->has_outcome = true;
+	back->outcome = KUPGRADE__UNIT_OUTCOME__RESTORED;
+	ASSERT_OK(restore_lock_connections(m, &c, &n));
+	ASSERT_EQ(n, 1);
+	ASSERT_EQ(c[0].sport, 7777);
 	manifest_free(m);
 }
