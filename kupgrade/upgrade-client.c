@@ -16,6 +16,7 @@
 #include "poll-util.h"
 #include "progress.h"
 #include "report.h"
+#include "test-hooks.h"
 #include "upgrade.h"
 #include "upgrade-client.h"
 
@@ -263,29 +264,11 @@ static int worker_argv(const struct kupgrade_options *o, const char *id, char **
 	return 0;
 }
 
-/* KUPGRADE_* variables (fault injection, test knobs) reach the worker. */
-static char **worker_env(void)
-{
-	extern char **environ;
-	size_t n = 0;
-	char **e;
-
-	for (char **p = environ; *p; p++)
-		n += strncmp(*p, "KUPGRADE_", 9) == 0;
-	e = calloc(n + 1, sizeof(char *));
-	if (!e)
-		return NULL;
-	n = 0;
-	for (char **p = environ; *p; p++)
-		if (strncmp(*p, "KUPGRADE_", 9) == 0)
-			e[n++] = *p;
-	return e;
-}
-
 int upgrade_client_run(const struct kupgrade_options *o, struct upgrade_no_switch *ret_no_switch)
 {
 	_cleanup_free_ char *release = NULL, *initrd = NULL;
-	_cleanup_free_ char **wargv = NULL, **wenv = NULL;
+	_cleanup_free_ char **wargv = NULL;
+	char **wenv = NULL;
 	struct upgrade_no_switch *ns = ret_no_switch;
 	char id[65], boot_id[64];
 	int r;
@@ -315,10 +298,12 @@ int upgrade_client_run(const struct kupgrade_options *o, struct upgrade_no_switc
 		return r;
 	if (progress_new_id(id, sizeof(id)) < 0 || read_boot_id(boot_id, sizeof(boot_id)) < 0)
 		return log_error_errno(-EIO, "Cannot read the boot id or make an upgrade id.");
-	if (worker_argv(o, id, &wargv) < 0 || !(wenv = worker_env()))
+	/* The worker's environment: the test hooks set here, in a test build. */
+	if (worker_argv(o, id, &wargv) < 0 || test_hooks_env(&wenv) < 0)
 		return log_oom();
 	r = bus_start_transient_service(UPGRADE_WORKER_UNIT, "kupgrade: switch the running kernel",
 					wargv, wenv);
+	test_hooks_env_free(wenv);
 	if (r == -EEXIST)
 		return log_error_errno(-EBUSY,
 				       "Another kernel switch is running (%s); wait for it.",

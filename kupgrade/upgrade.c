@@ -8,6 +8,7 @@
 #include "inspect.h"
 #include "log.h"
 #include "progress.h"
+#include "test-hooks.h"
 #include "upgrade-internal.h"
 #include "upgrade.h"
 
@@ -224,6 +225,7 @@ int upgrade_worker(const struct kupgrade_options *o)
 {
 	struct upgrade u = { .o = o, .id = o->id };
 	struct phase_result res = {};
+	const char *boot_fault;
 	struct utsname un;
 	int r;
 
@@ -250,9 +252,9 @@ int upgrade_worker(const struct kupgrade_options *o)
 		return r;
 	}
 	/* Tests: a fault for the boot after the switch travels in the manifest. */
-	if (getenv("KUPGRADE_BOOT_FAULT") &&
-	    manifest_set_string(&checkpoint_manifest(u.ckpt)->boot_fault,
-				getenv("KUPGRADE_BOOT_FAULT")) < 0) {
+	boot_fault = test_hook("KUPGRADE_BOOT_FAULT");
+	if (boot_fault &&
+	    manifest_set_string(&checkpoint_manifest(u.ckpt)->boot_fault, boot_fault) < 0) {
 		r = log_oom();
 		goto out;
 	}
