@@ -19,6 +19,7 @@
 #include "test-hooks.h"
 #include "upgrade.h"
 #include "upgrade-client.h"
+#include "upgrade-lock.h"
 
 /*
  * "kupgrade --kernel FILE": the client. It checks, asks, starts the worker
@@ -107,7 +108,11 @@ static int show_result(const char *id, struct upgrade_no_switch *ns)
 	else
 		log_error("%s", msg);
 	code = code >= 0 && code < 256 ? code : EXIT_SOFTWARE;
-	(void)no_switch(ns, code == 0 ? "nothing-done" : "rolled-back", id, (int)code, msg);
+	(void)no_switch(ns,
+			code == 0		? "nothing-done"
+			: code == EXIT_TEMPFAIL ? "refused" /* busy: it started nothing */
+						: "rolled-back",
+			id, (int)code, msg);
 	progress_remove(id);
 	return (int)code;
 }
@@ -210,6 +215,22 @@ static int follow(const char *id, const char *boot_id, bool json, struct upgrade
 	return r > 0 ? f.result : r;
 }
 
+/* Another switch, a checkpoint, or apt is running: refused. Takes nothing:
+ * the worker takes the switch lock (upgrade-lock.h). */
+static int refuse_if_busy(struct upgrade_no_switch *ns)
+{
+	_cleanup_free_ char *msg = NULL;
+	int r;
+
+	r = upgrade_busy(SWITCH_LOCK_FILE, dpkg_lock_files, &msg);
+	if (r == 0)
+		return 0;
+	if (!msg)
+		return log_oom();
+	log_error("%s", msg);
+	return no_switch(ns, "refused", NULL, r, msg);
+}
+
 static bool confirm(const char *release, bool yes)
 {
 	char answer[16];
@@ -277,7 +298,13 @@ int upgrade_client_run(const struct kupgrade_options *o, struct upgrade_no_switc
 	if (geteuid() != 0)
 		return log_error_errno(-EPERM, "kupgrade must run as root to switch kernels.");
 
-	/* Every refusal comes now, before anything is started or frozen. */
+	/* Every refusal comes now, before anything is started or frozen. A
+	 * dry run is a plan: it works at any time. */
+	if (!o->dry_run) {
+		r = refuse_if_busy(ns);
+		if (r != 0)
+			return r;
+	}
 	r = check_can_switch(o, &release, &initrd);
 	if (r < 0)
 		return no_switch(ns, "refused", NULL, r == -ECANCELED ? EXIT_CANNOT_SWITCH : r,
