@@ -5,6 +5,27 @@ CC        ?= cc
 CFLAGS    ?= -O2 -g
 CFLAGS    += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -D_GNU_SOURCE \
              $(shell pkg-config --cflags $(PKGS))
+
+# make TEST_HOOKS=1: the test build, which reads the KUPGRADE_* test hooks
+# (kupgrade/test-hooks.h, docs/fault-injection.md); tests/vm installs it into
+# its guest. Only from the command line, so that a variable left in the
+# environment cannot make a production build read them. Its objects go to a
+# directory of their own: make does not track compile flags, so the two
+# builds never share an object.
+ifneq ($(filter-out 0 1,$(TEST_HOOKS)),)
+$(error TEST_HOOKS is 0 or 1, not '$(TEST_HOOKS)')
+endif
+ifeq ($(origin TEST_HOOKS)$(TEST_HOOKS),command line1)
+BUILD       := build/test
+HOOK_CFLAGS := -DKUPGRADE_TEST_HOOKS
+else
+ifeq ($(TEST_HOOKS),1)
+$(warning TEST_HOOKS=1 from the environment is ignored: pass it on the command line, make TEST_HOOKS=1)
+endif
+BUILD       := build
+HOOK_CFLAGS :=
+endif
+
 # The layers (docs/ARCHITECTURE.md): each sees only the include paths below it,
 # so an include that crosses a layer the wrong way does not compile
 # (tests/check-includes.sh catches what falls through to a system header of
@@ -13,11 +34,11 @@ CFLAGS    += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -D_GNU_SOURC
 INC_BASIC  := -iquote kupgrade/basic
 INC_DOMAIN := -iquote kupgrade $(INC_BASIC) -iquote build/images
 INC_CLI    := -iquote kupgrade/cli $(INC_DOMAIN)
-build/obj/kupgrade/basic/%.o: INC := $(INC_BASIC)
-build/obj/kupgrade/%.o: INC := $(INC_DOMAIN)
-build/obj/kupgrade/cli/%.o: INC := $(INC_CLI)
-build/obj/tests/%.o: INC := $(INC_CLI)
-build/images/%.o: INC := $(INC_DOMAIN)
+$(BUILD)/obj/kupgrade/basic/%.o: INC := $(INC_BASIC)
+$(BUILD)/obj/kupgrade/%.o: INC := $(INC_DOMAIN)
+$(BUILD)/obj/kupgrade/cli/%.o: INC := $(INC_CLI)
+$(BUILD)/obj/tests/%.o: INC := $(INC_CLI)
+$(BUILD)/obj/images/%.o: INC := $(INC_DOMAIN)
 LDLIBS    += $(shell pkg-config --libs $(PKGS))
 
 PREFIX    ?= /usr
@@ -33,33 +54,39 @@ PROTOS    := $(wildcard images/*.proto)
 PROTO_C   := $(patsubst images/%.proto,build/images/%.pb-c.c,$(PROTOS))
 PROTO_H   := $(PROTO_C:.c=.h)
 SRCS      := $(wildcard kupgrade/*.c kupgrade/basic/*.c kupgrade/cli/*.c)
-OBJS      := $(patsubst %.c,build/obj/%.o,$(SRCS)) $(PROTO_C:.c=.o)
-LIB_OBJS  := $(filter-out build/obj/kupgrade/cli/main.o,$(OBJS))
+OBJS      := $(patsubst %.c,$(BUILD)/obj/%.o,$(SRCS)) \
+             $(patsubst build/images/%.c,$(BUILD)/obj/images/%.o,$(PROTO_C))
+LIB_OBJS  := $(filter-out $(BUILD)/obj/kupgrade/cli/main.o,$(OBJS))
 TEST_SRCS := $(wildcard tests/unit/*.c)
-TEST_OBJS := $(patsubst %.c,build/obj/%.o,$(TEST_SRCS))
+TEST_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(TEST_SRCS))
 FMT_SRCS  := $(SRCS) $(TEST_SRCS) \
              $(wildcard kupgrade/*.h kupgrade/basic/*.h kupgrade/cli/*.h tests/unit/*.h)
 
 .SECONDARY: $(PROTO_C) $(PROTO_H)
 .PHONY: all clean install deps check check-style check-unit check-vm bench demo format format-check
-all: build/kupgrade
+all: $(BUILD)/kupgrade
 
-build/kupgrade: $(OBJS)
+$(BUILD)/kupgrade: $(OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 build/images/%.pb-c.c build/images/%.pb-c.h: images/%.proto
 	@mkdir -p build/images
 	protoc-c --proto_path=images --c_out=build/images $<
 
-build/obj/%.o: %.c $(PROTO_H)
+$(BUILD)/obj/%.o: %.c $(PROTO_H)
 	@mkdir -p $(dir $@)
-	$(CC) $(INC) $(CFLAGS) -MMD -MP -c -o $@ $<
+	$(CC) $(INC) $(CFLAGS) $(HOOK_CFLAGS) -MMD -MP -c -o $@ $<
 
-build/unit-tests: $(TEST_OBJS) $(LIB_OBJS)
+# The generated protobuf code is the same for both builds (build/images).
+$(BUILD)/obj/images/%.o: build/images/%.c $(PROTO_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(INC) $(CFLAGS) $(HOOK_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/unit-tests: $(TEST_OBJS) $(LIB_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-check-unit: build/unit-tests
-	build/unit-tests
+check-unit: $(BUILD)/unit-tests
+	$(BUILD)/unit-tests
 
 check-vm: all
 	tests/vm/run.sh
@@ -89,7 +116,8 @@ build/kupgrade.conf.5: docs/kupgrade.conf.5.scd
 MANPAGES := $(patsubst docs/%.scd,build/%,$(wildcard docs/*.scd))
 
 install: all $(MANPAGES)
-	install -D -m 0755 build/kupgrade $(DESTDIR)$(SBINDIR)/kupgrade
+	$(if $(HOOK_CFLAGS),@echo "make install: the TEST_HOOKS=1 build: it reads the KUPGRADE_* test hooks" >&2)
+	install -D -m 0755 $(BUILD)/kupgrade $(DESTDIR)$(SBINDIR)/kupgrade
 	install -d $(DESTDIR)$(GENDIR)
 	ln -sf $(SBINDIR)/kupgrade $(DESTDIR)$(GENDIR)/kupgrade-generator
 	for f in $(wildcard units/*.service units/*.target units/*.socket); do \

@@ -9,6 +9,7 @@
 #include "log.h"
 #include "paths.h"
 #include "plan.h"
+#include "test-hooks.h"
 #include "transport.h"
 
 /* What the dump leaves to everything else while images sit in tmpfs. */
@@ -39,7 +40,7 @@ static int estimate_image_bytes(const char *config, uint64_t *ret)
 /* KUPGRADE_MEMORY_LIMIT=SIZE[K|M|G]: pretend no more than this is available. */
 static int apply_memory_limit(struct transport_mem *mem)
 {
-	const char *e = getenv("KUPGRADE_MEMORY_LIMIT");
+	const char *e = test_hook("KUPGRADE_MEMORY_LIMIT");
 	unsigned long long v;
 	char *end;
 

@@ -11,6 +11,7 @@
 #include "fileio.h"
 #include "log.h"
 #include "spawn-util.h"
+#include "test-hooks.h"
 
 #ifndef SYS_kexec_file_load
 #define SYS_kexec_file_load 320 /* x86-64 */
@@ -90,7 +91,7 @@ static char *find_tool(void)
 {
 	static const char *const paths[] = { "/usr/sbin/kexec", "/sbin/kexec",
 					     "/usr/local/sbin/kexec" };
-	const char *e = getenv("KUPGRADE_KEXEC"); /* tests: a fake kexec */
+	const char *e = test_hook("KUPGRADE_KEXEC"); /* tests: a fake kexec */
 
 	if (e)
 		return access(e, X_OK) == 0 ? strdup(e) : NULL;
@@ -349,7 +350,7 @@ int kexec_build_load_argv(const char *tool, const struct kexec_request *req, enu
 
 static bool no_checks_wanted(const struct kexec_request *req)
 {
-	const char *e = getenv("KUPGRADE_KEXEC_NO_CHECKS");
+	const char *e = test_hook("KUPGRADE_KEXEC_NO_CHECKS");
 
 	return req->no_checks || (e && streq(e, "1"));
 }

@@ -16,6 +16,7 @@
 #define TRANSPORT_STAGE_DIR "/run/kupgrade-stage" /* the combined initrd (tmpfs) */
 #define CRIU_LOG_DIR "/run/log/kupgrade"	  /* CRIU's logs, per unit */
 #define RUNTIME_UNIT_DIR "/run/systemd/system"	  /* quiesce and restore drop-ins */
+#define SWITCH_LOCK_FILE "/run/kupgrade.lock"	  /* one switch or checkpoint at a time */
 
 /* Crossing the kexec. */
 #define TRANSPORT_ARCHIVE_DIR "kupgrade-images"	      /* in the initramfs root */

@@ -7,6 +7,7 @@
 #include "log.h"
 #include "timeutil.h"
 #include "phase.h"
+#include "test-hooks.h"
 
 int phase_list_add(struct phase_list *l, const char *name, int (*run)(void *ctx, void *arg),
 		   int (*undo)(void *ctx, void *arg), void *arg)
@@ -114,7 +115,11 @@ static int run_one(struct phase_list *l, size_t i, void *ctx, const char *fault,
 
 int phase_run(struct phase_list *l, void *ctx, struct phase_result *ret)
 {
-	const char *fault = getenv("KUPGRADE_FAULT");
+	return phase_run_fault(l, ctx, test_hook("KUPGRADE_FAULT"), ret);
+}
+
+int phase_run_fault(struct phase_list *l, void *ctx, const char *fault, struct phase_result *ret)
+{
 	struct phase_result res = {};
 	sigset_t held, saved;
 	int r = 0;

@@ -12,10 +12,11 @@
  * nothing behind itself (its own undo is not run).
  *
  * KUPGRADE_FAULT=<name> makes the phase of that name fail instead of running
- * ("dump" alone matches the first "dump:<unit>" phase). SIGINT, SIGTERM and
- * SIGHUP are held for the whole run (so that a Ctrl-C reaching our process
- * group cannot kill CRIU half-way through a dump) and are acted upon between
- * phases: the run fails and the undos run.
+ * ("dump" alone matches the first "dump:<unit>" phase); a test hook, read
+ * only in a test build (test-hooks.h). SIGINT, SIGTERM and SIGHUP are held
+ * for the whole run (so that a Ctrl-C reaching our process group cannot kill
+ * CRIU half-way through a dump) and are acted upon between phases: the run
+ * fails and the undos run.
  */
 
 struct phase {
@@ -52,6 +53,9 @@ bool phase_fault_matches(const char *fault, const char *phase_name);
  * of the failure after the undos ran; details in *ret.
  */
 int phase_run(struct phase_list *l, void *ctx, struct phase_result *ret);
+/* The same, failing the phase that fault names (phase_fault_matches())
+ * instead of running it; phase_run() passes the KUPGRADE_FAULT test hook. */
+int phase_run_fault(struct phase_list *l, void *ctx, const char *fault, struct phase_result *ret);
 
 /* Run the undos of every completed phase in reverse (used after a later,
  * non-phase failure); returns the number of undos that failed. */

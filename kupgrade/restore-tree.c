@@ -16,6 +16,7 @@
 #include "proc.h"
 #include "restore-external.h"
 #include "restore-tree.h"
+#include "test-hooks.h"
 #include "timeutil.h"
 #include "tree.h"
 
@@ -196,12 +197,15 @@ out:
 }
 
 /* KUPGRADE_FAULT, or on the boot after a switch the one the upgrade carried
- * in the manifest (KUPGRADE_BOOT_FAULT), e.g. "restore-tree:session-3.scope". */
+ * in the manifest (KUPGRADE_BOOT_FAULT), e.g. "restore-tree:session-3.scope".
+ * Test hooks: a production build honours neither (test-hooks.h). */
 static const char *fault_for(const Manifest *m)
 {
-	const char *f = getenv("KUPGRADE_FAULT");
+	const char *f = test_hook("KUPGRADE_FAULT");
 
-	return !isempty(f) ? f : m ? m->boot_fault : NULL;
+	if (!isempty(f))
+		return f;
+	return test_hooks_enabled() && m ? m->boot_fault : NULL;
 }
 
 bool restore_unit_done(const ManifestUnit *u)

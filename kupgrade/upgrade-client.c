@@ -16,8 +16,10 @@
 #include "poll-util.h"
 #include "progress.h"
 #include "report.h"
+#include "test-hooks.h"
 #include "upgrade.h"
 #include "upgrade-client.h"
+#include "upgrade-lock.h"
 
 /*
  * "kupgrade --kernel FILE": the client. It checks, asks, starts the worker
@@ -106,7 +108,11 @@ static int show_result(const char *id, struct upgrade_no_switch *ns)
 	else
 		log_error("%s", msg);
 	code = code >= 0 && code < 256 ? code : EXIT_SOFTWARE;
-	(void)no_switch(ns, code == 0 ? "nothing-done" : "rolled-back", id, (int)code, msg);
+	(void)no_switch(ns,
+			code == 0		? "nothing-done"
+			: code == EXIT_TEMPFAIL ? "refused" /* busy: it started nothing */
+						: "rolled-back",
+			id, (int)code, msg);
 	progress_remove(id);
 	return (int)code;
 }
@@ -209,6 +215,22 @@ static int follow(const char *id, const char *boot_id, bool json, struct upgrade
 	return r > 0 ? f.result : r;
 }
 
+/* Another switch, a checkpoint, or apt is running: refused. Takes nothing:
+ * the worker takes the switch lock (upgrade-lock.h). */
+static int refuse_if_busy(struct upgrade_no_switch *ns)
+{
+	_cleanup_free_ char *msg = NULL;
+	int r;
+
+	r = upgrade_busy(SWITCH_LOCK_FILE, dpkg_lock_files, &msg);
+	if (r == 0)
+		return 0;
+	if (!msg)
+		return log_oom();
+	log_error("%s", msg);
+	return no_switch(ns, "refused", NULL, r, msg);
+}
+
 static bool confirm(const char *release, bool yes)
 {
 	char answer[16];
@@ -263,29 +285,11 @@ static int worker_argv(const struct kupgrade_options *o, const char *id, char **
 	return 0;
 }
 
-/* KUPGRADE_* variables (fault injection, test knobs) reach the worker. */
-static char **worker_env(void)
-{
-	extern char **environ;
-	size_t n = 0;
-	char **e;
-
-	for (char **p = environ; *p; p++)
-		n += strncmp(*p, "KUPGRADE_", 9) == 0;
-	e = calloc(n + 1, sizeof(char *));
-	if (!e)
-		return NULL;
-	n = 0;
-	for (char **p = environ; *p; p++)
-		if (strncmp(*p, "KUPGRADE_", 9) == 0)
-			e[n++] = *p;
-	return e;
-}
-
 int upgrade_client_run(const struct kupgrade_options *o, struct upgrade_no_switch *ret_no_switch)
 {
 	_cleanup_free_ char *release = NULL, *initrd = NULL;
-	_cleanup_free_ char **wargv = NULL, **wenv = NULL;
+	_cleanup_free_ char **wargv = NULL;
+	char **wenv = NULL;
 	struct upgrade_no_switch *ns = ret_no_switch;
 	char id[65], boot_id[64];
 	int r;
@@ -294,7 +298,13 @@ int upgrade_client_run(const struct kupgrade_options *o, struct upgrade_no_switc
 	if (geteuid() != 0)
 		return log_error_errno(-EPERM, "kupgrade must run as root to switch kernels.");
 
-	/* Every refusal comes now, before anything is started or frozen. */
+	/* Every refusal comes now, before anything is started or frozen. A
+	 * dry run is a plan: it works at any time. */
+	if (!o->dry_run) {
+		r = refuse_if_busy(ns);
+		if (r != 0)
+			return r;
+	}
 	r = check_can_switch(o, &release, &initrd);
 	if (r < 0)
 		return no_switch(ns, "refused", NULL, r == -ECANCELED ? EXIT_CANNOT_SWITCH : r,
@@ -315,10 +325,12 @@ int upgrade_client_run(const struct kupgrade_options *o, struct upgrade_no_switc
 		return r;
 	if (progress_new_id(id, sizeof(id)) < 0 || read_boot_id(boot_id, sizeof(boot_id)) < 0)
 		return log_error_errno(-EIO, "Cannot read the boot id or make an upgrade id.");
-	if (worker_argv(o, id, &wargv) < 0 || !(wenv = worker_env()))
+	/* The worker's environment: the test hooks set here, in a test build. */
+	if (worker_argv(o, id, &wargv) < 0 || test_hooks_env(&wenv) < 0)
 		return log_oom();
 	r = bus_start_transient_service(UPGRADE_WORKER_UNIT, "kupgrade: switch the running kernel",
 					wargv, wenv);
+	test_hooks_env_free(wenv);
 	if (r == -EEXIST)
 		return log_error_errno(-EBUSY,
 				       "Another kernel switch is running (%s); wait for it.",

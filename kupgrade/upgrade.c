@@ -8,7 +8,9 @@
 #include "inspect.h"
 #include "log.h"
 #include "progress.h"
+#include "test-hooks.h"
 #include "upgrade-internal.h"
+#include "upgrade-lock.h"
 #include "upgrade.h"
 
 /*
@@ -138,6 +140,8 @@ static void upgrade_done(struct upgrade *u)
 int upgrade_checkpoint(const struct kupgrade_options *o)
 {
 	struct upgrade u = { .o = o, .checkpoint_only = true };
+	_cleanup_close_ int lock_fd = -EBADF;
+	_cleanup_free_ char *busy = NULL;
 	struct phase_result res = {};
 	int r;
 
@@ -146,6 +150,10 @@ int upgrade_checkpoint(const struct kupgrade_options *o)
 				       "Missing --to DIR: where to write the images (on a tmpfs).");
 	if (geteuid() != 0)
 		return log_error_errno(-EPERM, "kupgrade checkpoint must run as root.");
+	/* Not while a switch or another checkpoint freezes the same processes. */
+	r = upgrade_lock_acquire(SWITCH_LOCK_FILE, "checkpoint", NULL, &lock_fd, &busy);
+	if (r < 0)
+		return log_error_errno(r, "%s", busy ?: "Out of memory.");
 	r = checkpoint_new(&(struct checkpoint_options){ .images_path = o->to,
 							 .on_disk = o->images_on_disk,
 							 .config = o->config,
@@ -220,22 +228,51 @@ static int failed(struct upgrade *u, const struct phase_result *res, const char 
 	return code;
 }
 
+/* One switch at a time, none while apt runs (upgrade-lock.h). The lock is
+ * held until this process ends: with the kexec, or after the undos. */
+static int worker_lock(struct upgrade *u, int *ret_fd)
+{
+	_cleanup_free_ char *msg = NULL;
+	int r;
+
+	r = upgrade_lock_acquire(SWITCH_LOCK_FILE, "switch", u->id, ret_fd, &msg);
+	if (r == 0) {
+		/* apt may have started since the client looked. */
+		r = upgrade_busy(NULL, dpkg_lock_files, &msg);
+		if (r < 0) {
+			close(*ret_fd);
+			*ret_fd = -EBADF;
+		}
+	}
+	if (r < 0) {
+		log_error("%s", msg ?: "Out of memory.");
+		finish(u, r == -EBUSY ? EXIT_TEMPFAIL : EXIT_SOFTWARE, "%s",
+		       msg ?: "Out of memory.");
+	}
+	return r;
+}
+
 int upgrade_worker(const struct kupgrade_options *o)
 {
 	struct upgrade u = { .o = o, .id = o->id };
+	_cleanup_close_ int lock_fd = -EBADF;
 	struct phase_result res = {};
+	const char *boot_fault;
 	struct utsname un;
 	int r;
 
 	if (!o->kernel || (o->id && !progress_id_valid(o->id)))
 		return log_error_errno(-EINVAL,
 				       "upgrade-worker is started by 'kupgrade --kernel FILE'.");
-	if (u.id) {
+	if (u.id)
 		(void)progress_write_file(u.id, "pid", "%d\n", (int)getpid());
+	r = worker_lock(&u, &lock_fd);
+	if (r < 0)
+		return r;
+	if (u.id)
 		progress_emit(u.id,
 			      "P Worker started (PID %d): checking, loading, checkpointing.\n",
 			      (int)getpid());
-	}
 	uname(&un);
 	r = checkpoint_new(&(struct checkpoint_options){ .images_path = UPGRADE_IMAGES_DIR,
 							 .on_disk = false,
@@ -250,9 +287,9 @@ int upgrade_worker(const struct kupgrade_options *o)
 		return r;
 	}
 	/* Tests: a fault for the boot after the switch travels in the manifest. */
-	if (getenv("KUPGRADE_BOOT_FAULT") &&
-	    manifest_set_string(&checkpoint_manifest(u.ckpt)->boot_fault,
-				getenv("KUPGRADE_BOOT_FAULT")) < 0) {
+	boot_fault = test_hook("KUPGRADE_BOOT_FAULT");
+	if (boot_fault &&
+	    manifest_set_string(&checkpoint_manifest(u.ckpt)->boot_fault, boot_fault) < 0) {
 		r = log_oom();
 		goto out;
 	}

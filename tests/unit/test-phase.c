@@ -88,9 +88,8 @@ TEST(phase_fault_injection_by_name)
 	struct phase_result res;
 
 	log_set_max_level(LOG_EMERG);
-	setenv("KUPGRADE_FAULT", "dump:b.service", 1);
 	build(&l);
-	ASSERT_TRUE(phase_run(&l, &j, &res) < 0);
+	ASSERT_TRUE(phase_run_fault(&l, &j, "dump:b.service", &res) < 0);
 	/* The faulted phase does not run at all. */
 	ASSERT_STREQ(j.text, "+prepare+plan+lock+dump:a.service-dump:a.service-lock-prepare");
 	ASSERT_STREQ(res.failed_phase, "dump:b.service");
@@ -105,9 +104,8 @@ TEST(phase_fault_family_matches_first)
 	struct phase_result res;
 
 	log_set_max_level(LOG_EMERG);
-	setenv("KUPGRADE_FAULT", "dump", 1);
 	build(&l);
-	ASSERT_TRUE(phase_run(&l, &j, &res) < 0);
+	ASSERT_TRUE(phase_run_fault(&l, &j, "dump", &res) < 0);
 	ASSERT_STREQ(res.failed_phase, "dump:a.service");
 	ASSERT_STREQ(j.text, "+prepare+plan+lock-lock-prepare");
 	phase_list_free(&l);
@@ -120,9 +118,8 @@ TEST(phase_fault_first_phase_undoes_nothing)
 	struct phase_result res;
 
 	log_set_max_level(LOG_EMERG);
-	setenv("KUPGRADE_FAULT", "prepare", 1);
 	build(&l);
-	ASSERT_TRUE(phase_run(&l, &j, &res) < 0);
+	ASSERT_TRUE(phase_run_fault(&l, &j, "prepare", &res) < 0);
 	ASSERT_STREQ(j.text, "");
 	ASSERT_STREQ(res.failed_phase, "prepare");
 	phase_list_free(&l);

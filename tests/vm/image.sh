@@ -12,9 +12,10 @@
 #     cached under $KUP_CACHE/<key>/ (default /var/cache/kupgrade-tests),
 #     keyed by a hash of the base-building code of this script, the package
 #     lists and the kernel versions, so a warm run never debootstraps again;
-#  2. per run (cheap): copy of the cached rootfs, `make install DESTDIR=` of
-#     the work tree this script lives in, update-initramfs for both kernels
-#     (so kupgrade's initramfs hooks are in every initrd), mkfs.ext4 -d.
+#  2. per run (cheap): copy of the cached rootfs, `make install DESTDIR=
+#     TEST_HOOKS=1` (the test build) of the work tree this script lives in,
+#     update-initramfs for both kernels (so kupgrade's initramfs hooks are in
+#     every initrd), mkfs.ext4 -d.
 #
 # Kernels: the two newest linux-image-6.1.0-NN-cloud-amd64 known to the host's
 # apt (run `make deps` first); override with KV_OLD=... KV_NEW=...
@@ -253,8 +254,10 @@ prepare_run() { # BASEDIR OUTDIR
 	install -m 0600 "$base/id_ed25519" "$out/id_ed25519"
 	msg "copied the cached rootfs: $(since "$t") s"
 
-	msg "make install DESTDIR=$rootfs (from $REPO)"
-	make -s -C "$REPO" install DESTDIR="$rootfs" >"$out/make-install.log" 2>&1 || {
+	# TEST_HOOKS=1: the scenarios inject faults (KUPGRADE_FAULT, ...), which
+	# only a test build reads (docs/fault-injection.md).
+	msg "make install DESTDIR=$rootfs TEST_HOOKS=1 (from $REPO)"
+	make -s -C "$REPO" install DESTDIR="$rootfs" TEST_HOOKS=1 >"$out/make-install.log" 2>&1 || {
 		tail -n 30 "$out/make-install.log" >&2
 		die "make install into the guest rootfs failed"
 	}
