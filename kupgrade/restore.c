@@ -276,7 +276,9 @@ static void report(const struct restore *rs, const struct phase_list *l, bool js
 		inspect_print_json(stdout, rs->img.m);
 }
 
-int restore_run(const struct kupgrade_options *o)
+/* fault: a phase to fail, as KUPGRADE_FAULT names it (phase.h); hook: take
+ * it from the test hook instead. */
+static int run(const struct kupgrade_options *o, bool hook, const char *fault)
 {
 	uint64_t boottime = now_usec(CLOCK_BOOTTIME), realtime = now_usec(CLOCK_REALTIME);
 	struct restore rs = {};
@@ -294,7 +296,7 @@ int restore_run(const struct kupgrade_options *o)
 		r = log_oom();
 		goto out;
 	}
-	r = phase_run(&l, &rs, &res);
+	r = hook ? phase_run(&l, &rs, &res) : phase_run_fault(&l, &rs, fault, &res);
 	report(&rs, &l, o->json);
 	if (r < 0) {
 		log_error("Restore stopped in phase '%s': the images and the lock are left in place in %s.",
@@ -308,4 +310,14 @@ out:
 	phase_list_free(&l);
 	restore_images_close(&rs.img);
 	return r;
+}
+
+int restore_run(const struct kupgrade_options *o)
+{
+	return run(o, true, NULL);
+}
+
+int restore_run_fault(const struct kupgrade_options *o, const char *fault)
+{
+	return run(o, false, fault);
 }

@@ -15,6 +15,9 @@
  * failed (the report says which).
  */
 int restore_run(const struct kupgrade_options *o);
+/* The same, failing the phase that fault names instead of running it (for
+ * tests in any build: restore_run() takes it from the KUPGRADE_FAULT test hook). */
+int restore_run_fault(const struct kupgrade_options *o, const char *fault);
 
 /* What a run of "kupgrade restore" does with one unit of the manifest. */
 enum restore_action {

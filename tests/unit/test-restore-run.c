@@ -139,8 +139,7 @@ TEST(a_restore_stopped_part_way_has_recorded_each_outcome)
 	ASSERT_OK(manifest_unit_add_root(b, 200));
 	make_images(dir, m);
 	/* a fails (it has no images), then the run stops at b. */
-	setenv("KUPGRADE_FAULT", "restore:b.scope", 1);
-	ASSERT_EQ(restore_run(&o), EXIT_SOFTWARE);
+	ASSERT_EQ(restore_run_fault(&o, "restore:b.scope"), EXIT_SOFTWARE);
 	after = read_images(dir);
 	ASSERT_TRUE(after->n_units == 2 && after->units[0]->has_outcome);
 	ASSERT_EQ(after->units[0]->outcome, KUPGRADE__UNIT_OUTCOME__FAILED);
@@ -149,7 +148,6 @@ TEST(a_restore_stopped_part_way_has_recorded_each_outcome)
 	manifest_free(after);
 	manifest_free(m);
 	/* The next run takes both again (a failed), and the images go. */
-	unsetenv("KUPGRADE_FAULT");
 	ASSERT_EQ(restore_run(&o), EXIT_SOFTWARE);
 	ASSERT_EQ(access(dir, F_OK), -1);
 }
