@@ -1,13 +1,47 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The put back runs as root on paths a local user may control (a file
+ * under /run/user/UID, say): every path is walked one component at a time
+ * without following a symlink (open_parent_nofollow()), and owners and
+ * modes are set on the fd, never by path.
+ */
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "carry.h"
 #include "fileio.h"
 #include "log.h"
+#include "sort.h"
 #include "transport.h"
+
+/* What open_parent_nofollow() refused, for people; NULL when it did not. */
+static const char *walk_refusal(int r)
+{
+	switch (r) {
+	case -ELOOP:
+		return "is a symbolic link";
+	case -EPERM:
+		return "belongs to a user other than root and the file's owner";
+	case -ENOTDIR:
+		return "is not a directory";
+	default:
+		return NULL;
+	}
+}
+
+static const char *file_kind(mode_t mode)
+{
+	return S_ISLNK(mode)	? "a symbolic link"
+	       : S_ISFIFO(mode) ? "a FIFO"
+	       : S_ISSOCK(mode) ? "a socket"
+	       : S_ISDIR(mode)	? "a directory"
+	       : S_ISREG(mode)	? "a regular file"
+				: "a device";
+}
 
 int carry_files(const struct plan_unit *pu, ManifestUnit *mu, struct imagedir *d,
 		const char *dir_name)
@@ -62,43 +96,99 @@ int carry_files(const struct plan_unit *pu, ManifestUnit *mu, struct imagedir *d
 	return 0;
 }
 
-int carry_put_back(struct imagedir *d, const ManifestUnit *u)
+/* Directories first, parents before their children (shorter paths first):
+ * a directory is then made by its own entry, not as someone's parent. */
+static int put_back_order(const void *a, const void *b)
 {
-	for (size_t i = 0; i < u->n_carried; i++) {
-		const Kupgrade__CarriedFile *f = u->carried[i];
-		_cleanup_close_ int in = -EBADF, out = -EBADF;
-		char rel[4096];
-		struct stat st;
-		int r;
+	const Kupgrade__CarriedFile *x = *(const Kupgrade__CarriedFile *const *)a;
+	const Kupgrade__CarriedFile *y = *(const Kupgrade__CarriedFile *const *)b;
 
-		if (access(f->path, F_OK) == 0)
-			continue;
-		r = mkdir_parents(f->path, 0755);
-		if (r < 0)
-			return log_error_errno(r, "%s: cannot create the directories of %s: %m",
-					       u->name, f->path);
-		if (!f->image) {
-			if (mkdir(f->path, f->mode & 07777) < 0 && errno != EEXIST)
-				return log_error_errno(negative_errno(), "%s: cannot create %s: %m",
-						       u->name, f->path);
-			(void)chown(f->path, f->uid, f->gid);
-			continue;
-		}
-		snprintf(rel, sizeof(rel), "%s/%s", u->image_dir, f->image);
-		if (imagedir_open_file(d, rel, &in) < 0 || fstat(in, &st) < 0)
-			return log_error_errno(-ENOENT,
-					       "%s: the copy of %s is missing from the images.",
-					       u->name, f->path);
-		out = open(f->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-		if (out < 0)
+	if (!x->image != !y->image)
+		return x->image ? 1 : -1;
+	return CMP(strlen(x->path), strlen(y->path));
+}
+
+/* dir_fd/name, missing until now, made as f: contents copied from the
+ * images (or a directory), then owner and mode set on the fd. */
+static int create_carried(struct imagedir *d, const ManifestUnit *u, const Kupgrade__CarriedFile *f,
+			  int dir_fd, const char *name)
+{
+	_cleanup_close_ int in = -EBADF, out = -EBADF;
+	char rel[4096];
+	struct stat st;
+
+	if (!f->image) {
+		if (mkdirat(dir_fd, name, 0700) < 0 ||
+		    (out = openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) <
+			    0)
 			return log_error_errno(negative_errno(), "%s: cannot create %s: %m",
 					       u->name, f->path);
-		if (transport_copy_bytes(in, out, (uint64_t)st.st_size) < 0)
-			return log_error_errno(-EIO, "%s: cannot write %s: %m", u->name, f->path);
-		if (fchown(out, f->uid, f->gid) < 0 || fchmod(out, f->mode & 07777) < 0)
-			log_warning("%s: cannot give %s its owner and mode back: %m", u->name,
-				    f->path);
-		log_info("%s: put back %s.", u->name, f->path);
+		(void)fchown(out, f->uid, f->gid);
+		(void)fchmod(out, f->mode & 07777);
+		return 0;
+	}
+	snprintf(rel, sizeof(rel), "%s/%s", u->image_dir, f->image);
+	if (imagedir_open_file(d, rel, &in) < 0 || fstat(in, &st) < 0)
+		return log_error_errno(-ENOENT, "%s: the copy of %s is missing from the images.",
+				       u->name, f->path);
+	out = openat(dir_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (out < 0)
+		return log_error_errno(negative_errno(), "%s: cannot create %s: %m", u->name,
+				       f->path);
+	if (transport_copy_bytes(in, out, (uint64_t)st.st_size) < 0)
+		return log_error_errno(-EIO, "%s: cannot write %s: %m", u->name, f->path);
+	if (fchown(out, f->uid, f->gid) < 0 || fchmod(out, f->mode & 07777) < 0)
+		log_warning("%s: cannot give %s its owner and mode back: %m", u->name, f->path);
+	log_info("%s: put back %s.", u->name, f->path);
+	return 0;
+}
+
+static int put_back_one(struct imagedir *d, const ManifestUnit *u, const Kupgrade__CarriedFile *f)
+{
+	_cleanup_close_ int dir_fd = -EBADF;
+	_cleanup_free_ char *bad = NULL;
+	const char *name;
+	struct stat st;
+
+	dir_fd = open_parent_nofollow(f->path, WALK_MKDIR | WALK_CHECK_OWNER, f->uid, &name, &bad);
+	if (dir_fd < 0 && walk_refusal(dir_fd) && bad)
+		return log_error_errno(dir_fd, "%s: refusing to put back %s: %s %s.", u->name,
+				       f->path, bad, walk_refusal(dir_fd));
+	if (dir_fd < 0)
+		return log_error_errno(dir_fd, "%s: cannot create the directories of %s: %m",
+				       u->name, f->path);
+	if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		if (errno != ENOENT)
+			return log_error_errno(negative_errno(), "%s: cannot create %s: %m",
+					       u->name, f->path);
+		return create_carried(d, u, f, dir_fd, name);
+	}
+	/* Left alone where it still exists (a restore on the same boot), if
+	 * it is what was carried: of its kind and its owner. */
+	if ((f->image ? S_ISREG(st.st_mode) : S_ISDIR(st.st_mode)) && st.st_uid == f->uid)
+		return 0;
+	return log_error_errno(-EEXIST,
+			       "%s: refusing to put back %s: %s owned by UID %u is there, not "
+			       "what was carried.",
+			       u->name, f->path, file_kind(st.st_mode), (unsigned)st.st_uid);
+}
+
+int carry_put_back(struct imagedir *d, const ManifestUnit *u)
+{
+	_cleanup_free_ const Kupgrade__CarriedFile **order = NULL;
+
+	if (u->n_carried == 0)
+		return 0;
+	order = malloc(u->n_carried * sizeof(*order));
+	if (!order)
+		return log_oom();
+	memcpy(order, u->carried, u->n_carried * sizeof(*order));
+	qsort(order, u->n_carried, sizeof(*order), put_back_order);
+	for (size_t i = 0; i < u->n_carried; i++) {
+		int r = put_back_one(d, u, order[i]);
+
+		if (r < 0)
+			return r;
 	}
 	return 0;
 }

@@ -17,6 +17,10 @@ int carry_files(const struct plan_unit *pu, ManifestUnit *mu, struct imagedir *d
 
 /*
  * The restore's half: each carried file is put back where CRIU will reopen
- * it; left alone where it still exists (a restore on the same boot).
+ * it, with its owner and mode; left alone where it still exists as what was
+ * carried (a restore on the same boot). The path is walked from "/" without
+ * following a symlink, missing directories made (root, 0755); a symlink on
+ * the way, a directory owned by anyone but root and the file's owner, or
+ * something else at the path refuses the unit's restore.
  */
 int carry_put_back(struct imagedir *d, const ManifestUnit *u);

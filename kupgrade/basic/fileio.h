@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -24,3 +25,29 @@ int mkdir_parents(const char *path, mode_t mode);
 /* A directory stream over dir_fd's directory, from its start, leaving dir_fd
  * open and where it was. */
 int opendir_fd(int dir_fd, DIR **ret);
+
+/* Flags of open_parent_nofollow(). */
+#define WALK_MKDIR (1U << 0)	   /* create missing directories, 0755, owned by the caller */
+#define WALK_CHECK_OWNER (1U << 1) /* every directory belongs to root or to owner */
+
+/*
+ * Open the directory that holds the absolute path, for the *at() calls on
+ * its last component, walking from "/" one component at a time with
+ * O_NOFOLLOW: a symbolic link (a /proc magic link too) in any component is
+ * -ELOOP, never followed; a component that is no directory -ENOTDIR; ".",
+ * ".." and an empty last component -EINVAL. A missing directory is created
+ * with WALK_MKDIR, else -ENOENT. With WALK_CHECK_OWNER a directory owned by
+ * anyone but root and owner is -EPERM: whoever owns a directory decides
+ * what its names lead to. Returns the fd (O_CLOEXEC); *ret_name points to
+ * the last component inside path; *ret_bad (optional, allocated) is the
+ * path up to the component refused.
+ */
+int open_parent_nofollow(const char *path, unsigned flags, uid_t owner, const char **ret_name,
+			 char **ret_bad);
+/*
+ * Create path (absolute) holding a formatted string, with mode, never
+ * following a symlink on the way (open_parent_nofollow(), no directory
+ * created) nor at the end (O_EXCL): -EEXIST if anything is there already.
+ */
+int write_string_file_exclusive(const char *path, mode_t mode, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
