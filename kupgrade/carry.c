@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * The put back runs as root on paths a local user may control (a file
- * under /run/user/UID, say): every path is walked one component at a time
- * without following a symlink (open_parent_nofollow()), and owners and
- * modes are set on the fd, never by path.
+ * Both halves run as root on paths a local user may control (a file under
+ * /run/user/UID, say): every path is walked one component at a time without
+ * following a symlink (open_parent_nofollow()), files are opened O_PATH
+ * first and checked before anything reads them, and owners and modes are
+ * set on the fd, never by path.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -43,57 +44,129 @@ static const char *file_kind(mode_t mode)
 				: "a device";
 }
 
+/*
+ * The file the plan saw at e->path, opened O_PATH: reached without
+ * following a symlink, a regular file or a directory with the plan's
+ * inode, no bigger than what is carried, and on the device of the fd the
+ * process holds (while it still holds that inode). A FIFO or a device
+ * swapped in is never opened for reading: it can neither block the worker
+ * nor act. Anything else refuses the unit before its dump.
+ */
+static int open_planned(const char *unit, const struct plan_external *e, int *ret_fd,
+			struct stat *ret_st)
+{
+	_cleanup_close_ int dir_fd = -EBADF, fd = -EBADF;
+	_cleanup_free_ char *bad = NULL;
+	struct stat st, held;
+	const char *name;
+	char proc[64];
+
+	dir_fd = open_parent_nofollow(e->path, 0, 0, &name, &bad);
+	if (dir_fd < 0 && walk_refusal(dir_fd) && bad)
+		return log_error_errno(dir_fd, "Unit %s: refusing to carry %s: %s %s.", unit,
+				       e->path, bad, walk_refusal(dir_fd));
+	if (dir_fd >= 0)
+		fd = openat(dir_fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (dir_fd < 0 || fd < 0 || fstat(fd, &st) < 0)
+		return log_error_errno(dir_fd < 0 ? dir_fd : negative_errno(),
+				       "Unit %s: cannot read %s to carry it: %m", unit, e->path);
+	if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
+		return log_error_errno(-ESTALE, "Unit %s: refusing to carry %s: it is now %s.",
+				       unit, e->path, file_kind(st.st_mode));
+	snprintf(proc, sizeof(proc), "/proc/%d/fd/%d", (int)e->pid, e->fd);
+	if (st.st_ino != e->inode ||
+	    (stat(proc, &held) == 0 && held.st_ino == st.st_ino && held.st_dev != st.st_dev))
+		return log_error_errno(-ESTALE,
+				       "Unit %s: refusing to carry %s: it is no longer the file the "
+				       "plan saw (inode %llu, now %llu).",
+				       unit, e->path, (unsigned long long)e->inode,
+				       (unsigned long long)st.st_ino);
+	if (S_ISREG(st.st_mode) && st.st_size > CARRY_MAX_BYTES)
+		return log_error_errno(-EFBIG,
+				       "Unit %s: refusing to carry %s: it grew to %lld bytes, over the "
+				       "%d KiB carried.",
+				       unit, e->path, (long long)st.st_size,
+				       CARRY_MAX_BYTES / 1024);
+	*ret_st = st;
+	*ret_fd = TAKE_FD(fd);
+	return 0;
+}
+
+/* A regular file of open_planned(), opened for reading through its O_PATH
+ * fd: the very inode checked. */
+static int reopen_for_reading(int path_fd)
+{
+	char proc[64];
+
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", path_fd);
+	return RET_NERRNO(open(proc, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
+}
+
+struct carry {
+	struct imagedir *d;
+	const char *dir_name;
+	int dir_fd; /* <unit>/carried, made at the first file */
+	unsigned n;
+};
+
+static int carry_one(struct carry *c, const struct plan_external *e, ManifestUnit *mu)
+{
+	_cleanup_close_ int path_fd = -EBADF, in = -EBADF, out = -EBADF;
+	char image[32], name[16];
+	struct stat st = {};
+	int r;
+
+	r = open_planned(mu->name, e, &path_fd, &st);
+	if (r < 0)
+		return r;
+	if (S_ISDIR(st.st_mode))
+		return manifest_unit_add_carried(mu, e->path, NULL, st.st_mode, st.st_uid,
+						 st.st_gid) < 0
+			       ? log_oom()
+			       : 0;
+	in = reopen_for_reading(path_fd);
+	if (in < 0)
+		return log_error_errno(in, "Unit %s: cannot read %s to carry it: %m", mu->name,
+				       e->path);
+	if (c->dir_fd < 0) {
+		r = imagedir_mkdir_sub(c->d, c->dir_name, "carried", &c->dir_fd);
+		if (r < 0)
+			return log_error_errno(r,
+					       "Unit %s: cannot create its carried files directory: %m",
+					       mu->name);
+	}
+	snprintf(name, sizeof(name), "%u", c->n);
+	snprintf(image, sizeof(image), "carried/%u", c->n++);
+	out = openat(c->dir_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (out < 0 || transport_copy_bytes(in, out, (uint64_t)st.st_size) < 0)
+		return log_error_errno(-EIO, "Unit %s: cannot copy %s into the images: %m",
+				       mu->name, e->path);
+	if (manifest_unit_add_carried(mu, e->path, image, st.st_mode, st.st_uid, st.st_gid) < 0)
+		return log_oom();
+	log_info("Unit %s: carrying %s (%lld bytes).", mu->name, e->path, (long long)st.st_size);
+	return 0;
+}
+
 int carry_files(const struct plan_unit *pu, ManifestUnit *mu, struct imagedir *d,
 		const char *dir_name)
 {
-	_cleanup_close_ int dir_fd = -EBADF;
-	unsigned n = 0;
+	struct carry c = { .d = d, .dir_name = dir_name, .dir_fd = -EBADF };
+	int r = 0;
 
-	for (size_t i = 0; i < pu->n_externals; i++) {
+	for (size_t i = 0; i < pu->n_externals && r >= 0; i++) {
 		const struct plan_external *e = &pu->externals[i];
-		_cleanup_close_ int in = -EBADF, out = -EBADF;
-		char image[32], name[16];
 		bool seen = false;
-		struct stat st;
-		int r;
 
 		if (!e->path)
 			continue;
 		for (size_t j = 0; j < i && !seen; j++)
 			seen = streq_ptr(pu->externals[j].path, e->path);
-		if (seen)
-			continue;
-		in = open(e->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-		if (in < 0 || fstat(in, &st) < 0)
-			return log_error_errno(negative_errno(),
-					       "Unit %s: cannot read %s to carry it: %m", mu->name,
-					       e->path);
-		if (S_ISDIR(st.st_mode)) {
-			if (manifest_unit_add_carried(mu, e->path, NULL, st.st_mode, st.st_uid,
-						      st.st_gid) < 0)
-				return log_oom();
-			continue;
-		}
-		if (dir_fd < 0) {
-			r = imagedir_mkdir_sub(d, dir_name, "carried", &dir_fd);
-			if (r < 0)
-				return log_error_errno(
-					r, "Unit %s: cannot create its carried files directory: %m",
-					mu->name);
-		}
-		snprintf(name, sizeof(name), "%u", n);
-		snprintf(image, sizeof(image), "carried/%u", n++);
-		out = openat(dir_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-		if (out < 0 || transport_copy_bytes(in, out, (uint64_t)st.st_size) < 0)
-			return log_error_errno(-EIO, "Unit %s: cannot copy %s into the images: %m",
-					       mu->name, e->path);
-		if (manifest_unit_add_carried(mu, e->path, image, st.st_mode, st.st_uid,
-					      st.st_gid) < 0)
-			return log_oom();
-		log_info("Unit %s: carrying %s (%lld bytes).", mu->name, e->path,
-			 (long long)st.st_size);
+		if (!seen)
+			r = carry_one(&c, e, mu);
 	}
-	return 0;
+	if (c.dir_fd >= 0)
+		close(c.dir_fd);
+	return r < 0 ? r : 0;
 }
 
 /* Directories first, parents before their children (shorter paths first):

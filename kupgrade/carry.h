@@ -10,7 +10,10 @@
  * images right before its dump and recorded in its manifest entry (mu): once
  * its main process is gone systemd deletes its PIDFile=, and CRIU records the
  * size a file must have at restore. A directory is recorded, not copied.
- * dir_name: the unit's directory in d.
+ * dir_name: the unit's directory in d. Each file must still be the one the
+ * plan saw (pu->externals: its inode, a regular file or a directory, reached
+ * without a symlink, at most CARRY_MAX_BYTES): else the unit is refused
+ * before its dump, and nothing else (a FIFO swapped in) is ever opened.
  */
 int carry_files(const struct plan_unit *pu, ManifestUnit *mu, struct imagedir *d,
 		const char *dir_name);

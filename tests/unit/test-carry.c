@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Carried files put back, against the tricks a local user can play with
- * a path they control: a symlink in a component, a directory of theirs on
- * the way, something else at the path. Runs in a temp dir; the
+ * Carried files, both halves, against the tricks a local user can play with
+ * a path they control: a symlink in a component, a FIFO or another file
+ * swapped in, a directory of theirs on the way. Runs in a temp dir; the
  * ownership cases need root (as make check-unit runs) and skip without it.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -162,6 +163,94 @@ TEST(carry_put_back_refuses_a_directory_of_another_user)
 					    0));
 	ASSERT_EQ(carry_put_back(&img, u), -EEXIST);
 	sh("test \"$(cat %s/run/other)\" = x", d);
+	sh("rm -rf %s", d);
+}
+
+/* A unit holding path open (fd), as the plan saw it; images in d/images. */
+struct carry_case {
+	struct plan_external e;
+	struct plan_unit pu;
+	ManifestUnit *mu;
+	struct imagedir img;
+};
+
+static void carry_setup(struct carry_case *c, const char *d, const char *path)
+{
+	Manifest *m = manifest_new("b00t", "6.1.0-55-cloud-amd64");
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	ASSERT_TRUE(fd >= 0);
+	ASSERT_EQ(fstat(fd, &st), 0);
+	c->e = (struct plan_external){ .kind = EXTERNAL_CARRIED_FILE,
+				       .pid = getpid(),
+				       .fd = fd,
+				       .inode = st.st_ino,
+				       .path = strdup(path) };
+	c->pu = (struct plan_unit){ .name = "foo.service", .externals = &c->e, .n_externals = 1 };
+	c->mu = manifest_add_unit(m, "foo.service", MANIFEST_UNIT_SERVICE, "unit");
+	ASSERT_OK(imagedir_prepare(at(d, "images"), true, 0, &c->img));
+	log_set_max_level(LOG_EMERG);
+}
+
+TEST(carry_files_copies_the_planned_file)
+{
+	const char *d = scratch();
+	struct carry_case c;
+
+	sh("mkdir %s/run && printf '4242\\n' > %s/run/foo.pid && chmod 0640 %s/run/foo.pid", d, d,
+	   d);
+	carry_setup(&c, d, at(d, "run/foo.pid"));
+	ASSERT_OK(carry_files(&c.pu, c.mu, &c.img, "unit"));
+	ASSERT_EQ(c.mu->n_carried, 1);
+	ASSERT_STREQ(c.mu->carried[0]->image, "carried/0");
+	ASSERT_EQ(c.mu->carried[0]->mode & 07777, 0640);
+	sh("cmp %s/run/foo.pid %s/images/unit/carried/0", d, d);
+	sh("rm -rf %s", d);
+}
+
+TEST(carry_files_refuses_a_fifo_swapped_in)
+{
+	const char *d = scratch();
+	struct carry_case c;
+
+	sh("mkdir %s/run && echo 1 > %s/run/foo.pid", d, d);
+	carry_setup(&c, d, at(d, "run/foo.pid"));
+	/* The process still holds the old file; its path is now a FIFO that
+	 * no writer will ever open. A blocking open would hang here. */
+	sh("rm %s/run/foo.pid && mkfifo %s/run/foo.pid", d, d);
+	alarm(10);
+	ASSERT_EQ(carry_files(&c.pu, c.mu, &c.img, "unit"), -ESTALE);
+	alarm(0);
+	ASSERT_EQ(c.mu->n_carried, 0);
+	sh("rm -rf %s", d);
+}
+
+TEST(carry_files_refuses_another_file)
+{
+	const char *d = scratch();
+	struct carry_case c;
+
+	sh("mkdir %s/run && echo 1 > %s/run/foo.pid", d, d);
+	carry_setup(&c, d, at(d, "run/foo.pid"));
+	/* Another inode renamed over the path: not the file the plan saw. */
+	sh("echo other > %s/run/new && mv %s/run/new %s/run/foo.pid", d, d, d);
+	ASSERT_EQ(carry_files(&c.pu, c.mu, &c.img, "unit"), -ESTALE);
+	ASSERT_EQ(c.mu->n_carried, 0);
+	ASSERT_FALSE(exists(d, "images/unit/carried/0"));
+	sh("rm -rf %s", d);
+}
+
+TEST(carry_files_refuses_a_symlinked_component)
+{
+	const char *d = scratch();
+	struct carry_case c;
+
+	sh("mkdir %s/real && echo 1 > %s/real/foo.pid && ln -s %s/real %s/run", d, d, d, d);
+	/* The same inode, reached through a link the plan's path did not have. */
+	carry_setup(&c, d, at(d, "run/foo.pid"));
+	ASSERT_EQ(carry_files(&c.pu, c.mu, &c.img, "unit"), -ELOOP);
+	ASSERT_EQ(c.mu->n_carried, 0);
 	sh("rm -rf %s", d);
 }
 
