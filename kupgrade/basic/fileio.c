@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include "alloc.h"
@@ -136,6 +138,24 @@ int mkdir_parents(const char *path, mode_t mode)
 		*s = '/';
 	}
 	return 0;
+}
+
+int statfs_nearest(const char *path, struct statfs *ret)
+{
+	_cleanup_free_ char *p = strdup(path);
+
+	if (!p)
+		return -ENOMEM;
+	for (;;) {
+		if (statfs(p, ret) >= 0)
+			return 0;
+		if (errno != ENOENT || streq(p, "/"))
+			return negative_errno();
+		/* dirname() may return a static "." or "/" instead of p. */
+		char *d = dirname(p);
+		if (d != p)
+			memmove(p, d, strlen(d) + 1);
+	}
 }
 
 int opendir_fd(int dir_fd, DIR **ret)

@@ -22,6 +22,9 @@ int write_string_file_in_place(const char *path, const char *fmt, ...)
 int read_boot_id(char *buf, size_t size);
 /* mkdir -p of path's parent directories (not path itself), mode for the ones created. */
 int mkdir_parents(const char *path, mode_t mode);
+struct statfs;
+/* statfs of path, or of its nearest existing parent (a directory not made yet). */
+int statfs_nearest(const char *path, struct statfs *ret);
 /* A directory stream over dir_fd's directory, from its start, leaving dir_fd
  * open and where it was. */
 int opendir_fd(int dir_fd, DIR **ret);
