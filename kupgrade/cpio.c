@@ -7,7 +7,6 @@
 #include "macro.h"
 
 #define NEWC_HEADER_SIZE 110
-#define NEWC_MAX_FILE 0xffffffffULL
 
 static int write_all(int fd, const void *buf, size_t n)
 {
@@ -68,7 +67,7 @@ static int write_header(struct cpio_writer *w, const char *name, mode_t mode, ui
 	size_t namesize = strlen(name) + 1;
 	int r;
 
-	if (size > NEWC_MAX_FILE)
+	if (size > CPIO_NEWC_MAX_FILE)
 		return -EFBIG;
 	/* The kernel refuses names over PATH_MAX; absolute names are unsafe. */
 	if (namesize < 2 || namesize > 4096 || name[0] == '/')

@@ -36,8 +36,12 @@ int cpio_write_directory(struct cpio_writer *w, const char *name, mode_t mode);
 int cpio_write_file_data(struct cpio_writer *w, const char *name, mode_t mode, const void *data,
 			 size_t size);
 
+/* newc's size fields are 8 hex digits: no entry can hold more. */
+#define CPIO_NEWC_MAX_FILE 0xffffffffULL
+
 /* A regular file of exactly size bytes read from src_fd at its position.
- * -EFBIG over 4 GiB - 1 (newc's limit), -EIO if src_fd ends early. */
+ * -EFBIG over CPIO_NEWC_MAX_FILE, before anything is written; -EIO if
+ * src_fd ends early. */
 int cpio_write_file_fd(struct cpio_writer *w, const char *name, mode_t mode, int src_fd,
 		       uint64_t size);
 

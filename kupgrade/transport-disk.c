@@ -2,12 +2,11 @@
 /*
  * The disk transport: the images copied into a root-only directory
  * (/var/lib/kupgrade/images, 0700) on a file system that survives the
- * kexec, synced before returning. Used when memory is short or when
- * --images-on-disk asks for it. The images are secrets: undo removes them.
+ * kexec, synced before returning. Used only when --images-on-disk asks
+ * for it, never as a fallback: the images are secrets. Undo removes them.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <string.h>
 #include <sys/statfs.h>
 #include <linux/magic.h>
@@ -20,25 +19,6 @@
 static const char *disk_dir(const struct transport *t)
 {
 	return t->stage_dir ?: TRANSPORT_DISK_DIR;
-}
-
-/* statfs of the directory, or of its nearest existing parent. */
-static int statfs_nearest(const char *path, struct statfs *ret)
-{
-	_cleanup_free_ char *p = strdup(path);
-
-	if (!p)
-		return -ENOMEM;
-	for (;;) {
-		if (statfs(p, ret) >= 0)
-			return 0;
-		if (errno != ENOENT || streq(p, "/"))
-			return negative_errno();
-		/* dirname() may return a static "." or "/" instead of p. */
-		char *d = dirname(p);
-		if (d != p)
-			memmove(p, d, strlen(d) + 1);
-	}
 }
 
 static int disk_fits(const struct transport *t, uint64_t payload, char **ret_reason)

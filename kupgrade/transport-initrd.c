@@ -17,6 +17,8 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/statfs.h>
+#include <linux/magic.h>
 #include <time.h>
 
 #include "paths.h"
@@ -43,47 +45,111 @@ static int initrd_size(const char *path, uint64_t *ret)
 	return 0;
 }
 
+int transport_initrd_decide(const struct transport_need *n, char **ret_reason)
+{
+	/* Once the images are in a tmpfs, MemAvailable has already lost them. */
+	uint64_t peak = transport_initrd_peak_bytes(n->payload, n->initrd) -
+			(n->resident ? n->payload : 0) + RESERVE_BYTES;
+	uint64_t boot = transport_initrd_boot_bytes(n->payload);
+	int r = 0;
+
+	*ret_reason = NULL;
+	if (n->largest > CPIO_NEWC_MAX_FILE) {
+		if (n->largest_path)
+			r = asprintf(ret_reason,
+				     "the image file %s (%llu MiB) is over the 4 GiB a file can have "
+				     "in the initrd's cpio archive",
+				     n->largest_path, (unsigned long long)(n->largest / MiB));
+		else
+			r = asprintf(ret_reason,
+				     "a process's image (~%llu MiB) would be over the 4 GiB a file "
+				     "can have in the initrd's cpio archive",
+				     (unsigned long long)(n->largest / MiB));
+		return r < 0 ? -ENOMEM : -EFBIG;
+	}
+	if (n->initrd + n->payload > TRANSPORT_INITRD_MAX) {
+		r = asprintf(ret_reason,
+			     "the %llu MiB initrd with %llu MiB of images is over the 2 GiB the "
+			     "kernel loads as an initrd",
+			     (unsigned long long)(n->initrd / MiB),
+			     (unsigned long long)(n->payload / MiB));
+		return r < 0 ? -ENOMEM : -EFBIG;
+	}
+	if (peak > n->mem.available)
+		r = asprintf(ret_reason,
+			     "%llu MiB of images need about %llu MiB free while loading (%s the "
+			     "images + 2x the %llu MiB initrd + %llu MiB reserve); %llu MiB available",
+			     (unsigned long long)(n->payload / MiB),
+			     (unsigned long long)(peak / MiB),
+			     n->resident ? "3x (besides their tmpfs)" : "4x",
+			     (unsigned long long)(n->initrd / MiB), RESERVE_BYTES / MiB,
+			     (unsigned long long)(n->mem.available / MiB));
+	else if (boot > n->mem.total)
+		r = asprintf(ret_reason,
+			     "the new kernel would hold the %llu MiB of images twice while booting "
+			     "(%llu MiB with its own needs), more than the %llu MiB of RAM",
+			     (unsigned long long)(n->payload / MiB),
+			     (unsigned long long)(boot / MiB),
+			     (unsigned long long)(n->mem.total / MiB));
+	else
+		return 0;
+	return r < 0 ? -ENOMEM : -ENOSPC;
+}
+
+/* The images once written: the largest file measured, and whether they
+ * sit in a tmpfs (c->largest_path: freed by the caller). */
+static int measure_images(const char *dir, struct transport_need *n, struct transport_census *c)
+{
+	struct statfs sf;
+	int r;
+
+	r = transport_census(dir, c);
+	if (r < 0)
+		return r;
+	if (statfs(dir, &sf) < 0)
+		return negative_errno();
+	n->largest = c->largest;
+	n->largest_path = c->largest_path;
+	n->resident = (unsigned long)sf.f_type == TMPFS_MAGIC ||
+		      (unsigned long)sf.f_type == RAMFS_MAGIC;
+	return 0;
+}
+
 static int initrd_fits(const struct transport *t, uint64_t payload, char **ret_reason)
 {
-	struct transport_mem mem = t->mem;
-	uint64_t isize, peak, boot;
+	struct transport_need n = { .payload = payload,
+				    .largest = t->largest_estimate,
+				    .mem = t->mem };
+	struct transport_census c = {};
 	int r;
 
 	*ret_reason = NULL;
-	r = initrd_size(t->initrd, &isize);
+	r = initrd_size(t->initrd, &n.initrd);
 	if (r < 0) {
 		if (asprintf(ret_reason, "the new kernel's initrd %s cannot be used (%s)",
 			     t->initrd ?: "(none)", strerror(-r)) < 0)
 			*ret_reason = NULL;
 		return r;
 	}
-	if (mem.total == 0) {
-		r = transport_read_meminfo(&mem);
+	if (n.mem.total == 0) {
+		r = transport_read_meminfo(&n.mem);
 		if (r < 0)
 			return r;
 	}
-	peak = transport_initrd_peak_bytes(payload, isize) + RESERVE_BYTES;
-	boot = transport_initrd_boot_bytes(payload);
-	if (peak > mem.available) {
-		if (asprintf(ret_reason,
-			     "%llu MiB of images need about %llu MiB free while loading (4x the "
-			     "images + 2x the %llu MiB initrd + %llu MiB reserve); %llu MiB available",
-			     (unsigned long long)(payload / MiB), (unsigned long long)(peak / MiB),
-			     (unsigned long long)(isize / MiB), RESERVE_BYTES / MiB,
-			     (unsigned long long)(mem.available / MiB)) < 0)
-			*ret_reason = NULL;
-		return -ENOSPC;
+	/* Before the dump: the caller's estimates; after it: the files. */
+	if (t->images_dir) {
+		r = measure_images(t->images_dir, &n, &c);
+		if (r < 0) {
+			if (asprintf(ret_reason, "cannot measure the images in %s (%s)",
+				     t->images_dir, strerror(-r)) < 0)
+				*ret_reason = NULL;
+			free(c.largest_path);
+			return r;
+		}
 	}
-	if (boot > mem.total) {
-		if (asprintf(ret_reason,
-			     "the new kernel would hold the %llu MiB of images twice while booting "
-			     "(%llu MiB with its own needs), more than the %llu MiB of RAM",
-			     (unsigned long long)(payload / MiB), (unsigned long long)(boot / MiB),
-			     (unsigned long long)(mem.total / MiB)) < 0)
-			*ret_reason = NULL;
-		return -ENOSPC;
-	}
-	return 0;
+	r = transport_initrd_decide(&n, ret_reason);
+	free(c.largest_path);
+	return r;
 }
 
 struct pack {
@@ -154,30 +220,54 @@ static int mount_stage(struct transport *t, uint64_t size)
 	return 0;
 }
 
+/* Refused here, before anything is written, when the archive could not be
+ * made (a file over a cpio entry's limit) or loaded (over the initrd's). */
+static int check_packable(const struct transport *t, const struct transport_census *c,
+			  uint64_t isize)
+{
+	if (c->largest > CPIO_NEWC_MAX_FILE)
+		return log_error_errno(-EFBIG,
+				       "Cannot pack the images: %s/%s has %llu MiB, over the 4 GiB "
+				       "a file can have in a cpio archive.",
+				       t->images_dir, c->largest_path,
+				       (unsigned long long)(c->largest / MiB));
+	if (isize + c->bytes > TRANSPORT_INITRD_MAX)
+		return log_error_errno(-EFBIG,
+				       "Cannot pack the images: the %llu MiB initrd with %llu MiB "
+				       "of images is over the 2 GiB the kernel loads as an initrd.",
+				       (unsigned long long)(isize / MiB),
+				       (unsigned long long)(c->bytes / MiB));
+	return 0;
+}
+
 static int initrd_stage(struct transport *t)
 {
 	_cleanup_close_ int in = -EBADF, out = -EBADF;
-	_cleanup_free_ char *bad = NULL;
-	uint64_t isize, bytes;
-	unsigned files;
+	_cleanup_free_ char *bad = NULL, *largest_path = NULL;
+	struct transport_census c = {};
+	uint64_t isize;
 	struct stat st;
 	int r;
 
-	r = transport_measure(t->images_dir, &bytes, &files);
+	r = transport_census(t->images_dir, &c);
 	if (r < 0)
 		return log_error_errno(r, "Cannot read the images in %s: %m", t->images_dir);
+	largest_path = c.largest_path; /* freed on return */
 	in = open(t->initrd, O_RDONLY | O_CLOEXEC);
 	if (in < 0 || fstat(in, &st) < 0)
 		return log_error_errno(negative_errno(), "Cannot open the initrd %s: %m",
 				       t->initrd);
 	isize = (uint64_t)st.st_size;
+	r = check_packable(t, &c, isize);
+	if (r < 0)
+		return r;
 
 	t->staged_dir = strdup(t->stage_dir ?: TRANSPORT_STAGE_DIR);
 	if (!t->staged_dir || asprintf(&t->staged_initrd, "%s/initrd.img", t->staged_dir) < 0)
 		return log_oom();
 	if (!t->stage_dir) {
 		/* cpio headers and names cost ~0.5 KiB an entry; 16 MiB of slack. */
-		r = mount_stage(t, isize + bytes + (uint64_t)files * 512 + 16 * MiB);
+		r = mount_stage(t, isize + c.bytes + (uint64_t)c.files * 512 + 16 * MiB);
 		if (r < 0)
 			return log_error_errno(r, "Cannot mount a tmpfs on %s: %m", t->staged_dir);
 	}
@@ -188,15 +278,19 @@ static int initrd_stage(struct transport *t)
 	r = transport_copy_bytes(in, out, isize);
 	if (r < 0)
 		return log_error_errno(r, "Cannot copy %s to %s: %m", t->initrd, t->staged_initrd);
-	r = append_images(out, t->images_dir, bytes, files, &bad);
+	r = append_images(out, t->images_dir, c.bytes, c.files, &bad);
 	if (r < 0)
 		return log_error_errno(r, "Cannot pack the images into %s (at %s): %m",
 				       t->staged_initrd, bad ?: t->images_dir);
 	if (fstat(out, &st) < 0)
 		return log_error_errno(negative_errno(), "Cannot stat %s: %m", t->staged_initrd);
 	t->staged_bytes = (uint64_t)st.st_size;
-	log_info("Staged %u image files (%llu MiB) after the %llu MiB initrd in %s.", files,
-		 (unsigned long long)(bytes / MiB), (unsigned long long)(isize / MiB),
+	if (t->staged_bytes > TRANSPORT_INITRD_MAX)
+		return log_error_errno(-EFBIG, "%s has %llu MiB, over the 2 GiB the kernel loads.",
+				       t->staged_initrd,
+				       (unsigned long long)(t->staged_bytes / MiB));
+	log_info("Staged %u image files (%llu MiB) after the %llu MiB initrd in %s.", c.files,
+		 (unsigned long long)(c.bytes / MiB), (unsigned long long)(isize / MiB),
 		 t->staged_initrd);
 	return 0;
 }

@@ -2,8 +2,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/statfs.h>
+#include <linux/magic.h>
 
 #include "dirwalk.h"
+#include "fileio.h"
 #include "log.h"
 #include "transport.h"
 
@@ -37,8 +40,10 @@ int transport_parse_meminfo(const char *text, struct transport_mem *ret)
 int transport_read_meminfo(struct transport_mem *ret)
 {
 	_cleanup_close_ int fd = open("/proc/meminfo", O_RDONLY | O_CLOEXEC);
+	struct statfs sf;
 	char buf[8192];
 	ssize_t n;
+	int r;
 
 	if (fd < 0)
 		return negative_errno();
@@ -46,23 +51,55 @@ int transport_read_meminfo(struct transport_mem *ret)
 	if (n < 0)
 		return negative_errno();
 	buf[n] = 0;
-	return transport_parse_meminfo(buf, ret);
+	r = transport_parse_meminfo(buf, ret);
+	if (r < 0)
+		return r;
+	/* A ramfs has no limit (and says 0 free): not checked, like unknown. */
+	ret->dump_room = 0;
+	if (statfs_nearest(UPGRADE_IMAGES_DIR, &sf) >= 0 && (unsigned long)sf.f_type != RAMFS_MAGIC)
+		ret->dump_room = (uint64_t)sf.f_bavail * (uint64_t)sf.f_bsize;
+	return 0;
+}
+
+/* Before the dump: the images are first written into UPGRADE_IMAGES_DIR,
+ * whatever the transport (10% over the estimate, as prepare-images asks). */
+static int dump_fits(const struct transport *t, uint64_t payload, char **ret_reason)
+{
+	uint64_t need = payload + payload / 10;
+
+	if (t->images_dir || t->mem.dump_room == 0 || need <= t->mem.dump_room)
+		return 0;
+	if (asprintf(ret_reason,
+		     "the dump writes ~%llu MiB into %s, whose tmpfs has %llu MiB free (/run is "
+		     "capped at a share of RAM)",
+		     (unsigned long long)(need / MiB), UPGRADE_IMAGES_DIR,
+		     (unsigned long long)(t->mem.dump_room / MiB)) < 0)
+		*ret_reason = NULL;
+	return -ENOSPC;
 }
 
 const struct transport_ops *transport_pick(const struct transport *t, bool on_disk,
 					   uint64_t payload, char **ret_reason)
 {
 	_cleanup_free_ char *why_initrd = NULL, *why_disk = NULL;
+	int r;
 
 	*ret_reason = NULL;
-	if (!on_disk && transport_initrd_ops.fits(t, payload, &why_initrd) >= 0)
-		return &transport_initrd_ops;
-	if (transport_disk_ops.fits(t, payload, &why_disk) >= 0) {
-		*ret_reason = TAKE_PTR(why_initrd); /* why not in memory, if asked */
-		return &transport_disk_ops;
+	if (dump_fits(t, payload, ret_reason) < 0)
+		return NULL;
+	if (on_disk) {
+		if (transport_disk_ops.fits(t, payload, &why_disk) >= 0)
+			return &transport_disk_ops;
+		*ret_reason = TAKE_PTR(why_disk);
+		return NULL;
 	}
-	if (asprintf(ret_reason, "%s%s%s", why_initrd ?: "", why_initrd ? "; on disk: " : "",
-		     why_disk ?: "no room") < 0)
+	if (transport_initrd_ops.fits(t, payload, &why_initrd) >= 0)
+		return &transport_initrd_ops;
+	/* Never to disk unasked: say whether asking would do. */
+	r = transport_disk_ops.fits(t, payload, &why_disk);
+	if (asprintf(ret_reason, "%s; %s%s", why_initrd ?: "the initrd cannot carry them",
+		     r >= 0 ? "--images-on-disk would carry them on disk" : "on disk: ",
+		     r >= 0 ? "" : why_disk ?: "no room") < 0)
 		*ret_reason = NULL;
 	return NULL;
 }
@@ -138,6 +175,39 @@ int transport_remove_tree(const char *path)
 int transport_measure(const char *dir, uint64_t *ret_bytes, unsigned *ret_files)
 {
 	return dir_measure_at(AT_FDCWD, dir, ret_bytes, ret_files);
+}
+
+static int census_one(const char *relpath, int fd, const struct stat *st, void *userdata)
+{
+	struct transport_census *c = userdata;
+
+	if (S_ISDIR(st->st_mode))
+		return 0;
+	c->bytes += (uint64_t)st->st_size;
+	c->files++;
+	if (!c->largest_path || (uint64_t)st->st_size > c->largest) {
+		char *p = strdup(relpath);
+
+		if (!p)
+			return -ENOMEM;
+		free(c->largest_path);
+		c->largest_path = p;
+		c->largest = (uint64_t)st->st_size;
+	}
+	return 0;
+}
+
+int transport_census(const char *dir, struct transport_census *ret)
+{
+	struct transport_census c = {};
+	int r = dir_walk_at(AT_FDCWD, dir, census_one, &c, NULL);
+
+	if (r < 0) {
+		free(c.largest_path);
+		return r;
+	}
+	*ret = c;
+	return 0;
 }
 
 void transport_done(struct transport *t)

@@ -15,8 +15,9 @@
  *     kernel's initrd, unpacked by the new kernel, carried into
  *     /run/kupgrade by the initramfs script (carry-images);
  *   - disk: the images copied into a root-only directory on disk.
- * Memory is checked first; transport_pick() falls back to disk when the
- * initrd path does not fit or --images-on-disk is given.
+ * The images are secrets: they go to disk only when the operator asked for
+ * it (--images-on-disk). Otherwise transport_pick() takes the initrd or
+ * nothing, and a switch whose images do not fit fails before the kexec.
  */
 
 /* What the initramfs side finds, and where it puts it. */
@@ -25,7 +26,15 @@
 struct transport_mem {
 	uint64_t total;	    /* MemTotal */
 	uint64_t available; /* MemAvailable */
+	/* Free bytes of the tmpfs the dump writes into (UPGRADE_IMAGES_DIR's:
+	 * /run, which the initramfs caps at 10% of RAM, far below
+	 * MemAvailable); 0: not known, not checked. */
+	uint64_t dump_room;
 };
+
+/* The most the kernel loads as an initrd: kexec_file_load reads it with
+ * kernel_read_file(), which refuses a file over INT_MAX bytes (EFBIG). */
+#define TRANSPORT_INITRD_MAX 0x7fffffffULL
 
 struct transport {
 	/* inputs */
@@ -34,6 +43,10 @@ struct transport {
 	const char *stage_dir;	/* NULL: the transport's default (tests pass a temp dir,
 				 * and then nothing is mounted) */
 	struct transport_mem mem;
+	/* Before the dump (images_dir NULL): the largest image file expected,
+	 * the plan's biggest process; 0: not known. Once images_dir is set,
+	 * its files are measured instead. */
+	uint64_t largest_estimate;
 	/* outputs of stage() */
 	char *staged_initrd; /* initrd: what to hand kexec --initrd */
 	char *staged_dir;    /* where stage() wrote */
@@ -69,15 +82,36 @@ int transport_initrd_has_carrier(const char *initrd);
  * copies of the initrd itself. */
 uint64_t transport_initrd_peak_bytes(uint64_t payload, uint64_t initrd_size);
 /* Pure: what the new kernel needs to boot with it: the unpacked archive
- * and its copy in /run/kupgrade at once, plus room to boot. */
+ * and its copy in /run/kupgrade at once, plus room to boot. (The carry
+ * script mounts a tmpfs of its own on /run/kupgrade, sized from the
+ * archive's list: /run's cap does not apply there, RAM does. The unpacked
+ * archive sits in the rootfs, a ramfs when root= is on the command line.) */
 uint64_t transport_initrd_boot_bytes(uint64_t payload);
 
-/* Choose a transport: disk if asked, else initrd if it fits, else disk if
- * that fits. *ret_reason (allocated): why memory was not used when disk is
- * picked without being asked for; why nothing fits when NULL is returned. */
+/* What the initrd transport must fit, gathered by its fits(). */
+struct transport_need {
+	uint64_t payload;	  /* bytes of the image files */
+	uint64_t largest;	  /* the largest of them; 0: not known */
+	const char *largest_path; /* which one, when measured; NULL: an estimate */
+	uint64_t initrd;	  /* the new kernel's own initrd */
+	bool resident;		  /* the images already sit in a tmpfs: MemAvailable
+				   * no longer counts them */
+	struct transport_mem mem;
+};
+/* Pure: 0 if it fits; else -EFBIG (a file over a cpio entry's 4 GiB, the
+ * combined initrd over TRANSPORT_INITRD_MAX) or -ENOSPC (memory, on either
+ * kernel), and why in *ret_reason (allocated). */
+int transport_initrd_decide(const struct transport_need *n, char **ret_reason);
+
+/* Choose a transport: disk if asked (on_disk), else the initrd if it fits;
+ * never disk unasked. NULL when nothing fits, and *ret_reason (allocated)
+ * says why (and whether --images-on-disk would do). Before the dump (no
+ * images_dir yet) the dump itself must fit in t->mem.dump_room. */
 const struct transport_ops *transport_pick(const struct transport *t, bool on_disk,
 					   uint64_t payload, char **ret_reason);
 
+/* MemTotal and MemAvailable, and the free space of the tmpfs the dump
+ * writes into (dump_room). */
 int transport_read_meminfo(struct transport_mem *ret);
 /* Pure: parse /proc/meminfo text. */
 int transport_parse_meminfo(const char *text, struct transport_mem *ret);
@@ -86,6 +120,13 @@ int transport_parse_meminfo(const char *text, struct transport_mem *ret);
  * anything but directories and regular files is -EOPNOTSUPP, as it could not
  * cross). */
 int transport_measure(const char *dir, uint64_t *ret_bytes, unsigned *ret_files);
+/* The same, with the largest file and its path relative to dir. */
+struct transport_census {
+	uint64_t bytes, largest;
+	unsigned files;
+	char *largest_path; /* allocated; NULL for a tree without files */
+};
+int transport_census(const char *dir, struct transport_census *ret);
 
 /* Copy exactly n bytes between fds at their positions; -EIO if in ends early. */
 int transport_copy_bytes(int in, int out, uint64_t n);

@@ -1,9 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include "alloc.h"
@@ -136,6 +140,24 @@ int mkdir_parents(const char *path, mode_t mode)
 	return 0;
 }
 
+int statfs_nearest(const char *path, struct statfs *ret)
+{
+	_cleanup_free_ char *p = strdup(path);
+
+	if (!p)
+		return -ENOMEM;
+	for (;;) {
+		if (statfs(p, ret) >= 0)
+			return 0;
+		if (errno != ENOENT || streq(p, "/"))
+			return negative_errno();
+		/* dirname() may return a static "." or "/" instead of p. */
+		char *d = dirname(p);
+		if (d != p)
+			memmove(p, d, strlen(d) + 1);
+	}
+}
+
 int opendir_fd(int dir_fd, DIR **ret)
 {
 	int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -150,4 +172,111 @@ int opendir_fd(int dir_fd, DIR **ret)
 		return r;
 	}
 	return 0;
+}
+
+/* One step of open_parent_nofollow(): dir_fd/name, a directory reached
+ * without following a symlink, created when missing if asked. */
+static int open_dir_step(int dir_fd, const char *name, unsigned flags, uid_t owner)
+{
+	const int oflags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+	struct stat st;
+	int fd, r;
+
+	fd = openat(dir_fd, name, oflags);
+	if (fd < 0 && errno == ENOENT && (flags & WALK_MKDIR)) {
+		if (mkdirat(dir_fd, name, 0755) < 0 && errno != EEXIST)
+			return negative_errno();
+		fd = openat(dir_fd, name, oflags);
+	}
+	if (fd < 0) {
+		r = negative_errno();
+		/* O_DIRECTORY reports a symlink as ENOTDIR: tell them apart. */
+		if ((r == -ENOTDIR || r == -ELOOP) &&
+		    fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
+			return -ELOOP;
+		return r;
+	}
+	if ((flags & WALK_CHECK_OWNER) && fstat(fd, &st) < 0) {
+		r = negative_errno();
+		close(fd);
+		return r;
+	}
+	if ((flags & WALK_CHECK_OWNER) && st.st_uid != 0 && st.st_uid != owner) {
+		close(fd);
+		return -EPERM;
+	}
+	return fd;
+}
+
+int open_parent_nofollow(const char *path, unsigned flags, uid_t owner, const char **ret_name,
+			 char **ret_bad)
+{
+	_cleanup_close_ int fd = -EBADF;
+	const char *p, *last;
+	char name[NAME_MAX + 1];
+	size_t n = 1;
+	int r;
+
+	if (ret_bad)
+		*ret_bad = NULL;
+	if (!path || path[0] != '/')
+		return -EINVAL;
+	last = strrchr(path, '/') + 1;
+	if (!*last || streq(last, ".") || streq(last, ".."))
+		return -EINVAL;
+	/* "/" itself: opened like any other directory, and checked. */
+	p = path;
+	r = fd = open_dir_step(AT_FDCWD, "/", flags & ~WALK_MKDIR, owner);
+	while (r >= 0) {
+		while (*p == '/')
+			p++;
+		if (p == last) {
+			*ret_name = last;
+			return TAKE_FD(fd);
+		}
+		n = strcspn(p, "/");
+		if (n > NAME_MAX)
+			return -ENAMETOOLONG;
+		memcpy(name, p, n);
+		name[n] = 0;
+		if (streq(name, ".") || streq(name, ".."))
+			return -EINVAL;
+		r = open_dir_step(fd, name, flags, owner);
+		if (r >= 0) {
+			close(fd);
+			fd = r;
+			p += n;
+		}
+	}
+	if (ret_bad && !(*ret_bad = strndup(path, (size_t)(p - path) + n)))
+		return -ENOMEM;
+	return r;
+}
+
+int write_string_file_exclusive(const char *path, mode_t mode, const char *fmt, ...)
+{
+	_cleanup_close_ int dir_fd = -EBADF, fd = -EBADF;
+	_cleanup_free_ char *text = NULL;
+	const char *name;
+	va_list ap;
+	size_t n;
+	int r;
+
+	va_start(ap, fmt);
+	r = vasprintf(&text, fmt, ap);
+	va_end(ap);
+	if (r < 0)
+		return -ENOMEM;
+	dir_fd = open_parent_nofollow(path, 0, 0, &name, NULL);
+	if (dir_fd < 0)
+		return dir_fd;
+	fd = openat(dir_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC,
+		    mode);
+	if (fd < 0)
+		return negative_errno();
+	n = strlen(text);
+	r = write(fd, text, n) == (ssize_t)n ? 0 : negative_errno();
+	if (r < 0)
+		(void)unlinkat(dir_fd, name, 0);
+	return r;
 }

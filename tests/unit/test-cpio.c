@@ -161,3 +161,26 @@ TEST(cpio_appended_archive_is_aligned)
 	close(fd);
 	unlink(path);
 }
+
+/* A source over newc's 4 GiB (sparse: nothing real written) is refused
+ * before a byte of its entry: never a header promising a cut size. */
+TEST(cpio_refuses_an_entry_over_4_gib_before_writing)
+{
+	char path[] = "/tmp/kupgrade-cpio-XXXXXX";
+	struct cpio_writer w;
+	int fd = mkstemp(path), src;
+
+	ASSERT_TRUE(fd >= 0);
+	unlink(path);
+	src = open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	ASSERT_TRUE(src >= 0);
+	ASSERT_EQ(ftruncate(src, (off_t)CPIO_NEWC_MAX_FILE + 1), 0);
+	ASSERT_OK(cpio_writer_init(&w, fd, 0));
+	ASSERT_OK(cpio_write_file_data(&w, "before", 0600, "x", 1));
+	ASSERT_EQ(cpio_write_file_fd(&w, "huge", 0600, src, CPIO_NEWC_MAX_FILE + 1), -EFBIG);
+	ASSERT_EQ(lseek(fd, 0, SEEK_END), (off_t)w.offset);
+	ASSERT_EQ(w.offset, 124); /* "before" alone: 110 + 7 -> 120, + 1 of data -> 124 */
+	ASSERT_EQ(lseek(src, 0, SEEK_CUR), 0);
+	close(src);
+	close(fd);
+}

@@ -208,10 +208,152 @@ TEST(transport_pick_order)
 	log_set_max_level(LOG_EMERG);
 	ASSERT_TRUE(transport_pick(&t, false, 100 * MiB, &why) == &transport_initrd_ops);
 	ASSERT_TRUE(transport_pick(&t, true, 100 * MiB, &why) == &transport_disk_ops);
-	ASSERT_TRUE(transport_pick(&t, false, 2000 * MiB, &why) == &transport_disk_ops);
+	ASSERT_TRUE(!why);
+	/* Too big for memory: never to disk unasked, but say that it would do. */
+	ASSERT_TRUE(transport_pick(&t, false, 2000 * MiB, &why) == NULL);
+	ASSERT_TRUE(why && strstr(why, "3000 MiB available") &&
+		    strstr(why, "--images-on-disk would carry them"));
+	free(why);
+	ASSERT_TRUE(transport_pick(&t, true, 2000 * MiB, &why) == &transport_disk_ops);
 	ASSERT_TRUE(transport_pick(&t, false, 1ULL << 60, &why) == NULL);
+	ASSERT_TRUE(why && strstr(why, "; on disk: ") && strstr(why, "MiB free"));
+	free(why);
+	ASSERT_TRUE(transport_pick(&t, true, 1ULL << 60, &why) == NULL);
 	ASSERT_TRUE(why && strstr(why, "MiB free"));
 	free(why);
+	sh("rm -rf %s", d);
+}
+
+/* Before the dump, the images must first fit where the dump writes them:
+ * /run, capped at a share of RAM, whatever MemAvailable says. */
+TEST(transport_pick_checks_the_dump_room)
+{
+	const char *d = scratch();
+	char initrd[128], target[128], images[128];
+	struct transport t = {
+		.mem = { .total = 8192 * MiB, .available = 6000 * MiB, .dump_room = 400 * MiB }
+	};
+	char *why = NULL;
+
+	snprintf(initrd, sizeof(initrd), "%s/initrd.img", d);
+	snprintf(target, sizeof(target), "%s/disk", d);
+	snprintf(images, sizeof(images), "%s/images", d);
+	t.initrd = initrd;
+	t.stage_dir = target;
+	log_set_max_level(LOG_EMERG);
+	ASSERT_TRUE(transport_pick(&t, false, 300 * MiB, &why) == &transport_initrd_ops);
+	ASSERT_TRUE(transport_pick(&t, false, 500 * MiB, &why) == NULL);
+	ASSERT_TRUE(why && strstr(why, UPGRADE_IMAGES_DIR) && strstr(why, "400 MiB free"));
+	free(why);
+	ASSERT_TRUE(transport_pick(&t, true, 500 * MiB, &why) == NULL);
+	free(why);
+	/* Once the images are written, the room they took is no question. */
+	t.images_dir = images;
+	ASSERT_TRUE(transport_pick(&t, false, 500 * MiB, &why) == &transport_initrd_ops);
+	sh("rm -rf %s", d);
+}
+
+TEST(transport_initrd_decide_limits)
+{
+	struct transport_need n = { .payload = 800 * MiB,
+				    .initrd = 30 * MiB,
+				    .mem = { .total = 16384 * MiB, .available = 2700 * MiB } };
+	char *why = NULL;
+
+	/* Before the dump: 4x 800 + 2x 30 + 128 = 3388 MiB > 2700. */
+	ASSERT_EQ(transport_initrd_decide(&n, &why), -ENOSPC);
+	ASSERT_TRUE(why && strstr(why, "about 3388 MiB") && strstr(why, "2700 MiB available"));
+	free(why);
+	/* After it, the images already sit in a tmpfs that MemAvailable no
+	 * longer counts: 3x 800 + 2x 30 + 128 = 2588 MiB fits. */
+	n.resident = true;
+	ASSERT_OK(transport_initrd_decide(&n, &why));
+	ASSERT_TRUE(!why);
+
+	/* Over a cpio entry's 4 GiB: estimated, then measured. */
+	n.mem.available = n.mem.total = 1ULL << 40;
+	n.payload = 5 * GiB;
+	n.largest = 4 * GiB + 1;
+	ASSERT_EQ(transport_initrd_decide(&n, &why), -EFBIG);
+	ASSERT_TRUE(why && strstr(why, "a process's image (~4096 MiB) would be over") &&
+		    strstr(why, "4 GiB"));
+	free(why);
+	n.largest_path = "ssh.service/pages-1.img";
+	ASSERT_EQ(transport_initrd_decide(&n, &why), -EFBIG);
+	ASSERT_TRUE(why && strstr(why, "the image file ssh.service/pages-1.img (4096 MiB)"));
+	free(why);
+
+	/* The combined initrd over what the kernel loads. */
+	n.largest = 0;
+	n.payload = 2 * GiB - 20 * MiB;
+	ASSERT_EQ(transport_initrd_decide(&n, &why), -EFBIG);
+	ASSERT_TRUE(why && strstr(why, "2 GiB"));
+	free(why);
+	n.payload = 2 * GiB - 40 * MiB;
+	ASSERT_OK(transport_initrd_decide(&n, &why));
+
+	/* The new kernel holds the images twice while it boots. */
+	n.mem.total = 3 * GiB;
+	ASSERT_EQ(transport_initrd_decide(&n, &why), -ENOSPC);
+	ASSERT_TRUE(why && strstr(why, "twice"));
+	free(why);
+}
+
+/* After the dump the images sit in a tmpfs (here /dev/shm) and MemAvailable
+ * no longer counts them: the fit must not count them a second time, or
+ * the switch would stop at the stage when the check said yes. */
+TEST(transport_initrd_fits_after_the_dump)
+{
+	char images[] = "/dev/shm/kupgrade-transport-XXXXXX";
+	const char *d = scratch();
+	char initrd[128];
+	struct transport t = { .mem = { .total = 16384 * MiB, .available = 2700 * MiB } };
+	char *why = NULL;
+
+	if (!mkdtemp(images))
+		return; /* no /dev/shm here */
+	snprintf(initrd, sizeof(initrd), "%s/initrd.img", d);
+	t.initrd = initrd;
+	/* Before the dump: 4x 800 MiB + 128 MiB reserve > 2700 MiB. */
+	ASSERT_EQ(transport_initrd_ops.fits(&t, 800 * MiB, &why), -ENOSPC);
+	free(why);
+	t.images_dir = images;
+	ASSERT_OK(transport_initrd_ops.fits(&t, 800 * MiB, &why));
+	/* The same images on a disk are not in memory yet. */
+	t.images_dir = d;
+	ASSERT_EQ(transport_initrd_ops.fits(&t, 800 * MiB, &why), -ENOSPC);
+	free(why);
+	rmdir(images);
+	sh("rm -rf %s", d);
+}
+
+/* A file over 4 GiB (sparse: nothing real written) is refused by the fit
+ * and by the stage before anything is written. */
+TEST(transport_initrd_refuses_a_file_over_4_gib)
+{
+	const char *d = scratch();
+	char images[128], initrd[128], stage[128];
+	struct transport t = { .mem = { .total = 1ULL << 50, .available = 1ULL << 50 } };
+	char *why = NULL;
+
+	snprintf(images, sizeof(images), "%s/images", d);
+	snprintf(initrd, sizeof(initrd), "%s/initrd.img", d);
+	snprintf(stage, sizeof(stage), "%s/stage", d);
+	sh("mkdir %s && truncate -s 4294967296 %s/ssh.service/pages-2.img", stage, images);
+	t = (struct transport){
+		.images_dir = images, .initrd = initrd, .stage_dir = stage, .mem = t.mem
+	};
+	log_set_max_level(LOG_EMERG);
+	ASSERT_EQ(transport_initrd_ops.fits(&t, 10 * MiB, &why), -EFBIG);
+	ASSERT_TRUE(why && strstr(why, "ssh.service/pages-2.img (4096 MiB)"));
+	free(why);
+	ASSERT_TRUE(transport_pick(&t, false, 10 * MiB, &why) == NULL);
+	ASSERT_TRUE(why && strstr(why, "4 GiB"));
+	free(why);
+	ASSERT_EQ(transport_initrd_ops.stage(&t), -EFBIG);
+	ASSERT_TRUE(!t.staged_initrd || access(t.staged_initrd, F_OK) < 0);
+	ASSERT_OK(transport_initrd_ops.undo(&t));
+	transport_done(&t);
 	sh("rm -rf %s", d);
 }
 
