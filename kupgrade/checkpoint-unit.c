@@ -212,6 +212,20 @@ static int dump_tree(struct ckpt_unit *u, struct ckpt_tree *ct)
 	return r;
 }
 
+/* What the restore would refuse to read (manifest_check()) is refused here,
+ * before the unit's trees are dumped: they would never come back. */
+static int check_unit_entry(const struct ckpt_unit *u)
+{
+	const char *reason = NULL;
+
+	if (manifest_check_unit(u->mu, &reason) < 0)
+		return log_error_errno(-EOPNOTSUPP,
+				       "Unit %s cannot be checkpointed: the restore would refuse its "
+				       "entry in the manifest: %s.",
+				       u->mu->name, reason);
+	return 0;
+}
+
 int checkpoint_phase_dump_unit(void *ctx, void *arg)
 {
 	struct ckpt_unit *u = arg;
@@ -232,6 +246,8 @@ int checkpoint_phase_dump_unit(void *ctx, void *arg)
 		log_info("Locked %zu TCP connection%s of %s.", u->mu->n_connections,
 			 u->mu->n_connections == 1 ? "" : "s", u->mu->name);
 	r = carry_files(u->pu, u->mu, &u->c->dir, u->dir_name);
+	if (r == 0)
+		r = check_unit_entry(u);
 	for (size_t j = 0; j < u->n_trees && r == 0; j++)
 		r = dump_tree(u, &u->trees[j]);
 	if (r < 0) {
