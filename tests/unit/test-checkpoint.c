@@ -82,6 +82,14 @@ static void fake_setup(struct fake *f, bool created)
 	put_file(f->dir, "max-pid", "300\n");
 }
 
+static bool exists(const char *dir, const char *rel)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, rel);
+	return access(path, F_OK) == 0;
+}
+
 static void remove_tree(const char *path)
 {
 	struct imagedir d;
@@ -90,6 +98,102 @@ static void remove_tree(const char *path)
 		(void)imagedir_wipe(&d, true);
 		imagedir_close(&d);
 	}
+}
+
+/* What the rollback keeps in dir: tree 100 of session-3.scope alone, and a
+ * manifest that names it alone; tree 101, counter.service and the rest are
+ * gone. */
+static void check_kept(const char *dir)
+{
+	char path[512], *text = NULL;
+	Manifest *m = NULL;
+
+	ASSERT_TRUE(exists(dir, "session-3.scope/100/pages-1.img"));
+	snprintf(path, sizeof(path), "%s/session-3.scope/100/pages-1.img", dir);
+	ASSERT_OK(read_full_file_str(path, &text));
+	ASSERT_STREQ(text, "secret");
+	free(text);
+	ASSERT_FALSE(exists(dir, "session-3.scope/101"));
+	ASSERT_FALSE(exists(dir, "counter.service"));
+	ASSERT_FALSE(exists(dir, "max-pid"));
+	snprintf(path, sizeof(path), "%s/manifest", dir);
+	ASSERT_OK(manifest_read_file(path, &m));
+	ASSERT_EQ(m->n_units, 1);
+	ASSERT_STREQ(m->units[0]->name, "session-3.scope");
+	ASSERT_EQ(m->units[0]->n_root_pids, 1);
+	ASSERT_EQ(m->units[0]->root_pids[0], 100);
+	manifest_free(m);
+}
+
+/* A unit whose undo failed: its images are the only copy of its processes.
+ * The prepare-images undo keeps them, moved aside with a manifest of their
+ * own, and wipes the others. */
+TEST(undo_prepare_images_keeps_the_images_of_a_unit_not_restored)
+{
+	char pattern[128];
+	struct fake f;
+	glob_t g;
+
+	log_set_max_level(LOG_EMERG);
+	fake_setup(&f, true);
+	f.c->units[0].images_kept = true;
+	f.c->units[0].trees[1].dumped = false; /* tree 101 came back */
+	ASSERT_OK(checkpoint_undo_prepare_images(NULL, f.c));
+	ASSERT_TRUE(access(f.dir, F_OK) < 0); /* out of the next switch's way */
+	snprintf(pattern, sizeof(pattern), "%s.kept-*", f.dir);
+	ASSERT_EQ(glob(pattern, 0, NULL, &g), 0);
+	ASSERT_EQ(g.gl_pathc, 1);
+	ASSERT_STREQ(f.c->dir.path, g.gl_pathv[0]);
+	check_kept(g.gl_pathv[0]);
+	remove_tree(g.gl_pathv[0]);
+	globfree(&g);
+	checkpoint_free(f.c);
+}
+
+/* An images directory kupgrade did not create stays where it is. */
+TEST(undo_prepare_images_keeps_them_in_place_in_a_given_directory)
+{
+	struct fake f;
+
+	log_set_max_level(LOG_EMERG);
+	fake_setup(&f, false);
+	f.c->units[0].images_kept = true;
+	f.c->units[0].trees[1].dumped = false;
+	ASSERT_OK(checkpoint_undo_prepare_images(NULL, f.c));
+	ASSERT_STREQ(f.c->dir.path, f.dir);
+	check_kept(f.dir);
+	remove_tree(f.dir);
+	checkpoint_free(f.c);
+}
+
+/* Nothing kept: everything goes, as before. */
+TEST(undo_prepare_images_wipes_all_when_every_unit_came_back)
+{
+	struct fake f;
+
+	log_set_max_level(LOG_EMERG);
+	fake_setup(&f, true);
+	ASSERT_OK(checkpoint_undo_prepare_images(NULL, f.c));
+	ASSERT_TRUE(access(f.dir, F_OK) < 0);
+	checkpoint_free(f.c);
+}
+
+/* The undo of a dump that cannot restore a tree marks the unit, and leaves
+ * its images for the prepare-images undo. */
+TEST(undo_dump_marks_a_unit_it_cannot_restore)
+{
+	struct fake f;
+
+	log_set_max_level(LOG_EMERG);
+	fake_setup(&f, true);
+	/* No images where the undo looks: the restore of tree 101 fails. */
+	ASSERT_OK(imagedir_wipe_sub(&f.c->dir, "session-3.scope/101"));
+	ASSERT_EQ(checkpoint_undo_dump_unit(NULL, &f.c->units[0]), -EIO);
+	ASSERT_TRUE(f.c->units[0].images_kept);
+	ASSERT_FALSE(f.c->units[1].images_kept);
+	ASSERT_TRUE(exists(f.dir, "session-3.scope/100/pages-1.img"));
+	remove_tree(f.dir);
+	checkpoint_free(f.c);
 }
 
 /* A unit whose manifest entry the restore would refuse is refused before
@@ -105,6 +209,7 @@ TEST(dump_refuses_a_unit_the_restore_would_refuse)
 	f.c->units[0].trees = NULL;
 	f.c->units[0].n_trees = 0; /* nothing would reach CRIU */
 	ASSERT_EQ(checkpoint_phase_dump_unit(NULL, &f.c->units[0]), -EOPNOTSUPP);
+	ASSERT_FALSE(f.c->units[0].images_kept);
 	remove_tree(f.dir);
 	checkpoint_free(f.c);
 }
