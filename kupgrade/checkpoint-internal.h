@@ -40,6 +40,9 @@ struct ckpt_unit {
 	char dir_name[256];
 	bool locked;  /* its connections are in the lock */
 	pid_t holder; /* keeps the unit's cgroup while its trees are away */
+	/* Its undo could not restore it: its images are the only copy of the
+	 * trees still away (dumped), kept by the prepare-images undo. */
+	bool images_kept;
 };
 
 struct checkpoint {

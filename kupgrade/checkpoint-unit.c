@@ -94,10 +94,9 @@ int checkpoint_undo_dump_unit(void *ctx, void *arg)
 	for (size_t j = 0; j < u->n_trees; j++)
 		any = any || u->trees[j].dumped;
 	if (any && ckpt_unit_is_service(u) && undo_dump_service(u) < 0)
-		r = log_error_errno(
-			-EIO,
-			"Unit %s could not be restored in place; its images are kept in %s/%s.",
-			u->mu->name, u->c->dir.path, u->dir_name);
+		r = log_error_errno(-EIO,
+				    "Unit %s could not be restored in place; its images are kept.",
+				    u->mu->name);
 	for (size_t j = u->n_trees; r == 0 && j-- > 0;) {
 		struct ckpt_tree *ct = &u->trees[j];
 
@@ -107,12 +106,14 @@ int checkpoint_undo_dump_unit(void *ctx, void *arg)
 		if (restore_tree(&u->c->dir, u->mu, ct->t.root) < 0)
 			r = log_error_errno(-EIO,
 					    "Unit %s: tree %d could not be restored in place; its images "
-					    "are kept in %s/%s.",
-					    u->mu->name, (int)ct->t.root, u->c->dir.path,
-					    u->dir_name);
+					    "are kept.",
+					    u->mu->name, (int)ct->t.root);
 		else
 			ct->dumped = false;
 	}
+	/* Where they are kept, and how to restore them: the prepare-images
+	 * undo says, once it has wiped the rest. */
+	u->images_kept = r < 0;
 	if (r == 0) {
 		(void)imagedir_wipe_sub(&u->c->dir, u->dir_name);
 		if (u->locked && ckpt_lock_unit(u, false) == 0)
@@ -212,6 +213,20 @@ static int dump_tree(struct ckpt_unit *u, struct ckpt_tree *ct)
 	return r;
 }
 
+/* What the restore would refuse to read (manifest_check()) is refused here,
+ * before the unit's trees are dumped: they would never come back. */
+static int check_unit_entry(const struct ckpt_unit *u)
+{
+	const char *reason = NULL;
+
+	if (manifest_check_unit(u->mu, &reason) < 0)
+		return log_error_errno(-EOPNOTSUPP,
+				       "Unit %s cannot be checkpointed: the restore would refuse its "
+				       "entry in the manifest: %s.",
+				       u->mu->name, reason);
+	return 0;
+}
+
 int checkpoint_phase_dump_unit(void *ctx, void *arg)
 {
 	struct ckpt_unit *u = arg;
@@ -232,6 +247,8 @@ int checkpoint_phase_dump_unit(void *ctx, void *arg)
 		log_info("Locked %zu TCP connection%s of %s.", u->mu->n_connections,
 			 u->mu->n_connections == 1 ? "" : "s", u->mu->name);
 	r = carry_files(u->pu, u->mu, &u->c->dir, u->dir_name);
+	if (r == 0)
+		r = check_unit_entry(u);
 	for (size_t j = 0; j < u->n_trees && r == 0; j++)
 		r = dump_tree(u, &u->trees[j]);
 	if (r < 0) {

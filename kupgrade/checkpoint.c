@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/utsname.h>
 #include <time.h>
@@ -43,10 +45,86 @@ int checkpoint_phase_prepare_images(void *ctx, void *arg)
 				c->est_bytes + c->est_bytes / 10, &c->dir);
 }
 
+/* The manifest of the kept images: the units whose undo failed, each with
+ * the trees still away (the images of the others go), for "kupgrade
+ * restore --from". */
+static int write_kept_manifest(struct checkpoint *c)
+{
+	_cleanup_free_ ManifestUnit **kept = calloc(c->n_units + 1, sizeof(*kept));
+	ManifestUnit **all = c->m->units;
+	size_t n_all = c->m->n_units, n = 0;
+	int r;
+
+	if (!kept)
+		return -ENOMEM;
+	for (size_t i = 0; i < c->n_units; i++) {
+		struct ckpt_unit *u = &c->units[i];
+
+		if (!u->images_kept)
+			continue;
+		for (size_t j = 0; j < u->n_trees; j++) {
+			char rel[300];
+
+			if (u->trees[j].dumped)
+				continue;
+			/* Back already, or never away: not to be restored again. */
+			snprintf(rel, sizeof(rel), "%s/%d", u->dir_name, (int)u->trees[j].t.root);
+			(void)imagedir_wipe_sub(&c->dir, rel);
+			manifest_unit_remove_root(u->mu, u->trees[j].t.root);
+		}
+		kept[n++] = u->mu;
+	}
+	c->m->units = kept;
+	c->m->n_units = n;
+	r = manifest_write_at(c->dir.fd, c->m);
+	c->m->units = all;
+	c->m->n_units = n_all;
+	return r;
+}
+
+/*
+ * A unit whose undo failed has trees still away, and its images are their
+ * only copy: they are kept, with a manifest of those units alone, and the
+ * rest is wiped. An images root of ours is moved aside, root-only as it is,
+ * so that the next switch does not find it in its way; one the operator gave
+ * (or a mount point) stays where it is.
+ */
+static int keep_images(struct checkpoint *c)
+{
+	_cleanup_free_ const char **names = calloc(c->n_units + 1, sizeof(*names));
+	size_t n = 0;
+	int r;
+
+	if (!names)
+		return log_oom();
+	for (size_t i = 0; i < c->n_units; i++)
+		if (c->units[i].images_kept)
+			names[n++] = c->units[i].dir_name;
+	r = imagedir_wipe_except(&c->dir, names, n);
+	if (r < 0)
+		return log_error_errno(r, "Cannot wipe the other images in %s: %m", c->dir.path);
+	r = write_kept_manifest(c);
+	if (r < 0)
+		return log_error_errno(r, "Cannot write the manifest of the kept images in %s: %m",
+				       c->dir.path);
+	if (c->dir.created && imagedir_move_aside(&c->dir, "kept") < 0)
+		log_warning("Cannot move %s aside, it stays where it is.", c->dir.path);
+	for (size_t i = 0; i < c->n_units; i++)
+		if (c->units[i].images_kept)
+			log_error("The images of %s, which could not be restored, are kept in %s/%s: "
+				  "restore it with 'kupgrade restore --from %s'.",
+				  c->units[i].mu->name, c->dir.path, c->units[i].dir_name,
+				  c->dir.path);
+	return 0;
+}
+
 int checkpoint_undo_prepare_images(void *ctx, void *arg)
 {
 	struct checkpoint *c = arg;
 
+	for (size_t i = 0; i < c->n_units; i++)
+		if (c->units[i].images_kept)
+			return keep_images(c);
 	return imagedir_wipe(&c->dir, false);
 }
 

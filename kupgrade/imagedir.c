@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <time.h>
 
 #include "dirwalk.h"
 #include "fileio.h"
@@ -158,8 +159,17 @@ int imagedir_open_file(struct imagedir *d, const char *rel, int *ret_fd)
 	return open_sub(d, rel, 0, ret_fd);
 }
 
-/* Overwrite and unlink every regular file below dir_fd, remove the rest. */
-static int wipe(int dir_fd)
+static bool in_list(const char *name, const char *const *list, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (streq(name, list[i]))
+			return true;
+	return false;
+}
+
+/* Overwrite and unlink every regular file below dir_fd, remove the rest;
+ * the entries of dir_fd named in keep[] stay as they are. */
+static int wipe_except(int dir_fd, const char *const *keep, size_t n_keep)
 {
 	static const char zeros[65536];
 	_cleanup_closedir_ DIR *d = NULL;
@@ -171,7 +181,8 @@ static int wipe(int dir_fd)
 	while ((de = readdir(d))) {
 		struct stat st;
 
-		if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+		if (streq(de->d_name, ".") || streq(de->d_name, "..") ||
+		    in_list(de->d_name, keep, n_keep))
 			continue;
 		if (fstatat(dir_fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			return negative_errno();
@@ -182,7 +193,7 @@ static int wipe(int dir_fd)
 
 			if (sub < 0)
 				return negative_errno();
-			r = wipe(sub);
+			r = wipe_except(sub, NULL, 0);
 			if (r < 0)
 				return r;
 			if (unlinkat(dir_fd, de->d_name, AT_REMOVEDIR) < 0)
@@ -207,6 +218,11 @@ static int wipe(int dir_fd)
 			return negative_errno();
 	}
 	return 0;
+}
+
+static int wipe(int dir_fd)
+{
+	return wipe_except(dir_fd, NULL, 0);
 }
 
 int imagedir_size(struct imagedir *d, const char *rel, uint64_t *ret)
@@ -249,6 +265,41 @@ int imagedir_wipe(struct imagedir *d, bool remove_root)
 	if (access(d->path, F_OK) == 0)
 		return log_error_errno(-EBUSY, "Cannot remove %s: %m", d->path);
 	return 0;
+}
+
+int imagedir_wipe_except(struct imagedir *d, const char *const *keep, size_t n_keep)
+{
+	return wipe_except(d->fd, keep, n_keep);
+}
+
+int imagedir_move_aside(struct imagedir *d, const char *what)
+{
+	size_t len = strlen(d->path);
+	char stamp[32];
+	struct tm tm;
+	time_t t = time(NULL);
+
+	while (len > 1 && d->path[len - 1] == '/')
+		len--;
+	strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", localtime_r(&t, &tm));
+	for (unsigned i = 0; i < 100; i++) {
+		_cleanup_free_ char *to = NULL;
+		int k = i == 0 ? asprintf(&to, "%.*s.%s-%s", (int)len, d->path, what, stamp)
+			       : asprintf(&to, "%.*s.%s-%s.%u", (int)len, d->path, what, stamp, i);
+
+		if (k < 0)
+			return -ENOMEM;
+		/* Never over what is there: a name in the parent is not ours until
+		 * we made it. */
+		if (renameat2(AT_FDCWD, d->path, AT_FDCWD, to, RENAME_NOREPLACE) == 0) {
+			free(d->path);
+			d->path = TAKE_PTR(to);
+			return 0;
+		}
+		if (errno != EEXIST)
+			return negative_errno();
+	}
+	return -EEXIST;
 }
 
 void imagedir_close(struct imagedir *d)

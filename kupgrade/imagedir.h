@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /*
@@ -35,4 +36,10 @@ int imagedir_size(struct imagedir *d, const char *rel, uint64_t *ret);
  * created it or remove_root is set. */
 int imagedir_wipe(struct imagedir *d, bool remove_root);
 int imagedir_wipe_sub(struct imagedir *d, const char *rel);
+/* Wipe every entry of the root but those named in keep[]; the root stays. */
+int imagedir_wipe_except(struct imagedir *d, const char *const *keep, size_t n_keep);
+/* Rename the root, with what is in it, to "<path>.<what>-<YYYYmmdd-HHMMSS>"
+ * beside it (".N" added if that exists) and follow it there (d->path).
+ * -EBUSY for a mount point, which stays where it is. */
+int imagedir_move_aside(struct imagedir *d, const char *what);
 void imagedir_close(struct imagedir *d);

@@ -260,18 +260,22 @@ int manifest_unpack(const uint8_t *buf, size_t size, Manifest **ret, const char 
 	else if (m->format_version < 1)
 		reason = "manifest format version 0 is invalid";
 
+	if (!reason) {
+		/* Format 1 recorded the kind as text only. */
+		for (size_t i = 0; i < m->n_units; i++)
+			if (!m->units[i]->has_type) {
+				m->units[i]->has_type = true;
+				m->units[i]->type = manifest_unit_kind_from_string(
+					m->units[i]->kind);
+			}
+		(void)manifest_check(m, &reason);
+	}
 	if (reason) {
 		manifest_free(m);
 		if (ret_reason)
 			*ret_reason = reason;
 		return -EBADMSG;
 	}
-	/* Format 1 recorded the kind as text only. */
-	for (size_t i = 0; i < m->n_units; i++)
-		if (!m->units[i]->has_type) {
-			m->units[i]->has_type = true;
-			m->units[i]->type = manifest_unit_kind_from_string(m->units[i]->kind);
-		}
 	*ret = m;
 	return 0;
 }

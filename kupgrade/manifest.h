@@ -56,8 +56,26 @@ void manifest_free(Manifest *m);
 /* Pure encoding: *ret is malloc'd, header included. */
 int manifest_pack(const Manifest *m, uint8_t **ret, size_t *ret_size);
 /* -EBADMSG for anything that is not a well-formed manifest of a version
- * we read; *ret_reason says what, for the message. */
+ * we read, or that holds a string manifest_check() refuses; *ret_reason
+ * says what, for the message. */
 int manifest_unpack(const uint8_t *buf, size_t size, Manifest **ret, const char **ret_reason);
+
+/*
+ * The manifest is untrusted input (it crosses a kexec on disk or in an
+ * initrd): every string that becomes a file name, a unit name or unit text,
+ * an nft script or a CRIU key is checked. Unit names are systemd unit names
+ * (a slice's processes outside any unit: a cgroup path), paths inside the
+ * images are relative without "..", other paths absolute and normalised,
+ * nothing has control characters, addresses parse as IP addresses, ports
+ * are 1..65535, the lock table is kupgrade's. -EBADMSG and *ret_reason
+ * (valid until the next check) naming the field. manifest_unpack() runs
+ * manifest_check(); the checkpoint runs manifest_check_unit() before a
+ * unit's dump, so that it never writes what a reader refuses.
+ */
+int manifest_check(const Manifest *m, const char **ret_reason);
+int manifest_check_unit(const ManifestUnit *u, const char **ret_reason);
+/* systemd's unit_name_is_valid() for a plain or instance name. */
+bool manifest_unit_name_valid(const char *name);
 
 /* File I/O: atomic write (temporary file, fsync, rename) of dir_fd/manifest. */
 int manifest_write_at(int dir_fd, const Manifest *m);

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <arpa/inet.h>
 #include <stdarg.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -45,6 +46,40 @@ static void element_lines(FILE *f, const char *verb, const char *table, const st
 	}
 }
 
+/*
+ * What goes into a script is checked here too, a second line of defence
+ * behind the manifest's own check (manifest-check.c): a table name is an nft
+ * identifier, an address parses as one of its family, a port is not 0. The
+ * connections come back from the manifest after a kexec.
+ */
+static bool table_valid(const char *t)
+{
+	static const char first[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_";
+	size_t n = t ? strlen(t) : 0;
+
+	return n > 0 && n <= 64 && strchr(first, t[0]) &&
+	       strspn(t, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") == n;
+}
+
+static bool address_valid(int family, const char *s, size_t size)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+
+	return strnlen(s, size) < size && inet_pton(family, s, buf) == 1;
+}
+
+static int check_script_input(const char *table, const struct tcp_conn *c, size_t n)
+{
+	if (!table_valid(table))
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++)
+		if ((c[i].family != AF_INET && c[i].family != AF_INET6) || c[i].sport == 0 ||
+		    c[i].dport == 0 || !address_valid(c[i].family, c[i].src, sizeof(c[i].src)) ||
+		    !address_valid(c[i].family, c[i].dst, sizeof(c[i].dst)))
+			return -EINVAL;
+	return 0;
+}
+
 /* open_memstream() sets *buf at fclose(): pass its address. */
 static int close_script(FILE *f, char **buf, char **ret)
 {
@@ -67,8 +102,11 @@ int netlock_nft_script(const char *table, const struct tcp_conn *c, size_t n, ch
 {
 	char *buf = NULL;
 	size_t size = 0;
-	FILE *f = open_memstream(&buf, &size);
+	FILE *f;
 
+	if (check_script_input(table, c, n) < 0)
+		return -EINVAL;
+	f = open_memstream(&buf, &size);
 	if (!f)
 		return -ENOMEM;
 	fprintf(f, "create table inet %s\n", table);
@@ -97,8 +135,11 @@ int netlock_nft_update_script(const char *table, bool add, const struct tcp_conn
 {
 	char *buf = NULL;
 	size_t size = 0;
-	FILE *f = open_memstream(&buf, &size);
+	FILE *f;
 
+	if (check_script_input(table, c, n) < 0)
+		return -EINVAL;
+	f = open_memstream(&buf, &size);
 	if (!f)
 		return -ENOMEM;
 	element_lines(f, add ? "add" : "delete", table, c, n);
@@ -166,6 +207,9 @@ static int nft_lock(const struct tcp_conn *c, size_t n)
 	int r;
 
 	r = netlock_nft_script(NETLOCK_TABLE, c, n, &script);
+	if (r == -EINVAL)
+		return log_error_errno(r, "Refusing to lock: a connection's address or port is not "
+					  "valid.");
 	if (r < 0)
 		return r;
 	log_debug("nft script:\n%s", script);
@@ -192,6 +236,11 @@ static int nft_update(bool add, const struct tcp_conn *c, size_t n)
 	if (n == 0)
 		return 0;
 	r = netlock_nft_update_script(NETLOCK_TABLE, add, c, n, &script);
+	if (r == -EINVAL)
+		return log_error_errno(r,
+				       "Refusing to %s the lock: a connection's address or port "
+				       "is not valid.",
+				       add ? "add connections to" : "delete connections from");
 	if (r < 0)
 		return r;
 	r = run_nft(script, &err, "-f", "-", NULL);

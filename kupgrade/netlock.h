@@ -47,7 +47,8 @@ const struct netlock_ops *netlock_get(const char *method);
 int netlock_drop_criu_table(pid_t root);
 
 /* The nft scripts (pure, unit-tested): create the lock table with c[] in
- * it; add or delete c[] in an existing one. */
+ * it; add or delete c[] in an existing one. -EINVAL if the table is not an
+ * nft name or a connection's address or port is not valid. */
 int netlock_nft_script(const char *table, const struct tcp_conn *c, size_t n, char **ret);
 int netlock_nft_update_script(const char *table, bool add, const struct tcp_conn *c, size_t n,
 			      char **ret);

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -73,5 +74,60 @@ TEST(netlock_update_script_adds_and_deletes_one_unit)
 	ASSERT_OK(netlock_nft_script("kupgrade", NULL, 0, &s));
 	ASSERT_FALSE(strstr(s, "element"));
 	ASSERT_TRUE(strstr(s, "add chain inet kupgrade output"));
+	free(s);
+}
+
+/* A second line of defence behind the manifest's check: nothing but nft
+ * names and addresses reaches a script. */
+TEST(netlock_scripts_refuse_what_is_not_an_address)
+{
+	static const struct tcp_conn bad[] = {
+		{ .family = AF_INET,
+		  .src = "1.2.3.4; flush ruleset",
+		  .sport = 22,
+		  .dst = "10.0.2.2",
+		  .dport = 5000 },
+		{ .family = AF_INET,
+		  .src = "10.0.2.15",
+		  .sport = 22,
+		  .dst = "10.0.2.2 }",
+		  .dport = 5000 },
+		{ .family = AF_INET,
+		  .src = "fd00::1",
+		  .sport = 22,
+		  .dst = "10.0.2.2",
+		  .dport = 5000 },
+		{ .family = AF_INET6,
+		  .src = "10.0.2.15",
+		  .sport = 22,
+		  .dst = "fd00::2",
+		  .dport = 5000 },
+		{ .family = AF_INET,
+		  .src = "10.0.2.15",
+		  .sport = 0,
+		  .dst = "10.0.2.2",
+		  .dport = 5000 },
+		{ .family = AF_UNIX,
+		  .src = "10.0.2.15",
+		  .sport = 22,
+		  .dst = "10.0.2.2",
+		  .dport = 5000 },
+	};
+	struct tcp_conn good = {
+		.family = AF_INET, .src = "10.0.2.15", .sport = 22, .dst = "10.0.2.2", .dport = 5000
+	};
+	char *s = NULL;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ASSERT_EQ(netlock_nft_script("kupgrade", &bad[i], 1, &s), -EINVAL);
+		ASSERT_EQ(netlock_nft_update_script("kupgrade", true, &bad[i], 1, &s), -EINVAL);
+		ASSERT_EQ(netlock_nft_update_script("kupgrade", false, &bad[i], 1, &s), -EINVAL);
+	}
+	ASSERT_EQ(netlock_nft_script("kupgrade; flush ruleset", &good, 1, &s), -EINVAL);
+	ASSERT_EQ(netlock_nft_script("kupgrade\n", &good, 1, &s), -EINVAL);
+	ASSERT_EQ(netlock_nft_script("", &good, 1, &s), -EINVAL);
+	ASSERT_EQ(netlock_nft_update_script("inet kupgrade", true, &good, 1, &s), -EINVAL);
+	ASSERT_TRUE(s == NULL);
+	ASSERT_OK(netlock_nft_script("kupgrade", &good, 1, &s));
 	free(s);
 }
