@@ -147,10 +147,15 @@ static int write_pid_files(const ManifestUnit *u)
 	r = write_string_file(path, "%d\n", (int)main_pid);
 	if (r < 0)
 		return log_error_errno(r, "Cannot write %s: %m", path);
-	/* The service's own PID file was in the old boot's /run. */
-	if (!isempty(u->pid_file) && access(u->pid_file, F_OK) < 0 &&
-	    write_string_file(u->pid_file, "%d\n", (int)main_pid) < 0)
-		log_warning("%s: cannot write its PID file %s, ignoring.", u->name, u->pid_file);
+	/* The service's own PID file was in the old boot's /run. Its directory
+	 * may belong to the service's user: written as root, it must follow no
+	 * symlink and replace nothing. */
+	if (!isempty(u->pid_file)) {
+		r = write_string_file_exclusive(u->pid_file, 0644, "%d\n", (int)main_pid);
+		if (r < 0 && r != -EEXIST)
+			log_warning("%s: cannot write its PID file %s, ignoring.", u->name,
+				    u->pid_file);
+	}
 	return 0;
 }
 

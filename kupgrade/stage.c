@@ -108,8 +108,6 @@ int stage_run(const struct kupgrade_options *o)
 	if (!ops)
 		return log_error_errno(-ENOSPC, "%llu MiB cannot cross here: %s",
 				       (unsigned long long)(bytes / MiB), why ?: "no room");
-	if (why)
-		log_notice("Using the disk: %s.", why);
 	if (o->dry_run) {
 		log_info("Would stage %u files (%llu MiB) from %s with the %s transport and load %s.",
 			 files, (unsigned long long)(bytes / MiB), o->from, ops->name, o->kernel);

@@ -127,8 +127,6 @@ int upgrade_phase_stage(void *ctx, void *arg)
 	if (!u->ops)
 		return log_error_errno(-ENOSPC, "The images (%llu MiB) cannot cross: %s",
 				       (unsigned long long)(bytes >> 20), why ?: "no room");
-	if (why)
-		log_notice("Images go to the disk: %s.", why);
 	/* The manifest inside the images says how they crossed. */
 	r = manifest_set_string(&m->transport, u->ops->name);
 	if (r < 0)
