@@ -3,12 +3,12 @@
 #
 #   tests/vm/dev.sh start [KVER]    prepare the image (cached base + this work
 #                                   tree), boot it (default KV_OLD), copy
-#                                   build/kupgrade to /usr/sbin/kupgrade, and
+#                                   build/test/kupgrade (the TEST_HOOKS=1 build) to /usr/sbin/kupgrade, and
 #                                   print the VM directory; the VM keeps
 #                                   running (at most KUP_VM_LIFETIME, default
 #                                   3600 s) after this command returns
 #   tests/vm/dev.sh ssh VMDIR [CMD...]      run CMD (or a shell) in it
-#   tests/vm/dev.sh push VMDIR              copy build/kupgrade again
+#   tests/vm/dev.sh push VMDIR              copy build/test/kupgrade again
 #   tests/vm/dev.sh scp VMDIR SRC... DST    copy host files into it
 #   tests/vm/dev.sh log VMDIR               serial log tail
 #   tests/vm/dev.sh stop VMDIR              power off (then kill)
@@ -31,11 +31,11 @@ use_vm() {
 case $cmd in
 start)
 	export KUP_RUN_DIR=${KUP_RUN_DIR:-/var/tmp/kupgrade-tests/runs/dev-$(date +%Y%m%d-%H%M%S)-$$} KUP_SCENARIO=dev
-	make -s -C "$HERE/../.." all
+	make -s -C "$HERE/../.." all TEST_HOOKS=1
 	. "$HERE/lib.sh"
 	vm_boot "${1:-$KV_OLD}"
 	vm_wait_ssh 300 || { vm_kill; exit 1; }
-	vm_scp_to "$KUP_REPO/build/kupgrade" /usr/sbin/kupgrade
+	vm_scp_to "$KUP_REPO/build/test/kupgrade" /usr/sbin/kupgrade
 	info "up in $(kup_since "$VM_BOOT_T0" "$VM_SSH_UP_T") s on $(vm_ssh uname -r); kernels: KV_OLD=$KV_OLD KV_NEW=$KV_NEW"
 	echo "VM_DIR=$VM_DIR"
 	echo "  $0 ssh $VM_DIR            # shell"
@@ -49,7 +49,7 @@ ssh | push | scp | log | stop)
 	KUP_IMAGE_DIR=$KUP_RUN_DIR/image
 	case $cmd in
 	ssh) if (($#)); then vm_ssh "$@"; else VM_SSH_TIMEOUT=86400 vm_ssh -t; fi ;;
-	push) vm_scp_to "$KUP_REPO/build/kupgrade" /usr/sbin/kupgrade ;;
+	push) vm_scp_to "$KUP_REPO/build/test/kupgrade" /usr/sbin/kupgrade ;;
 	scp) vm_scp_to "$@" ;;
 	log) vm_serial_tail "${1:-40}" ;;
 	stop)
