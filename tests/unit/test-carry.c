@@ -17,19 +17,6 @@
 #include "log.h"
 #include "test.h"
 
-static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void sh(const char *fmt, ...)
-{
-	char cmd[4096];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	if (system(cmd) != 0)
-		test_fail("command failed: %s", cmd);
-}
-
 static const char *scratch(void)
 {
 	static char dir[64];
@@ -63,8 +50,8 @@ static ManifestUnit *put_back_setup(const char *d, struct imagedir *ret)
 	Manifest *m = manifest_new("b00t", "6.1.0-55-cloud-amd64");
 	ManifestUnit *u;
 
-	sh("mkdir -p %s/images/unit/carried && printf 'secret\\n' > %s/images/unit/carried/0", d,
-	   d);
+	test_sh("mkdir -p %s/images/unit/carried && printf 'secret\\n' > %s/images/unit/carried/0",
+		d, d);
 	ASSERT_OK(imagedir_open(at(d, "images"), ret));
 	u = manifest_add_unit(m, "foo.service", MANIFEST_UNIT_SERVICE, "unit");
 	ASSERT_TRUE(u);
@@ -79,7 +66,7 @@ TEST(carry_put_back_refuses_symlinked_component)
 	ManifestUnit *u = put_back_setup(d, &img);
 
 	/* The user's "run dir" is a link to where root should not write. */
-	sh("mkdir %s/target && ln -s %s/target %s/link", d, d, d);
+	test_sh("mkdir %s/target && ln -s %s/target %s/link", d, d, d);
 	ASSERT_OK(manifest_unit_add_carried(u, at(d, "link/foo.pid"), "carried/0", S_IFREG | 0644,
 					    0, 0));
 	ASSERT_EQ(carry_put_back(&img, u), -ELOOP);
@@ -95,12 +82,12 @@ TEST(carry_put_back_refuses_symlinked_component)
 
 	/* The last component a symlink: nothing written through it. */
 	u->n_carried = 0;
-	sh("mkdir %s/run && ln -s %s/target/planted %s/run/foo.pid", d, d, d);
+	test_sh("mkdir %s/run && ln -s %s/target/planted %s/run/foo.pid", d, d, d);
 	ASSERT_OK(manifest_unit_add_carried(u, at(d, "run/foo.pid"), "carried/0", S_IFREG | 0644, 0,
 					    0));
 	ASSERT_EQ(carry_put_back(&img, u), -EEXIST);
 	ASSERT_FALSE(exists(d, "target/planted"));
-	sh("rm -rf %s", d);
+	test_sh("rm -rf %s", d);
 }
 
 TEST(carry_put_back_creates_with_recorded_mode_and_owner)
@@ -117,7 +104,7 @@ TEST(carry_put_back_creates_with_recorded_mode_and_owner)
 					    S_IFREG | 0640, uid, uid));
 	ASSERT_OK(manifest_unit_add_carried(u, at(d, "run/app"), NULL, S_IFDIR | 0750, uid, uid));
 	ASSERT_OK(carry_put_back(&img, u));
-	sh("test \"$(cat %s/run/app/sub/app.pid)\" = secret", d);
+	test_sh("test \"$(cat %s/run/app/sub/app.pid)\" = secret", d);
 	ASSERT_EQ(stat(at(d, "run/app/sub/app.pid"), &st), 0);
 	ASSERT_EQ(st.st_mode & 07777, 0640);
 	ASSERT_EQ(st.st_uid, uid);
@@ -128,10 +115,10 @@ TEST(carry_put_back_creates_with_recorded_mode_and_owner)
 	ASSERT_EQ(st.st_uid, uid);
 
 	/* Again (a restore on the same boot): left alone. */
-	sh("echo changed > %s/run/app/sub/app.pid", d);
+	test_sh("echo changed > %s/run/app/sub/app.pid", d);
 	ASSERT_OK(carry_put_back(&img, u));
-	sh("test \"$(cat %s/run/app/sub/app.pid)\" = changed", d);
-	sh("rm -rf %s", d);
+	test_sh("test \"$(cat %s/run/app/sub/app.pid)\" = changed", d);
+	test_sh("rm -rf %s", d);
 }
 
 TEST(carry_put_back_refuses_a_directory_of_another_user)
@@ -144,7 +131,7 @@ TEST(carry_put_back_refuses_a_directory_of_another_user)
 		return; /* making a directory another user's needs root */
 	u = put_back_setup(d, &img);
 	/* Like /run/user/4321: that user's own files go there, root's do not. */
-	sh("mkdir -p %s/user && chown 4321:4321 %s/user", d, d);
+	test_sh("mkdir -p %s/user && chown 4321:4321 %s/user", d, d);
 	ASSERT_OK(manifest_unit_add_carried(u, at(d, "user/root.pid"), "carried/0", S_IFREG | 0644,
 					    0, 0));
 	ASSERT_EQ(carry_put_back(&img, u), -EPERM);
@@ -154,16 +141,16 @@ TEST(carry_put_back_refuses_a_directory_of_another_user)
 	ASSERT_OK(manifest_unit_add_carried(u, at(d, "user/app/their.pid"), "carried/0",
 					    S_IFREG | 0600, 4321, 4321));
 	ASSERT_OK(carry_put_back(&img, u));
-	sh("test \"$(stat -c '%%u %%a' %s/user/app/their.pid)\" = '4321 600'", d);
+	test_sh("test \"$(stat -c '%%u %%a' %s/user/app/their.pid)\" = '4321 600'", d);
 
 	/* Something of another owner where root's file was: not the file. */
 	u->n_carried = 0;
-	sh("mkdir %s/run && echo x > %s/run/other && chown 4321 %s/run/other", d, d, d);
+	test_sh("mkdir %s/run && echo x > %s/run/other && chown 4321 %s/run/other", d, d, d);
 	ASSERT_OK(manifest_unit_add_carried(u, at(d, "run/other"), "carried/0", S_IFREG | 0600, 0,
 					    0));
 	ASSERT_EQ(carry_put_back(&img, u), -EEXIST);
-	sh("test \"$(cat %s/run/other)\" = x", d);
-	sh("rm -rf %s", d);
+	test_sh("test \"$(cat %s/run/other)\" = x", d);
+	test_sh("rm -rf %s", d);
 }
 
 /* A unit holding path open (fd), as the plan saw it; images in d/images. */
@@ -198,15 +185,15 @@ TEST(carry_files_copies_the_planned_file)
 	const char *d = scratch();
 	struct carry_case c;
 
-	sh("mkdir %s/run && printf '4242\\n' > %s/run/foo.pid && chmod 0640 %s/run/foo.pid", d, d,
-	   d);
+	test_sh("mkdir %s/run && printf '4242\\n' > %s/run/foo.pid && chmod 0640 %s/run/foo.pid", d,
+		d, d);
 	carry_setup(&c, d, at(d, "run/foo.pid"));
 	ASSERT_OK(carry_files(&c.pu, c.mu, &c.img, "unit"));
 	ASSERT_EQ(c.mu->n_carried, 1);
 	ASSERT_STREQ(c.mu->carried[0]->image, "carried/0");
 	ASSERT_EQ(c.mu->carried[0]->mode & 07777, 0640);
-	sh("cmp %s/run/foo.pid %s/images/unit/carried/0", d, d);
-	sh("rm -rf %s", d);
+	test_sh("cmp %s/run/foo.pid %s/images/unit/carried/0", d, d);
+	test_sh("rm -rf %s", d);
 }
 
 TEST(carry_files_refuses_a_fifo_swapped_in)
@@ -214,16 +201,16 @@ TEST(carry_files_refuses_a_fifo_swapped_in)
 	const char *d = scratch();
 	struct carry_case c;
 
-	sh("mkdir %s/run && echo 1 > %s/run/foo.pid", d, d);
+	test_sh("mkdir %s/run && echo 1 > %s/run/foo.pid", d, d);
 	carry_setup(&c, d, at(d, "run/foo.pid"));
 	/* The process still holds the old file; its path is now a FIFO that
 	 * no writer will ever open. A blocking open would hang here. */
-	sh("rm %s/run/foo.pid && mkfifo %s/run/foo.pid", d, d);
+	test_sh("rm %s/run/foo.pid && mkfifo %s/run/foo.pid", d, d);
 	alarm(10);
 	ASSERT_EQ(carry_files(&c.pu, c.mu, &c.img, "unit"), -ESTALE);
 	alarm(0);
 	ASSERT_EQ(c.mu->n_carried, 0);
-	sh("rm -rf %s", d);
+	test_sh("rm -rf %s", d);
 }
 
 TEST(carry_files_refuses_another_file)
@@ -231,14 +218,14 @@ TEST(carry_files_refuses_another_file)
 	const char *d = scratch();
 	struct carry_case c;
 
-	sh("mkdir %s/run && echo 1 > %s/run/foo.pid", d, d);
+	test_sh("mkdir %s/run && echo 1 > %s/run/foo.pid", d, d);
 	carry_setup(&c, d, at(d, "run/foo.pid"));
 	/* Another inode renamed over the path: not the file the plan saw. */
-	sh("echo other > %s/run/new && mv %s/run/new %s/run/foo.pid", d, d, d);
+	test_sh("echo other > %s/run/new && mv %s/run/new %s/run/foo.pid", d, d, d);
 	ASSERT_EQ(carry_files(&c.pu, c.mu, &c.img, "unit"), -ESTALE);
 	ASSERT_EQ(c.mu->n_carried, 0);
 	ASSERT_FALSE(exists(d, "images/unit/carried/0"));
-	sh("rm -rf %s", d);
+	test_sh("rm -rf %s", d);
 }
 
 TEST(carry_files_refuses_a_symlinked_component)
@@ -246,12 +233,12 @@ TEST(carry_files_refuses_a_symlinked_component)
 	const char *d = scratch();
 	struct carry_case c;
 
-	sh("mkdir %s/real && echo 1 > %s/real/foo.pid && ln -s %s/real %s/run", d, d, d, d);
+	test_sh("mkdir %s/real && echo 1 > %s/real/foo.pid && ln -s %s/real %s/run", d, d, d, d);
 	/* The same inode, reached through a link the plan's path did not have. */
 	carry_setup(&c, d, at(d, "run/foo.pid"));
 	ASSERT_EQ(carry_files(&c.pu, c.mu, &c.img, "unit"), -ELOOP);
 	ASSERT_EQ(c.mu->n_carried, 0);
-	sh("rm -rf %s", d);
+	test_sh("rm -rf %s", d);
 }
 
 TEST(open_parent_nofollow_walks_without_links)
@@ -261,7 +248,7 @@ TEST(open_parent_nofollow_walks_without_links)
 	char *bad = NULL;
 	int fd;
 
-	sh("mkdir -p %s/a/b && ln -s %s/a %s/l && touch %s/a/f", d, d, d, d);
+	test_sh("mkdir -p %s/a/b && ln -s %s/a %s/l && touch %s/a/f", d, d, d, d);
 	fd = open_parent_nofollow(at(d, "a/b/x"), 0, 0, &name, &bad);
 	ASSERT_TRUE(fd >= 0);
 	ASSERT_STREQ(name, "x");
@@ -283,11 +270,11 @@ TEST(open_parent_nofollow_walks_without_links)
 	close(fd);
 
 	ASSERT_OK(write_string_file_exclusive(at(d, "a/b/pid"), 0644, "%d\n", 42));
-	sh("test \"$(cat %s/a/b/pid)\" = 42", d);
+	test_sh("test \"$(cat %s/a/b/pid)\" = 42", d);
 	ASSERT_EQ(write_string_file_exclusive(at(d, "a/b/pid"), 0644, "%d\n", 43), -EEXIST);
-	sh("ln -s %s/a/planted %s/a/b/link", d, d);
+	test_sh("ln -s %s/a/planted %s/a/b/link", d, d);
 	ASSERT_EQ(write_string_file_exclusive(at(d, "a/b/link"), 0644, "1\n"), -EEXIST);
 	ASSERT_EQ(write_string_file_exclusive(at(d, "l/b/new"), 0644, "1\n"), -ELOOP);
 	ASSERT_FALSE(exists(d, "a/planted") || exists(d, "a/b/new"));
-	sh("rm -rf %s", d);
+	test_sh("rm -rf %s", d);
 }

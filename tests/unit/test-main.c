@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <stdarg.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -12,6 +13,18 @@ struct test_case {
 
 static struct test_case cases[512];
 static unsigned n_cases;
+
+void test_sh(const char *fmt, ...)
+{
+	char cmd[4096];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	if (system(cmd) != 0)
+		test_fail("command failed: %s", cmd);
+}
 
 void test_register(const char *name, const char *file, void (*fn)(void))
 {

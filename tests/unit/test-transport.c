@@ -10,19 +10,6 @@
 #include "test.h"
 #include "transport.h"
 
-static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void sh(const char *fmt, ...)
-{
-	char cmd[4096];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	if (system(cmd) != 0)
-		test_fail("command failed: %s", cmd);
-}
-
 /* A scratch dir with an image tree like a checkpoint's, and a fake initrd. */
 static char *scratch(void)
 {
@@ -31,16 +18,16 @@ static char *scratch(void)
 	strcpy(dir, "/var/tmp/kupgrade-transport-XXXXXX");
 	if (!mkdtemp(dir))
 		test_fail("mkdtemp");
-	sh("cd %s && mkdir -m 0700 images images/ssh.service images/session-3.scope && "
-	   "head -c 3000001 /dev/urandom > images/ssh.service/pages-1.img && "
-	   "printf 'inventory' > images/inventory.img && chmod 0600 images/inventory.img && "
-	   "printf '' > images/session-3.scope/empty.img && chmod 0640 images/session-3.scope/empty.img && "
-	   "chmod 0750 images/session-3.scope && "
-	   /* an "early" cpio, then junk to make the length odd, like a compressed tail */
-	   "mkdir early && echo microcode > early/ucode && "
-	   "(cd early && echo ucode | cpio -o -H newc --quiet) > initrd.img && "
-	   "printf 'XYZ' >> initrd.img",
-	   dir);
+	test_sh("cd %s && mkdir -m 0700 images images/ssh.service images/session-3.scope && "
+		"head -c 3000001 /dev/urandom > images/ssh.service/pages-1.img && "
+		"printf 'inventory' > images/inventory.img && chmod 0600 images/inventory.img && "
+		"printf '' > images/session-3.scope/empty.img && chmod 0640 images/session-3.scope/empty.img && "
+		"chmod 0750 images/session-3.scope && "
+		/* an "early" cpio, then junk to make the length odd, like a compressed tail */
+		"mkdir early && echo microcode > early/ucode && "
+		"(cd early && echo ucode | cpio -o -H newc --quiet) > initrd.img && "
+		"printf 'XYZ' >> initrd.img",
+		dir);
 	return dir;
 }
 
@@ -54,7 +41,7 @@ TEST(transport_initrd_stage_appends_aligned_archive)
 
 	snprintf(images, sizeof(images), "%s/images", d);
 	snprintf(stage, sizeof(stage), "%s/stage", d);
-	sh("mkdir %s", stage);
+	test_sh("mkdir %s", stage);
 	ASSERT_EQ(stat(images, &st), 0);
 	t.images_dir = images;
 	t.stage_dir = stage;
@@ -75,38 +62,38 @@ TEST(transport_initrd_stage_appends_aligned_archive)
 	ASSERT_EQ(st.st_mode & 0777, 0600);
 
 	/* The original comes first, unchanged; zeros up to the boundary; then our archive. */
-	sh("cmp -n %lld %s %s/initrd.img", (long long)isize, t.staged_initrd, d);
-	sh("test \"$(tail -c +%lld %s | head -c %lld | od -An -tx1 | tr -d ' \\n')\" = \"%s\"",
-	   (long long)isize + 1, t.staged_initrd, (long long)(4 - isize % 4),
-	   isize % 4 == 1   ? "000000"
-	   : isize % 4 == 2 ? "0000"
-			    : "00");
-	sh("test \"$(tail -c +%lld %s | head -c 6)\" = 070701",
-	   (long long)((isize + 3) / 4 * 4) + 1, t.staged_initrd);
+	test_sh("cmp -n %lld %s %s/initrd.img", (long long)isize, t.staged_initrd, d);
+	test_sh("test \"$(tail -c +%lld %s | head -c %lld | od -An -tx1 | tr -d ' \\n')\" = \"%s\"",
+		(long long)isize + 1, t.staged_initrd, (long long)(4 - isize % 4),
+		isize % 4 == 1	 ? "000000"
+		: isize % 4 == 2 ? "0000"
+				 : "00");
+	test_sh("test \"$(tail -c +%lld %s | head -c 6)\" = 070701",
+		(long long)((isize + 3) / 4 * 4) + 1, t.staged_initrd);
 
 	/* Unpack the appended archive alone and compare with the source tree. */
-	sh("cd %s && mkdir out && tail -c +%lld %s | (cd out && cpio -idm --quiet) && "
-	   "diff -r images out/kupgrade-images && "
-	   "test \"$(stat -c %%a out/kupgrade-images)\" = 700 && "
-	   "test \"$(stat -c %%a out/kupgrade-images/session-3.scope)\" = 750 && "
-	   "test \"$(stat -c %%a out/kupgrade-images/session-3.scope/empty.img)\" = 640 && "
-	   "test \"$(stat -c %%a out/kupgrade-images/inventory.img)\" = 600",
-	   d, (long long)((isize + 3) / 4 * 4) + 1, t.staged_initrd);
+	test_sh("cd %s && mkdir out && tail -c +%lld %s | (cd out && cpio -idm --quiet) && "
+		"diff -r images out/kupgrade-images && "
+		"test \"$(stat -c %%a out/kupgrade-images)\" = 700 && "
+		"test \"$(stat -c %%a out/kupgrade-images/session-3.scope)\" = 750 && "
+		"test \"$(stat -c %%a out/kupgrade-images/session-3.scope/empty.img)\" = 640 && "
+		"test \"$(stat -c %%a out/kupgrade-images/inventory.img)\" = 600",
+		d, (long long)((isize + 3) / 4 * 4) + 1, t.staged_initrd);
 
 	/* The list the boot script reads: header, parents first, sizes. */
-	sh("cd %s/out && head -1 kupgrade-images.list | grep -qx 'kupgrade-images 1 3000010 3' && "
-	   "grep -qx 'd 0700 0 ssh.service' kupgrade-images.list && "
-	   "grep -qx 'f 0640 0 session-3.scope/empty.img' kupgrade-images.list && "
-	   "grep -qx 'f 0600 9 inventory.img' kupgrade-images.list && "
-	   "test $(grep -n 'd 0700 0 ssh.service' kupgrade-images.list | cut -d: -f1) -lt "
-	   "$(grep -n 'ssh.service/pages-1.img' kupgrade-images.list | cut -d: -f1) && "
-	   "test \"$(stat -c %%a kupgrade-images.list)\" = 600",
-	   d);
+	test_sh("cd %s/out && head -1 kupgrade-images.list | grep -qx 'kupgrade-images 1 3000010 3' && "
+		"grep -qx 'd 0700 0 ssh.service' kupgrade-images.list && "
+		"grep -qx 'f 0640 0 session-3.scope/empty.img' kupgrade-images.list && "
+		"grep -qx 'f 0600 9 inventory.img' kupgrade-images.list && "
+		"test $(grep -n 'd 0700 0 ssh.service' kupgrade-images.list | cut -d: -f1) -lt "
+		"$(grep -n 'ssh.service/pages-1.img' kupgrade-images.list | cut -d: -f1) && "
+		"test \"$(stat -c %%a kupgrade-images.list)\" = 600",
+		d);
 
 	ASSERT_OK(transport_initrd_ops.undo(&t));
 	ASSERT_TRUE(access(t.staged_initrd, F_OK) < 0 && errno == ENOENT);
 	transport_done(&t);
-	sh("rm -rf %s", d);
+	test_sh("rm -rf %s", d);
 }
 
 TEST(transport_initrd_fits_by_memory)
@@ -134,7 +121,7 @@ TEST(transport_initrd_fits_by_memory)
 	ASSERT_EQ(transport_initrd_ops.fits(&t, 1, &why), -ENOENT);
 	ASSERT_TRUE(why && strstr(why, "/nonexistent/initrd.img"));
 	free(why);
-	sh("rm -rf %s", d);
+	test_sh("rm -rf %s", d);
 }
 
 TEST(transport_peak_figures)
@@ -161,10 +148,10 @@ TEST(transport_disk_stage_and_undo)
 
 	ASSERT_OK(transport_disk_ops.stage(&t));
 	ASSERT_EQ(t.staged_bytes, 3000010);
-	sh("diff -r %s %s && test \"$(stat -c %%a %s/var/lib/kupgrade)\" = 700 && "
-	   "test \"$(stat -c %%a %s)\" = 700 && "
-	   "test \"$(stat -c %%a %s/session-3.scope/empty.img)\" = 640",
-	   images, target, d, target, target);
+	test_sh("diff -r %s %s && test \"$(stat -c %%a %s/var/lib/kupgrade)\" = 700 && "
+		"test \"$(stat -c %%a %s)\" = 700 && "
+		"test \"$(stat -c %%a %s/session-3.scope/empty.img)\" = 640",
+		images, target, d, target, target);
 
 	/* A second run does not mix into (nor remove) what is there. */
 	{
@@ -179,7 +166,7 @@ TEST(transport_disk_stage_and_undo)
 	ASSERT_OK(transport_disk_ops.undo(&t));
 	ASSERT_TRUE(access(target, F_OK) < 0 && errno == ENOENT);
 	transport_done(&t);
-	sh("rm -rf %s", d);
+	test_sh("rm -rf %s", d);
 }
 
 TEST(transport_disk_refuses_tmpfs)
@@ -221,7 +208,7 @@ TEST(transport_pick_order)
 	ASSERT_TRUE(transport_pick(&t, true, 1ULL << 60, &why) == NULL);
 	ASSERT_TRUE(why && strstr(why, "MiB free"));
 	free(why);
-	sh("rm -rf %s", d);
+	test_sh("rm -rf %s", d);
 }
 
 /* Before the dump, the images must first fit where the dump writes them:
@@ -250,7 +237,7 @@ TEST(transport_pick_checks_the_dump_room)
 	/* Once the images are written, the room they took is no question. */
 	t.images_dir = images;
 	ASSERT_TRUE(transport_pick(&t, false, 500 * MiB, &why) == &transport_initrd_ops);
-	sh("rm -rf %s", d);
+	test_sh("rm -rf %s", d);
 }
 
 TEST(transport_initrd_decide_limits)
@@ -324,7 +311,7 @@ TEST(transport_initrd_fits_after_the_dump)
 	ASSERT_EQ(transport_initrd_ops.fits(&t, 800 * MiB, &why), -ENOSPC);
 	free(why);
 	rmdir(images);
-	sh("rm -rf %s", d);
+	test_sh("rm -rf %s", d);
 }
 
 /* A file over 4 GiB (sparse: nothing real written) is refused by the fit
@@ -339,7 +326,7 @@ TEST(transport_initrd_refuses_a_file_over_4_gib)
 	snprintf(images, sizeof(images), "%s/images", d);
 	snprintf(initrd, sizeof(initrd), "%s/initrd.img", d);
 	snprintf(stage, sizeof(stage), "%s/stage", d);
-	sh("mkdir %s && truncate -s 4294967296 %s/ssh.service/pages-2.img", stage, images);
+	test_sh("mkdir %s && truncate -s 4294967296 %s/ssh.service/pages-2.img", stage, images);
 	t = (struct transport){
 		.images_dir = images, .initrd = initrd, .stage_dir = stage, .mem = t.mem
 	};
@@ -354,7 +341,7 @@ TEST(transport_initrd_refuses_a_file_over_4_gib)
 	ASSERT_TRUE(!t.staged_initrd || access(t.staged_initrd, F_OK) < 0);
 	ASSERT_OK(transport_initrd_ops.undo(&t));
 	transport_done(&t);
-	sh("rm -rf %s", d);
+	test_sh("rm -rf %s", d);
 }
 
 static int count_entries(const char *relpath, int fd, const struct stat *st, void *userdata)
@@ -375,7 +362,7 @@ TEST(dir_walk_rejects_special_files)
 	ASSERT_OK(transport_measure(images, &bytes, &files));
 	ASSERT_EQ(bytes, 3000010);
 	ASSERT_EQ(files, 3);
-	sh("ln -s /etc/passwd %s/ssh.service/link", images);
+	test_sh("ln -s /etc/passwd %s/ssh.service/link", images);
 	files = 0;
 	ASSERT_EQ(dir_walk_at(AT_FDCWD, images, count_entries, &files, &bad), -EOPNOTSUPP);
 	ASSERT_EQ(transport_measure(images, &bytes, &files), -EOPNOTSUPP);
@@ -384,7 +371,7 @@ TEST(dir_walk_rejects_special_files)
 	 * link (sorted before pages-1.img) stops the walk. */
 	ASSERT_EQ(files, 4);
 	free(bad);
-	sh("rm -rf %s", d);
+	test_sh("rm -rf %s", d);
 }
 
 TEST(transport_meminfo_parse)
@@ -414,13 +401,13 @@ static const char *stage_and_unpack(const char *d)
 	snprintf(images, sizeof(images), "%s/images", d);
 	snprintf(initrd, sizeof(initrd), "%s/initrd.img", d);
 	snprintf(stage, sizeof(stage), "%s/stage", d);
-	sh("mkdir %s %s/root", stage, d);
+	test_sh("mkdir %s %s/root", stage, d);
 	t = (struct transport){ .images_dir = images, .initrd = initrd, .stage_dir = stage };
 	log_set_max_level(LOG_EMERG);
 	ASSERT_OK(transport_initrd_ops.stage(&t));
 	ASSERT_EQ(stat(initrd, &st), 0);
-	sh("tail -c +%lld %s | (cd %s/root && cpio -idm --quiet)",
-	   (long long)((st.st_size + 3) / 4 * 4) + 1, t.staged_initrd, d);
+	test_sh("tail -c +%lld %s | (cd %s/root && cpio -idm --quiet)",
+		(long long)((st.st_size + 3) / 4 * 4) + 1, t.staged_initrd, d);
 	transport_done(&t);
 	snprintf(cmd, sizeof(cmd),
 		 "KUPGRADE_CARRY_SRC=%s/root/kupgrade-images "
@@ -429,7 +416,7 @@ static const char *stage_and_unpack(const char *d)
 		 "KUPGRADE_CARRY_KMSG=%s/kmsg KUPGRADE_CARRY_NO_MOUNT=1 "
 		 "sh hooks/carry-images 2>/dev/null",
 		 d, d, d, d, d);
-	sh("mkdir %s/run", d);
+	test_sh("mkdir %s/run", d);
 	return cmd;
 }
 
@@ -438,15 +425,15 @@ TEST(transport_carry_images_script_round_trip)
 	const char *d = scratch();
 	const char *carry = stage_and_unpack(d);
 
-	sh("%s", carry);
-	sh("cd %s && diff -r images run/kupgrade && ! test -e run/failed && "
-	   "test \"$(stat -c %%a run/kupgrade/session-3.scope)\" = 750 && "
-	   "test \"$(stat -c %%a run/kupgrade/session-3.scope/empty.img)\" = 640 && "
-	   "grep -q 'carried 3 image files (2 MiB)' kmsg && "
-	   /* the sources are gone: the images are in memory once */
-	   "test -z \"$(ls root)\"",
-	   d);
-	sh("rm -rf %s", d);
+	test_sh("%s", carry);
+	test_sh("cd %s && diff -r images run/kupgrade && ! test -e run/failed && "
+		"test \"$(stat -c %%a run/kupgrade/session-3.scope)\" = 750 && "
+		"test \"$(stat -c %%a run/kupgrade/session-3.scope/empty.img)\" = 640 && "
+		"grep -q 'carried 3 image files (2 MiB)' kmsg && "
+		/* the sources are gone: the images are in memory once */
+		"test -z \"$(ls root)\"",
+		d);
+	test_sh("rm -rf %s", d);
 }
 
 TEST(transport_carry_images_script_reports_damage)
@@ -455,26 +442,26 @@ TEST(transport_carry_images_script_reports_damage)
 	const char *carry = stage_and_unpack(d);
 
 	/* A file cut short on the way (what a full /run did in FACTS). */
-	sh("truncate -s 1000 %s/root/kupgrade-images/ssh.service/pages-1.img", d);
-	sh("%s", carry);
-	sh("cd %s && grep -q 'pages-1.img has 1000 bytes, expected 3000001' run/failed && "
-	   "grep -q 'ERROR: .*did not reach' kmsg && test -z \"$(ls root)\"",
-	   d);
-	sh("rm -rf %s", d);
+	test_sh("truncate -s 1000 %s/root/kupgrade-images/ssh.service/pages-1.img", d);
+	test_sh("%s", carry);
+	test_sh("cd %s && grep -q 'pages-1.img has 1000 bytes, expected 3000001' run/failed && "
+		"grep -q 'ERROR: .*did not reach' kmsg && test -z \"$(ls root)\"",
+		d);
+	test_sh("rm -rf %s", d);
 
 	/* A list that does not match what arrived. */
 	d = scratch();
 	carry = stage_and_unpack(d);
-	sh("sed -i '1s/ 3$/ 4/' %s/root/kupgrade-images.list", d);
-	sh("%s", carry);
-	sh("grep -q 'copied 3 files, the list announced 4' %s/run/failed", d);
-	sh("rm -rf %s", d);
+	test_sh("sed -i '1s/ 3$/ 4/' %s/root/kupgrade-images.list", d);
+	test_sh("%s", carry);
+	test_sh("grep -q 'copied 3 files, the list announced 4' %s/run/failed", d);
+	test_sh("rm -rf %s", d);
 
 	/* Nothing sent: nothing done, nothing logged. */
 	d = scratch();
 	carry = stage_and_unpack(d);
-	sh("rm -rf %s/root/kupgrade-images", d);
-	sh("%s", carry);
-	sh("cd %s && ! test -e run/kupgrade && ! test -e kmsg", d);
-	sh("rm -rf %s", d);
+	test_sh("rm -rf %s/root/kupgrade-images", d);
+	test_sh("%s", carry);
+	test_sh("cd %s && ! test -e run/kupgrade && ! test -e kmsg", d);
+	test_sh("rm -rf %s", d);
 }

@@ -12,6 +12,8 @@
 #include <string.h>
 
 void test_register(const char *name, const char *file, void (*fn)(void));
+/* Run a shell command (formatted); the case fails if it does not exit 0. */
+void test_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #define TEST(name)                                                          \
 	static void test_##name(void);                                      \
