@@ -111,12 +111,6 @@ int probe_memory(struct check *c, struct probe_result *r)
 				 "no way to carry ~%llu MiB of images: %s",
 				 (unsigned long long)(c->images_bytes / MiB), why ?: "unknown");
 	c->transport = ops->name;
-	if (ops == &transport_disk_ops && !c->o->images_on_disk)
-		return probe_set(r, PROBE_WARN,
-				 "see above, or pass --images-on-disk to choose disk",
-				 "~%llu MiB of images would go through %s, not memory: %s",
-				 (unsigned long long)(c->images_bytes / MiB), TRANSPORT_DISK_DIR,
-				 why ?: "unknown");
 	return probe_set(r, PROBE_OK, NULL, "~%llu MiB of images, carried %s (%llu MiB available)",
 			 (unsigned long long)(c->images_bytes / MiB),
 			 ops == &transport_disk_ops ? "on disk" : "in memory (initrd)", avail);
