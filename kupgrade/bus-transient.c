@@ -7,12 +7,13 @@
 #include "bus.h"
 #include "log.h"
 
-static int append_exec_start(sd_bus_message *m, char *const *argv)
+/* ExecStart=, ExecStopPost=...: one command line. */
+static int append_exec(sd_bus_message *m, const char *property, char *const *argv)
 {
 	int r;
 
 	r = sd_bus_message_open_container(m, 'r', "sv");
-	r = r < 0 ? r : sd_bus_message_append(m, "s", "ExecStart");
+	r = r < 0 ? r : sd_bus_message_append(m, "s", property);
 	r = r < 0 ? r : sd_bus_message_open_container(m, 'v', "a(sasb)");
 	r = r < 0 ? r : sd_bus_message_open_container(m, 'a', "(sasb)");
 	r = r < 0 ? r : sd_bus_message_open_container(m, 'r', "sasb");
@@ -67,7 +68,7 @@ static int start_transient(const char *unit, const char *description,
 }
 
 struct service_props {
-	char *const *argv;
+	char *const *argv, *const *stop_post_argv;
 	char *const *env;
 };
 
@@ -83,7 +84,17 @@ static int add_service_props(sd_bus_message *m, const void *userdata)
 	r = r < 0 ? r : sd_bus_message_append(m, "(sv)", "DefaultDependencies", "b", 0);
 	r = r < 0 ? r
 		  : sd_bus_message_append(m, "(sv)", "TimeoutStartUSec", "t", (uint64_t)UINT64_MAX);
-	r = r < 0 ? r : append_exec_start(m, p->argv);
+	/* "systemctl stop" signals the main process alone, which finishes its
+	 * step (a CRIU dump, an nft script) and runs its undos in the time
+	 * given here; the rest of the cgroup is killed only after that. */
+	r = r < 0 ? r : sd_bus_message_append(m, "(sv)", "KillMode", "s", "mixed");
+	r = r < 0 ? r
+		  : sd_bus_message_append(m, "(sv)", "TimeoutStopUSec", "t",
+					  (uint64_t)TRANSIENT_STOP_TIMEOUT_USEC);
+	r = r < 0 ? r : append_exec(m, "ExecStart", p->argv);
+	/* Runs however the main process ended, SIGKILL included. */
+	if (p->stop_post_argv)
+		r = r < 0 ? r : append_exec(m, "ExecStopPost", p->stop_post_argv);
 	if (p->env && p->env[0]) {
 		r = r < 0 ? r : sd_bus_message_open_container(m, 'r', "sv");
 		r = r < 0 ? r : sd_bus_message_append(m, "s", "Environment");
@@ -96,10 +107,12 @@ static int add_service_props(sd_bus_message *m, const void *userdata)
 }
 
 int bus_start_transient_service(const char *unit, const char *description, char *const *argv,
-				char *const *env)
+				char *const *stop_post_argv, char *const *env)
 {
 	return start_transient(unit, description, add_service_props,
-			       &(struct service_props){ .argv = argv, .env = env });
+			       &(struct service_props){ .argv = argv,
+							.stop_post_argv = stop_post_argv,
+							.env = env });
 }
 
 struct scope_props {

@@ -21,13 +21,17 @@ int bus_list_units(struct bus_unit **ret, size_t *ret_n);
 void bus_units_free(struct bus_unit *units, size_t n);
 
 /*
- * Start a transient service running argv (argv[0] an absolute path) with the
- * extra environment env (NULL-terminated "K=V", may be NULL), mode
- * "fail": -EEXIST when a unit of that name is already active (another
- * upgrade runs). Returns once systemd has accepted the job.
+ * Start a transient service running argv (argv[0] an absolute path), then
+ * stop_post_argv (NULL: nothing) however argv ended, with the extra
+ * environment env (NULL-terminated "K=V", may be NULL), mode "fail":
+ * -EEXIST when a unit of that name is already active (another upgrade
+ * runs). KillMode=mixed with a stop timeout of
+ * TRANSIENT_STOP_TIMEOUT_USEC: a stop signals the main process alone.
+ * Returns once systemd has accepted the job.
  */
+#define TRANSIENT_STOP_TIMEOUT_USEC (30ULL * 60 * 1000000)
 int bus_start_transient_service(const char *unit, const char *description, char *const *argv,
-				char *const *env);
+				char *const *stop_post_argv, char *const *env);
 
 /* StartUnit(unit, mode), e.g. ("kexec.target", "replace-irreversibly"). */
 int bus_start_unit(const char *unit, const char *mode);

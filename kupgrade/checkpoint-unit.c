@@ -70,10 +70,10 @@ void ckpt_release_cgroup(pid_t *holder)
 }
 
 /* A service is restored through its unit, as after a switch. restore-unit
- * reads the manifest: what is known so far is written first. */
+ * reads the manifest: the trees away are written first. */
 static int undo_dump_service(struct ckpt_unit *u)
 {
-	int r = checkpoint_write_manifest(u->c);
+	int r = checkpoint_write_away_manifest(u->c);
 
 	if (r >= 0)
 		r = restore_service_through_unit(u->c->dir.path, u->mu);
@@ -81,6 +81,7 @@ static int undo_dump_service(struct ckpt_unit *u)
 		return r;
 	for (size_t j = 0; j < u->n_trees; j++)
 		u->trees[j].dumped = false;
+	(void)checkpoint_write_away_manifest(u->c);
 	return 0;
 }
 
@@ -108,8 +109,11 @@ int checkpoint_undo_dump_unit(void *ctx, void *arg)
 					    "Unit %s: tree %d could not be restored in place; its images "
 					    "are kept.",
 					    u->mu->name, (int)ct->t.root);
-		else
+		else {
 			ct->dumped = false;
+			/* A recovery must not restore it twice. */
+			(void)checkpoint_write_away_manifest(u->c);
+		}
 	}
 	/* Where they are kept, and how to restore them: the prepare-images
 	 * undo says, once it has wiped the rest. */
@@ -204,6 +208,10 @@ static int dump_tree(struct ckpt_unit *u, struct ckpt_tree *ct)
 					u->mu->name, ct->listens[k], (int)ct->t.root);
 	}
 	ct->dumped = true;
+	/* Should this process die from here on, its recovery restores what is
+	 * away (upgrade-recover.c). */
+	if (r >= 0)
+		r = checkpoint_write_away_manifest(u->c);
 	if (r < 0)
 		return r;
 	record_stats(u);

@@ -45,41 +45,108 @@ int checkpoint_phase_prepare_images(void *ctx, void *arg)
 				c->est_bytes + c->est_bytes / 10, &c->dir);
 }
 
-/* The manifest of the kept images: the units whose undo failed, each with
- * the trees still away (the images of the others go), for "kupgrade
- * restore --from". */
-static int write_kept_manifest(struct checkpoint *c)
+struct away_roots {
+	uint32_t *saved;
+	size_t n_saved;
+};
+
+/* Point u's manifest entry at the roots of its trees still away (dumped);
+ * put_roots_back() undoes it. */
+static int only_away_roots(struct ckpt_unit *u, struct away_roots *a)
 {
-	_cleanup_free_ ManifestUnit **kept = calloc(c->n_units + 1, sizeof(*kept));
+	uint32_t *away = calloc(u->n_trees + 1, sizeof(*away));
+	size_t n = 0;
+
+	if (!away)
+		return -ENOMEM;
+	for (size_t j = 0; j < u->n_trees; j++)
+		if (u->trees[j].dumped)
+			away[n++] = (uint32_t)u->trees[j].t.root;
+	a->saved = u->mu->root_pids;
+	a->n_saved = u->mu->n_root_pids;
+	u->mu->root_pids = away;
+	u->mu->n_root_pids = n;
+	return 0;
+}
+
+static void put_roots_back(struct ckpt_unit *u, struct away_roots *a)
+{
+	free(u->mu->root_pids);
+	u->mu->root_pids = a->saved;
+	u->mu->n_root_pids = a->n_saved;
+}
+
+/*
+ * A manifest of the units with trees away (dumped), each with those trees
+ * alone: what a restore from these images must bring back, no more. Written
+ * after every dump and every undo of one (the "away" manifest, from which
+ * the recovery of a worker that was killed restores, upgrade-recover.c), and
+ * for the images kept after an undo failed (kept_only: those units alone).
+ * c->m is as it was afterwards.
+ */
+static int write_away_manifest(struct checkpoint *c, bool kept_only)
+{
+	_cleanup_free_ ManifestUnit **units = calloc(c->n_units + 1, sizeof(*units));
+	_cleanup_free_ struct away_roots *saved = calloc(c->n_units + 1, sizeof(*saved));
+	_cleanup_free_ struct ckpt_unit **picked = calloc(c->n_units + 1, sizeof(*picked));
 	ManifestUnit **all = c->m->units;
 	size_t n_all = c->m->n_units, n = 0;
-	int r;
+	int r = 0;
 
-	if (!kept)
+	if (!units || !saved || !picked)
 		return -ENOMEM;
+	for (size_t i = 0; i < c->n_units && r >= 0; i++) {
+		struct ckpt_unit *u = &c->units[i];
+		bool away = false;
+
+		for (size_t j = 0; j < u->n_trees; j++)
+			away = away || u->trees[j].dumped;
+		if (!away || (kept_only && !u->images_kept))
+			continue;
+		r = only_away_roots(u, &saved[n]);
+		if (r < 0)
+			break;
+		picked[n] = u;
+		units[n++] = u->mu;
+	}
+	if (r >= 0) {
+		c->m->units = units;
+		c->m->n_units = n;
+		r = manifest_write_at(c->dir.fd, c->m);
+		c->m->units = all;
+		c->m->n_units = n_all;
+	}
+	for (size_t i = 0; i < n; i++)
+		put_roots_back(picked[i], &saved[i]);
+	return r;
+}
+
+int checkpoint_write_away_manifest(struct checkpoint *c)
+{
+	int r = write_away_manifest(c, false);
+
+	if (r < 0)
+		return log_error_errno(r, "Cannot write the manifest of the dumped trees in %s: %m",
+				       c->dir.path);
+	return 0;
+}
+
+/* The images of the trees back already, or never away, go: the kept ones
+ * are restored by hand. */
+static void wipe_trees_not_away(struct checkpoint *c)
+{
 	for (size_t i = 0; i < c->n_units; i++) {
 		struct ckpt_unit *u = &c->units[i];
 
-		if (!u->images_kept)
-			continue;
-		for (size_t j = 0; j < u->n_trees; j++) {
+		for (size_t j = 0; u->images_kept && j < u->n_trees; j++) {
 			char rel[300];
 
 			if (u->trees[j].dumped)
 				continue;
-			/* Back already, or never away: not to be restored again. */
 			snprintf(rel, sizeof(rel), "%s/%d", u->dir_name, (int)u->trees[j].t.root);
 			(void)imagedir_wipe_sub(&c->dir, rel);
-			manifest_unit_remove_root(u->mu, u->trees[j].t.root);
 		}
-		kept[n++] = u->mu;
 	}
-	c->m->units = kept;
-	c->m->n_units = n;
-	r = manifest_write_at(c->dir.fd, c->m);
-	c->m->units = all;
-	c->m->n_units = n_all;
-	return r;
 }
 
 /*
@@ -103,7 +170,8 @@ static int keep_images(struct checkpoint *c)
 	r = imagedir_wipe_except(&c->dir, names, n);
 	if (r < 0)
 		return log_error_errno(r, "Cannot wipe the other images in %s: %m", c->dir.path);
-	r = write_kept_manifest(c);
+	wipe_trees_not_away(c);
+	r = write_away_manifest(c, true);
 	if (r < 0)
 		return log_error_errno(r, "Cannot write the manifest of the kept images in %s: %m",
 				       c->dir.path);

@@ -44,6 +44,9 @@ const char *checkpoint_unit_name(const struct checkpoint *c, size_t i);
 int checkpoint_record_timings(struct checkpoint *c);
 /* (Re)write the manifest into the images directory. */
 int checkpoint_write_manifest(struct checkpoint *c);
+/* The manifest of the trees away (dumped, not yet restored) alone: kept
+ * current by the dump phases and their undos, for a recovery. */
+int checkpoint_write_away_manifest(struct checkpoint *c);
 
 /* The phases, in their order; plan, scan and criu-check change nothing. */
 int checkpoint_phase_plan(void *ctx, void *arg);

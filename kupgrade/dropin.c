@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,4 +109,43 @@ int dropin_write_quiesce(const char *dir, const char *unit)
 int dropin_remove_quiesce(const char *dir, const char *unit)
 {
 	return dropin_remove(dir, unit, QUIESCE_NAME);
+}
+
+void dropin_units_free(char **units)
+{
+	for (char **u = units; u && *u; u++)
+		free(*u);
+	free(units);
+}
+
+int dropin_list_quiesced(const char *dir, char ***ret)
+{
+	_cleanup_(closedirp) DIR *d = opendir(dir);
+	char **units = NULL;
+	size_t n = 0;
+	struct dirent *de;
+
+	*ret = NULL;
+	if (!d)
+		return errno == ENOENT ? 0 : negative_errno();
+	while ((de = readdir(d))) {
+		size_t len = strlen(de->d_name);
+		char path[4096], **grown;
+		struct stat st;
+
+		if (len < 3 || !streq(de->d_name + len - 2, ".d"))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s/" QUIESCE_NAME, dir, de->d_name);
+		if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode))
+			continue;
+		grown = realloc(units, (n + 2) * sizeof(*units));
+		if (!grown || !(grown[n] = strndup(de->d_name, len - 2))) {
+			dropin_units_free(grown ?: units);
+			return -ENOMEM;
+		}
+		units = grown;
+		units[++n] = NULL;
+	}
+	*ret = units;
+	return 0;
 }

@@ -23,6 +23,10 @@ int dropin_remove(const char *dir, const char *unit, const char *name);
 
 int dropin_write_quiesce(const char *dir, const char *unit);
 int dropin_remove_quiesce(const char *dir, const char *unit);
+/* The units with a quiesce drop-in in dir, NULL-terminated (NULL: none);
+ * free with dropin_units_free(). */
+int dropin_list_quiesced(const char *dir, char ***ret);
+void dropin_units_free(char **units);
 
 /*
  * Pure: s written into unit text so that systemd reads back exactly s.

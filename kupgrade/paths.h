@@ -38,3 +38,6 @@
 
 /* Units. */
 #define UPGRADE_WORKER_UNIT "kupgrade-upgrade.service"
+
+/* Test builds only: where KUPGRADE_PAUSE says which phase it holds before. */
+#define PHASE_PAUSED_FILE "/run/kupgrade-test-paused"

@@ -4,7 +4,9 @@
 #include <time.h>
 
 #include "alloc.h"
+#include "fileio.h"
 #include "log.h"
+#include "paths.h"
 #include "timeutil.h"
 #include "phase.h"
 #include "test-hooks.h"
@@ -88,6 +90,31 @@ unsigned phase_undo_all(struct phase_list *l, void *ctx)
 	return failures;
 }
 
+/*
+ * The KUPGRADE_PAUSE test hook: hold still before the phase, as if it took
+ * for ever, until one of the held signals comes (the run is then
+ * interrupted as by any signal between phases) or SIGKILL. Tests stop or
+ * kill the process at a phase of their choosing this way; they see it has
+ * got there in PHASE_PAUSED_FILE.
+ */
+static int pause_before(const char *pause, const char *name)
+{
+	sigset_t s;
+	int sig;
+
+	if (!phase_fault_matches(pause, name))
+		return 0;
+	log_notice("Paused before phase '%s' (KUPGRADE_PAUSE=%s) until a signal comes.", name,
+		   pause);
+	(void)write_string_file(PHASE_PAUSED_FILE, "%s\n", name);
+	held_signals(&s);
+	do
+		sig = sigwaitinfo(&s, NULL);
+	while (sig < 0 && errno == EINTR);
+	(void)unlink(PHASE_PAUSED_FILE);
+	return sig > 0 ? sig : 0;
+}
+
 /* By index: a phase may append phases to the running list (the plan decides
  * which dump phases exist), which may move the array. */
 static int run_one(struct phase_list *l, size_t i, void *ctx, const char *fault,
@@ -97,6 +124,8 @@ static int run_one(struct phase_list *l, size_t i, void *ctx, const char *fault,
 	uint64_t t0;
 	int r;
 
+	if (l->on_start)
+		l->on_start(ctx, name);
 	if (phase_fault_matches(fault, name)) {
 		res->injected = true;
 		return log_error_errno(-EIO,
@@ -115,10 +144,17 @@ static int run_one(struct phase_list *l, size_t i, void *ctx, const char *fault,
 
 int phase_run(struct phase_list *l, void *ctx, struct phase_result *ret)
 {
-	return phase_run_fault(l, ctx, test_hook("KUPGRADE_FAULT"), ret);
+	return phase_run_hooks(l, ctx, test_hook("KUPGRADE_FAULT"), test_hook("KUPGRADE_PAUSE"),
+			       ret);
 }
 
 int phase_run_fault(struct phase_list *l, void *ctx, const char *fault, struct phase_result *ret)
+{
+	return phase_run_hooks(l, ctx, fault, NULL, ret);
+}
+
+int phase_run_hooks(struct phase_list *l, void *ctx, const char *fault, const char *pause,
+		    struct phase_result *ret)
 {
 	struct phase_result res = {};
 	sigset_t held, saved;
@@ -128,7 +164,7 @@ int phase_run_fault(struct phase_list *l, void *ctx, const char *fault, struct p
 	sigprocmask(SIG_BLOCK, &held, &saved);
 
 	for (size_t i = 0; i < l->n && r == 0; i++) {
-		res.signal = pending_signal();
+		res.signal = pending_signal() ?: pause_before(pause, l->phases[i].name);
 		if (res.signal) {
 			r = log_error_errno(-EINTR, "Interrupted by SIG%s before phase '%s'.",
 					    sigabbrev_np(res.signal), l->phases[i].name);

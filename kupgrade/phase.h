@@ -16,7 +16,8 @@
  * only in a test build (test-hooks.h). SIGINT, SIGTERM and SIGHUP are held
  * for the whole run (so that a Ctrl-C reaching our process group cannot kill
  * CRIU half-way through a dump) and are acted upon between phases: the run
- * fails and the undos run.
+ * fails and the undos run. KUPGRADE_PAUSE=<name>, another test hook, holds
+ * the run before that phase until one of those signals (or SIGKILL) comes.
  */
 
 struct phase {
@@ -31,6 +32,8 @@ struct phase {
 struct phase_list {
 	struct phase *phases;
 	size_t n;
+	/* Told the name of each phase as it starts (NULL: nobody). */
+	void (*on_start)(void *ctx, const char *name);
 };
 
 struct phase_result {
@@ -54,8 +57,12 @@ bool phase_fault_matches(const char *fault, const char *phase_name);
  */
 int phase_run(struct phase_list *l, void *ctx, struct phase_result *ret);
 /* The same, failing the phase that fault names (phase_fault_matches())
- * instead of running it; phase_run() passes the KUPGRADE_FAULT test hook. */
+ * instead of running it; phase_run() passes the KUPGRADE_FAULT test hook
+ * (and pauses as KUPGRADE_PAUSE says). */
 int phase_run_fault(struct phase_list *l, void *ctx, const char *fault, struct phase_result *ret);
+/* Both: fail the phase fault names, pause before the one pause names. */
+int phase_run_hooks(struct phase_list *l, void *ctx, const char *fault, const char *pause,
+		    struct phase_result *ret);
 
 /* Run the undos of every completed phase in reverse (used after a later,
  * non-phase failure); returns the number of undos that failed. */

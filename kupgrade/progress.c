@@ -127,9 +127,18 @@ bool progress_wait_file(const char *id, const char *what, unsigned timeout_ms)
 	return poll_until(file_appeared, &(struct wait_file){ id, what }, timeout_ms, 20) > 0;
 }
 
+void progress_remove_file(const char *id, const char *what)
+{
+	char path[256];
+
+	progress_path(path, sizeof(path), id, what);
+	(void)unlink(path);
+}
+
 void progress_remove(const char *id)
 {
-	static const char *const whats[] = { "progress", "quiet", "result", "pid" };
+	static const char *const whats[] = { "progress", "quiet", "result",
+					     "pid",	 "phase", "handed-over" };
 	char path[256];
 
 	for (size_t i = 0; i < ELEMENTSOF(whats); i++) {

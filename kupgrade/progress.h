@@ -39,6 +39,7 @@ int progress_write_file(const char *id, const char *what, const char *fmt, ...)
 bool progress_wait_file(const char *id, const char *what, unsigned timeout_ms);
 /* Remove every file of id. */
 void progress_remove(const char *id);
+void progress_remove_file(const char *id, const char *what);
 
 /* Client side: read the lines appended since *pos (opened and closed here). */
 int progress_read_new(const char *id, off_t *pos, char **ret);

@@ -228,7 +228,8 @@ static void log_outcomes(const Manifest *m)
  * restore, and from the old kernel handing the kexec to systemd until then
  * (wall clocks of two boots: good to the RTC's precision).
  */
-static void record_boot_timings(Manifest *m, uint64_t boottime, uint64_t realtime)
+static void record_boot_timings(Manifest *m, bool after_switch, uint64_t boottime,
+				uint64_t realtime)
 {
 	struct utsname u;
 
@@ -242,7 +243,8 @@ static void record_boot_timings(Manifest *m, uint64_t boottime, uint64_t realtim
 	m->restore_realtime_usec = realtime;
 	if (uname(&u) >= 0)
 		(void)manifest_set_string(&m->kernel_restored, u.release);
-	if (!m->upgrade_id)
+	/* The same boot: a rollback's restore (upgrade-recover.c), no switch. */
+	if (!m->upgrade_id || !after_switch)
 		return;
 	report_merge_pending(m);
 	(void)manifest_add_timing(m, "boot-to-restore", boottime);
@@ -270,7 +272,7 @@ static void report(const struct restore *rs, const struct phase_list *l, bool js
 {
 	record_phase_timings(rs->img.m, l);
 	log_outcomes(rs->img.m);
-	if (rs->img.m->upgrade_id)
+	if (rs->img.m->upgrade_id && rs->after_switch)
 		(void)report_save(rs->img.m);
 	if (json)
 		inspect_print_json(stdout, rs->img.m);
@@ -290,7 +292,7 @@ static int run(const struct kupgrade_options *o, bool hook, const char *fault)
 	if (r < 0)
 		return r;
 	rs.after_switch = restore_images_after_switch(rs.img.m);
-	record_boot_timings(rs.img.m, boottime, realtime);
+	record_boot_timings(rs.img.m, rs.after_switch, boottime, realtime);
 	r = add_phases(&l, &rs);
 	if (r < 0) {
 		r = log_oom();

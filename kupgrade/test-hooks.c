@@ -12,6 +12,7 @@ const char *const test_hook_names[] = {
 	"KUPGRADE_KEXEC",	    /* kexec.c: another kexec binary, run as root */
 	"KUPGRADE_KEXEC_NO_CHECKS", /* kexec.c: kexec_load and kexec -i (no purgatory check) */
 	"KUPGRADE_MEMORY_LIMIT",    /* check-images.c: pretend less memory */
+	"KUPGRADE_PAUSE",	    /* phase.c: hold before a phase until a signal */
 	NULL,
 };
 

@@ -2,12 +2,16 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/statfs.h>
+#include <unistd.h>
 #include <linux/magic.h>
 
 #include "dirwalk.h"
 #include "fileio.h"
 #include "log.h"
+#include "manifest.h"
+#include "paths.h"
 #include "transport.h"
 
 uint64_t transport_initrd_peak_bytes(uint64_t payload, uint64_t initrd_size)
@@ -170,6 +174,42 @@ static int remove_at(int dfd, const char *name)
 int transport_remove_tree(const char *path)
 {
 	return remove_at(AT_FDCWD, path);
+}
+
+/* Images on disk that this boot staged (a switch on its way), not those an
+ * earlier boot left for a restore. */
+static bool staged_by_this_boot(const char *dir)
+{
+	char path[256], boot_id[64];
+	Manifest *m = NULL;
+	bool ours;
+
+	snprintf(path, sizeof(path), "%s/" MANIFEST_FILE, dir);
+	if (manifest_read_file(path, &m) < 0)
+		return false;
+	ours = read_boot_id(boot_id, sizeof(boot_id)) >= 0 && streq(boot_id, m->boot_id);
+	manifest_free(m);
+	return ours;
+}
+
+int transport_recover(void)
+{
+	int r = 0;
+
+	if (unlink(TRANSPORT_STAGE_DIR "/initrd.img") < 0 && errno != ENOENT)
+		r = log_error_errno(negative_errno(), "Cannot remove %s/initrd.img: %m",
+				    TRANSPORT_STAGE_DIR);
+	if (umount2(TRANSPORT_STAGE_DIR, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT)
+		r = log_error_errno(negative_errno(), "Cannot unmount %s: %m", TRANSPORT_STAGE_DIR);
+	(void)rmdir(TRANSPORT_STAGE_DIR);
+	if (staged_by_this_boot(TRANSPORT_DISK_DIR)) {
+		int k = transport_remove_tree(TRANSPORT_DISK_DIR);
+
+		if (k < 0)
+			r = log_error_errno(k, "Cannot remove the images staged in %s: %m",
+					    TRANSPORT_DISK_DIR);
+	}
+	return r;
 }
 
 int transport_measure(const char *dir, uint64_t *ret_bytes, unsigned *ret_files)

@@ -132,5 +132,8 @@ int transport_census(const char *dir, struct transport_census *ret);
 int transport_copy_bytes(int in, int out, uint64_t n);
 /* rm -rf, without following symlinks; a missing path is fine. */
 int transport_remove_tree(const char *path);
+/* Every stage's undo when the stager is gone (upgrade-recover.c): the
+ * staged initrd and its tmpfs, images this boot staged on disk. */
+int transport_recover(void);
 
 void transport_done(struct transport *t);

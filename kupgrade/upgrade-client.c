@@ -32,6 +32,7 @@
 
 #define POLL_MS 200
 #define START_TIMEOUT_S 60   /* the worker must say something by then */
+#define RECOVER_START_S 60   /* a worker gone: its recovery (ExecStopPost=) takes over by then */
 #define REPORT_TIMEOUT_S 900 /* restore of everything on the new kernel */
 
 /* poll_until() computes a deadline: this one is far enough not to come. */
@@ -147,7 +148,7 @@ struct follow {
 	struct upgrade_no_switch *ns;
 	off_t pos;
 	bool quiet;
-	unsigned silent_ms;
+	unsigned silent_ms, dead_ms;
 	int result; /* the command's, once the step says it is done */
 };
 
@@ -183,7 +184,10 @@ static int follow_step(void *userdata)
 		f->result = show_report(id, f->json);
 		return 1;
 	}
-	if (!alive && !progress_file_exists(id, "result")) {
+	/* A worker that was killed is followed by its recovery, which writes
+	 * its own PID, then the result. */
+	f->dead_ms = alive ? 0 : f->dead_ms + POLL_MS;
+	if (f->dead_ms > RECOVER_START_S * 1000 && !progress_file_exists(id, "result")) {
 		r = log_error_errno(-ESRCH,
 				    "The upgrade worker died without a result; see "
 				    "'journalctl -u %s'.",
@@ -246,7 +250,10 @@ static bool confirm(const char *release, bool yes)
 	return answer[0] == 'y' || answer[0] == 'Y';
 }
 
-static int worker_argv(const struct kupgrade_options *o, const char *id, char ***ret)
+/* The worker's command line, or (verb "upgrade-recover") the one of what
+ * runs after it. */
+static int worker_argv(const struct kupgrade_options *o, const char *verb, const char *id,
+		       char ***ret)
 {
 	static char exe[PATH_MAX];
 	char **a = calloc(16, sizeof(char *));
@@ -262,7 +269,7 @@ static int worker_argv(const struct kupgrade_options *o, const char *id, char **
 	}
 	exe[k] = 0;
 	a[n++] = exe;
-	a[n++] = "upgrade-worker";
+	a[n++] = (char *)verb;
 	a[n++] = "--id";
 	a[n++] = (char *)id;
 	a[n++] = "--kernel";
@@ -288,7 +295,7 @@ static int worker_argv(const struct kupgrade_options *o, const char *id, char **
 int upgrade_client_run(const struct kupgrade_options *o, struct upgrade_no_switch *ret_no_switch)
 {
 	_cleanup_free_ char *release = NULL, *initrd = NULL;
-	_cleanup_free_ char **wargv = NULL;
+	_cleanup_free_ char **wargv = NULL, **rargv = NULL;
 	char **wenv = NULL;
 	struct upgrade_no_switch *ns = ret_no_switch;
 	char id[65], boot_id[64];
@@ -326,10 +333,11 @@ int upgrade_client_run(const struct kupgrade_options *o, struct upgrade_no_switc
 	if (progress_new_id(id, sizeof(id)) < 0 || read_boot_id(boot_id, sizeof(boot_id)) < 0)
 		return log_error_errno(-EIO, "Cannot read the boot id or make an upgrade id.");
 	/* The worker's environment: the test hooks set here, in a test build. */
-	if (worker_argv(o, id, &wargv) < 0 || test_hooks_env(&wenv) < 0)
+	if (worker_argv(o, "upgrade-worker", id, &wargv) < 0 ||
+	    worker_argv(o, "upgrade-recover", id, &rargv) < 0 || test_hooks_env(&wenv) < 0)
 		return log_oom();
 	r = bus_start_transient_service(UPGRADE_WORKER_UNIT, "kupgrade: switch the running kernel",
-					wargv, wenv);
+					wargv, rargv, wenv);
 	test_hooks_env_free(wenv);
 	if (r == -EEXIST)
 		return log_error_errno(-EBUSY,

@@ -191,7 +191,15 @@ int upgrade_undo_save_pending(void *ctx, void *arg)
 int upgrade_phase_kexec(void *ctx, void *arg)
 {
 	struct upgrade *u = ctx;
+	int r;
 
 	progress_emit(u->id, "P Handing the kexec into Linux %s to systemd.\n", u->release);
-	return bus_start_unit("kexec.target", "replace-irreversibly");
+	/* Past this, what runs after the worker (upgrade-recover.c) must undo
+	 * nothing: the shutdown is on its way. */
+	if (u->id)
+		(void)progress_write_file(u->id, "handed-over", "1\n");
+	r = bus_start_unit("kexec.target", "replace-irreversibly");
+	if (r < 0 && u->id)
+		progress_remove_file(u->id, "handed-over");
+	return r;
 }

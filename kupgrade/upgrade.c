@@ -252,6 +252,14 @@ static int worker_lock(struct upgrade *u, int *ret_fd)
 	return r;
 }
 
+/* What runs after a worker that was killed says which phase it was in. */
+static void record_phase(void *ctx, const char *name)
+{
+	struct upgrade *u = ctx;
+
+	(void)progress_write_file(u->id, "phase", "%s\n", name);
+}
+
 int upgrade_worker(const struct kupgrade_options *o)
 {
 	struct upgrade u = { .o = o, .id = o->id };
@@ -298,6 +306,8 @@ int upgrade_worker(const struct kupgrade_options *o)
 		finish(&u, EXIT_SOFTWARE, "Out of memory.");
 		goto out;
 	}
+	if (u.id)
+		u.phases.on_start = record_phase;
 	r = phase_run(&u.phases, &u, &res);
 	if (r < 0) {
 		r = failed(&u, &res, un.release);

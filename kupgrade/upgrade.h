@@ -44,5 +44,12 @@ int upgrade_checkpoint(const struct kupgrade_options *o);
  */
 int upgrade_worker(const struct kupgrade_options *o);
 
+/*
+ * "kupgrade upgrade-recover": the worker's ExecStopPost=. When the worker of
+ * o->id ended without a result and before the kexec (killed), does its undos
+ * from what it left on disk (upgrade-recover.c) and writes the result.
+ */
+int upgrade_recover(const struct kupgrade_options *o);
+
 /* --dry-run: every phase of the table, in order, with what it does. */
 void upgrade_print_phases(FILE *f, const char *release);

@@ -40,6 +40,8 @@ static const struct verb verbs[] = {
 	  "restore one service from --from DIR, as its ExecStart" },
 	{ "upgrade-worker", 0, 0, VERB_INTERNAL, verb_upgrade_worker,
 	  "the upgrade, run as a transient service" },
+	{ "upgrade-recover", 0, 0, VERB_INTERNAL, verb_upgrade_recover,
+	  "after a worker that was killed: undo what it did" },
 	{ "stage", 0, 0, VERB_INTERNAL, verb_stage,
 	  "(test) carry --from DIR across the next kexec into --kernel" },
 };

@@ -11,3 +11,11 @@ int verb_upgrade_worker(int argc, char **argv)
 
 	return upgrade_worker(&o);
 }
+
+/* "kupgrade upgrade-recover --id ID": the worker's ExecStopPost=. */
+int verb_upgrade_recover(int argc, char **argv)
+{
+	struct kupgrade_options o = args_options();
+
+	return upgrade_recover(&o);
+}

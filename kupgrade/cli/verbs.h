@@ -19,5 +19,6 @@ int verb_inspect(int argc, char **argv);
 int verb_check(int argc, char **argv);
 int verb_upgrade(int argc, char **argv);
 int verb_upgrade_worker(int argc, char **argv);
+int verb_upgrade_recover(int argc, char **argv);
 int verb_status(int argc, char **argv);
 int verb_stage(int argc, char **argv);

@@ -213,3 +213,37 @@ TEST(dump_refuses_a_unit_the_restore_would_refuse)
 	remove_tree(f.dir);
 	checkpoint_free(f.c);
 }
+
+/* The away manifest: the units with trees dumped and not back, each with
+ * those trees alone; the checkpoint's own manifest is left as it was. */
+TEST(away_manifest_names_only_the_trees_still_away)
+{
+	char path[512];
+	Manifest *m = NULL;
+	struct fake f;
+
+	log_set_max_level(LOG_EMERG);
+	fake_setup(&f, true);
+	f.c->units[0].trees[1].dumped = false; /* tree 101 came back */
+	f.c->units[1].trees[0].dumped = false; /* counter.service never went */
+	ASSERT_OK(checkpoint_write_away_manifest(f.c));
+	snprintf(path, sizeof(path), "%s/manifest", f.dir);
+	ASSERT_OK(manifest_read_file(path, &m));
+	ASSERT_EQ(m->n_units, 1);
+	ASSERT_STREQ(m->units[0]->name, "session-3.scope");
+	ASSERT_EQ(m->units[0]->n_root_pids, 1);
+	ASSERT_EQ(m->units[0]->root_pids[0], 100);
+	manifest_free(m);
+	ASSERT_EQ(f.c->m->n_units, 2);
+	ASSERT_EQ(f.c->m->units[0]->n_root_pids, 2);
+	ASSERT_EQ(f.c->m->units[0]->root_pids[1], 101);
+
+	/* Nothing away: a manifest of no unit, which restores nothing. */
+	f.c->units[0].trees[0].dumped = false;
+	ASSERT_OK(checkpoint_write_away_manifest(f.c));
+	ASSERT_OK(manifest_read_file(path, &m));
+	ASSERT_EQ(m->n_units, 0);
+	manifest_free(m);
+	remove_tree(f.dir);
+	checkpoint_free(f.c);
+}

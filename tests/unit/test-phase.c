@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <signal.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "phase.h"
@@ -182,5 +184,40 @@ TEST(phase_undo_failure_counted_and_rest_continue)
 	ASSERT_EQ(res.undo_failures, 1);
 	ASSERT_STREQ(j.text, "+prepare+plan+lock+dump:a.service+dump:b.service+manifest"
 			     "-dump:b.service-dump:a.service-lock-prepare");
+	phase_list_free(&l);
+}
+
+static void note_start(void *ctx, const char *name)
+{
+	struct journal *j = ctx;
+
+	strcat(j->text, "^");
+	strcat(j->text, name);
+}
+
+/* KUPGRADE_PAUSE: the run holds before the phase until a signal, then rolls
+ * back as for any signal between phases; each phase is announced first. */
+TEST(phase_pause_holds_until_a_signal_then_undoes)
+{
+	struct phase_list l = {};
+	struct journal j = {};
+	struct phase_result res;
+	pid_t child, parent = getpid();
+
+	log_set_max_level(LOG_EMERG);
+	build(&l);
+	l.on_start = note_start;
+	child = fork();
+	ASSERT_TRUE(child >= 0);
+	if (child == 0) {
+		usleep(300 * 1000);
+		kill(parent, SIGTERM);
+		_exit(0);
+	}
+	ASSERT_EQ(phase_run_hooks(&l, &j, NULL, "lock", &res), -EINTR);
+	ASSERT_EQ(waitpid(child, NULL, 0), child);
+	ASSERT_EQ(res.signal, SIGTERM);
+	ASSERT_STREQ(res.failed_phase, "lock");
+	ASSERT_STREQ(j.text, "^prepare+prepare^plan+plan-prepare");
 	phase_list_free(&l);
 }

@@ -67,6 +67,29 @@ TEST(restore_dropin_names_the_pid_file_restore_unit_writes)
 	ASSERT_OK(rmdir(dir));
 }
 
+/* What a killed worker's recovery finds: the services it held still. */
+TEST(quiesced_units_are_listed_from_their_dropins)
+{
+	char dir[] = "/tmp/kupgrade-test-XXXXXX", path[4096];
+	char **units = NULL;
+
+	ASSERT_TRUE(mkdtemp(dir));
+	ASSERT_OK(dropin_list_quiesced(dir, &units));
+	ASSERT_TRUE(units == NULL);
+	ASSERT_OK(dropin_write_quiesce(dir, "a\\x2db.service"));
+	ASSERT_OK(restore_service_write_dropin(dir, "c.service", "/run/kupgrade"));
+	ASSERT_OK(dropin_list_quiesced(dir, &units));
+	ASSERT_TRUE(units && units[0] && !units[1]);
+	ASSERT_STREQ(units[0], "a\\x2db.service");
+	dropin_units_free(units);
+	ASSERT_OK(dropin_remove_quiesce(dir, "a\\x2db.service"));
+	ASSERT_OK(restore_service_remove_dropin(dir, "c.service"));
+	ASSERT_OK(dropin_list_quiesced(dir, &units));
+	ASSERT_TRUE(units == NULL);
+	snprintf(path, sizeof(path), "%s", dir);
+	ASSERT_OK(rmdir(path));
+}
+
 TEST(exec_words_read_back_as_themselves)
 {
 	static const struct {
