@@ -1,0 +1,105 @@
+#!/bin/bash
+# kup-timeout: 3000
+# The upgrade worker killed (kill -9) or stopped (systemctl stop) at every
+# phase before the point of no return: afterwards the old kernel runs on,
+# every process that ran before runs (the operator's shell with its counter,
+# its memory intact), nothing is frozen, no kernel is loaded, no lock table,
+# no image, no staged initrd, no quiesce drop-in is left, and the next switch
+# is not refused. The worker holds before the phase (KUPGRADE_PAUSE, a test
+# hook); a watcher the plan leaves alone (kupgrade.conf: leave) kills it
+# there, as sshd itself may be dumped by then.
+. "$(dirname "$0")/../lib.sh"
+
+vm_boot "$KV_OLD"
+vm_wait_ssh 900 || fail "no ssh after the cold boot"
+
+# The watcher: when the worker says it holds, do what /run/kup-kill-mode says.
+vm_ssh '
+	printf "[plan]\nleave = kup-killer.service\n" >/etc/kupgrade-test54.conf
+	cat >/usr/local/sbin/kup-killer <<"EOF"
+#!/bin/sh
+while :; do
+	if [ -e /run/kupgrade-test-paused ] && [ -e /run/kup-kill-mode ]; then
+		mode=$(cat /run/kup-kill-mode); rm -f /run/kup-kill-mode
+		phase=$(cat /run/kupgrade-test-paused)
+		pid=$(systemctl show -P MainPID kupgrade-upgrade.service)
+		echo "$mode $phase pid=$pid" >>/run/kup-killer.log
+		case $mode in
+		kill) kill -9 "$pid" ;;
+		stop) systemctl stop kupgrade-upgrade.service ;;
+		esac
+		echo "done $mode $phase" >>/run/kup-killer.log
+	fi
+	sleep 0.2
+done
+EOF
+	chmod 755 /usr/local/sbin/kup-killer
+	systemd-run --unit kup-killer.service /usr/local/sbin/kup-killer
+' || fail "cannot start the watcher"
+
+vm_session_open op
+log=$(vm_session_log op)
+vm_session_send op 'n=0; while :; do n=$((n+1)); echo "tick $n"; sleep 0.5; done &\n'
+vm_session_expect op 'tick 3$' 60 || fail "the counter did not start"
+
+clean_state() {
+	vm_ssh '
+		set -e
+		[ "$(cat /sys/kernel/kexec_loaded)" = 0 ] || { echo "a kernel is still loaded"; exit 1; }
+		! nft list table inet kupgrade >/dev/null 2>&1 || { echo "the lock table remains"; exit 1; }
+		! nft list tables | grep -q CRIU || { echo "a CRIU lock table remains"; exit 1; }
+		[ ! -e /run/kupgrade-images ] || { echo "images remain: $(ls -R /run/kupgrade-images | head)"; exit 1; }
+		[ ! -e /run/kupgrade-stage/initrd.img ] || { echo "a staged initrd remains"; exit 1; }
+		! mountpoint -q /run/kupgrade-stage || { echo "the stage tmpfs remains"; exit 1; }
+		[ ! -e /var/lib/kupgrade/pending.manifest ] || { echo "a pending manifest remains"; exit 1; }
+		! ls /run/systemd/system/*.d/50-kupgrade-* 2>/dev/null || { echo "drop-ins remain"; exit 1; }
+		[ "$(cat /proc/sys/net/ipv4/tcp_window_scaling)" = 1 ] || { echo "window scaling is off"; exit 1; }
+		for s in /proc/[0-9]*/status; do
+			st=$(awk "/^State:/ {print \$2}" "$s" 2>/dev/null) || continue
+			[ "$st" != T ] || { echo "stopped: $s"; exit 1; }
+		done
+		! grep -lx 1 $(find /sys/fs/cgroup -name cgroup.freeze) || { echo "a frozen cgroup"; exit 1; }
+		systemctl is-active -q ssh.service || { echo "ssh.service is not active"; exit 1; }
+		failed=$(systemctl list-units --failed --plain --no-legend | grep -v kupgrade-upgrade || true)
+		[ -z "$failed" ] || { echo "failed units: $failed"; exit 1; }
+	'
+}
+
+phases=$(vm_ssh "KUPGRADE_KEXEC_NO_CHECKS=1 kupgrade --kernel /boot/vmlinuz-$KV_NEW --dry-run 2>&1 >/dev/null" |
+	sed -n '/^Would switch to Linux/,/^$/s/^ *[0-9]*\. \([^ :]*\).*/\1/p')
+[[ $phases == check*kexec ]] || fail "kupgrade --dry-run listed no phases: $phases"
+info "phases: $(echo $phases)"
+n=0
+t0=$EPOCHREALTIME
+for f in $phases; do
+	for mode in kill stop; do
+		tag="${f}_$mode"
+		before=$(grep -ac ' tick ' "$log")
+		last=$(grep -a ' tick ' "$log" | tail -1 | sed 's/.*tick //')
+		vm_ssh "echo $mode >/run/kup-kill-mode" || fail "$tag: cannot arm the watcher"
+		vm_session_send op "KUPGRADE_PAUSE=$f KUPGRADE_KEXEC_NO_CHECKS=1 kupgrade --config /etc/kupgrade-test54.conf --kernel /boot/vmlinuz-$KV_NEW --yes; echo \"RC_$tag=\$?\"\n"
+		vm_session_expect op "RC_$tag=[0-9]" 900 || fail "$tag: kupgrade never returned"
+		rc=$(grep -a "RC_$tag=[0-9]" "$log" | tail -1 | sed 's/.*RC_[a-z_-]*=//')
+		[[ $rc != 0 ]] || fail "$tag: kupgrade exited 0"
+		acted=$(vm_ssh "grep -c 'done $mode $f' /run/kup-killer.log || true")
+		((acted >= 1)) || fail "$tag: the watcher never acted (the worker did not hold before '$f')"
+		case $mode in
+		kill) grep -aq "killed by SIGKILL in phase '$f" "$log" ||
+			fail "$tag: the message does not say the worker was killed in '$f': $(grep -a 'kupgrade' "$log" | tail -3)" ;;
+		stop) grep -aq "phase '$f" "$log" ||
+			fail "$tag: the message does not name the phase: $(grep -a 'kupgrade' "$log" | tail -3)" ;;
+		esac
+		[[ $(vm_ssh uname -r) == "$KV_OLD" ]] || fail "$tag: the kernel changed"
+		out=$(clean_state) || fail "$tag left state behind: $out"
+		sleep 2
+		(($(grep -ac ' tick ' "$log") > before)) || fail "$tag: the counter stopped"
+		now=$(grep -a ' tick ' "$log" | tail -1 | sed 's/.*tick //')
+		((now > last)) || fail "$tag: the counter went back ($last -> $now): the shell lost its memory"
+		n=$((n + 1))
+		info "$tag: exit $rc, recovered cleanly (counter $last -> $now)"
+	done
+done
+secs=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", b - a }')
+measure worker_kills_survived "$n"
+measure worker_kills_seconds "$secs"
+pass "$n kills and stops of the worker (kill -9 and systemctl stop at each of $(wc -w <<<"$phases") phases) recovered, in $secs s"
