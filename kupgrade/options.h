@@ -22,4 +22,5 @@ struct kupgrade_options {
 	bool json;	     /* --json: one JSON document on stdout */
 	bool dry_run;	     /* --dry-run: say what would happen, change nothing */
 	bool yes;	     /* --yes: do not ask */
+	bool finish;	     /* restore --finish: give up what is not back, clean up */
 };

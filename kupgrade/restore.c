@@ -22,11 +22,19 @@
  * switch systemd restores the services (each through its own unit) while
  * this restores the rest; on the boot that dumped them it restores the
  * services too, through their units.
+ *
+ * "kupgrade restore --finish" (kupgrade-restore.service's ExecStopPost=)
+ * ends a restore that stopped part-way (a phase failed, the process was
+ * killed or stopped, the lock unit failed): what is not back is given up
+ * and reported, the connections unlocked, the images wiped, the services
+ * that did not come back started fresh, the report written. After a
+ * restore that ended by itself there are no images left: nothing to do.
  */
 
 struct restore {
 	struct restore_images img;
 	bool after_switch;
+	bool finish;
 	bool save_failed; /* said once */
 	unsigned failed;  /* units that did not come back */
 };
@@ -114,6 +122,29 @@ static int phase_wait_services(void *ctx, void *arg)
 	return 0;
 }
 
+/* --finish: what no restore brought back is failed, and said why. */
+static int phase_give_up(void *ctx, void *arg)
+{
+	struct restore *rs = ctx;
+
+	for (size_t i = 0; i < rs->img.m->n_units; i++) {
+		ManifestUnit *u = rs->img.m->units[i];
+		enum restore_action a = restore_unit_action(u, rs->after_switch);
+
+		if (a != RESTORE_ACTION_TREES && a != RESTORE_ACTION_THROUGH_UNIT)
+			continue;
+		u->has_outcome = true;
+		u->outcome = KUPGRADE__UNIT_OUTCOME__FAILED;
+		(void)manifest_set_string(&u->outcome_reason,
+					  "the restore stopped before it (see 'journalctl -u "
+					  "kupgrade-restore')");
+		log_error("%s: not restored, the restore stopped before it.", u->name);
+		rs->failed++;
+	}
+	save_outcomes(rs);
+	return 0;
+}
+
 static int phase_unlock(void *ctx, void *arg)
 {
 	struct restore *rs = ctx;
@@ -150,26 +181,28 @@ static int phase_fresh_start(void *ctx, void *arg)
 }
 
 enum {
-	EVERY_RESTORE,
-	AFTER_SWITCH, /* services are restored by systemd: collect and clean up after them */
-	PER_UNIT,     /* one phase "restore:<unit>" per unit restored here */
+	RESTORE = 1 << 0,      /* a restore's phase */
+	FINISH = 1 << 1,       /* --finish's phase */
+	AFTER_SWITCH = 1 << 2, /* only after a switch: systemd restores the services */
+	PER_UNIT = 1 << 3,     /* one phase "restore:<unit>" per unit restored here */
 };
 
 /* The restore, in order. */
 static const struct {
 	const char *name;
 	int (*run)(void *ctx, void *arg);
-	int when;
+	unsigned when;
 } restore_phases[] = {
-	{ "lock-network", phase_lock, EVERY_RESTORE },
+	{ "lock-network", phase_lock, RESTORE },
 	/* A connection can only come back once its local address exists. */
-	{ "wait-addresses", phase_wait_addresses, EVERY_RESTORE },
-	{ "restore", phase_restore_unit, PER_UNIT },
-	{ "wait-services", phase_wait_services, AFTER_SWITCH },
-	{ "unlock-network", phase_unlock, EVERY_RESTORE },
-	{ "wipe-images", phase_wipe, EVERY_RESTORE },
-	{ "daemon-reload", phase_daemon_reload, AFTER_SWITCH },
-	{ "fresh-start", phase_fresh_start, AFTER_SWITCH },
+	{ "wait-addresses", phase_wait_addresses, RESTORE },
+	{ "restore", phase_restore_unit, RESTORE | PER_UNIT },
+	{ "wait-services", phase_wait_services, RESTORE | FINISH | AFTER_SWITCH },
+	{ "give-up", phase_give_up, FINISH },
+	{ "unlock-network", phase_unlock, RESTORE | FINISH },
+	{ "wipe-images", phase_wipe, RESTORE | FINISH },
+	{ "daemon-reload", phase_daemon_reload, RESTORE | FINISH | AFTER_SWITCH },
+	{ "fresh-start", phase_fresh_start, RESTORE | FINISH | AFTER_SWITCH },
 };
 
 /* One "restore:<unit>" phase per unit restored here: not the services after
@@ -200,11 +233,15 @@ static int add_unit_phases(struct phase_list *l, const struct restore *rs,
 static int add_phases(struct phase_list *l, const struct restore *rs)
 {
 	for (size_t i = 0; i < ELEMENTSOF(restore_phases); i++) {
+		unsigned when = restore_phases[i].when;
 		int r = 0;
 
-		if (restore_phases[i].when == PER_UNIT)
+		if (!(when & (rs->finish ? FINISH : RESTORE)) ||
+		    ((when & AFTER_SWITCH) && !rs->after_switch))
+			continue;
+		if (when & PER_UNIT)
 			r = add_unit_phases(l, rs, restore_phases[i].run);
-		else if (restore_phases[i].when == EVERY_RESTORE || rs->after_switch)
+		else
 			r = phase_list_add(l, restore_phases[i].name, restore_phases[i].run, NULL,
 					   NULL);
 		if (r < 0)
@@ -283,11 +320,16 @@ static void report(const struct restore *rs, const struct phase_list *l, bool js
 static int run(const struct kupgrade_options *o, bool hook, const char *fault)
 {
 	uint64_t boottime = now_usec(CLOCK_BOOTTIME), realtime = now_usec(CLOCK_REALTIME);
-	struct restore rs = {};
+	struct restore rs = { .finish = o->finish };
 	struct phase_list l = {};
 	struct phase_result res;
 	int r;
 
+	/* A restore that ended by itself left nothing to finish. */
+	if (o->finish && !o->from && !restore_images_dir()) {
+		log_debug("No images left: nothing to finish.");
+		return 0;
+	}
 	r = restore_images_open(o->from, &rs.img);
 	if (r < 0)
 		return r;
@@ -300,8 +342,13 @@ static int run(const struct kupgrade_options *o, bool hook, const char *fault)
 	}
 	r = hook ? phase_run(&l, &rs, &res) : phase_run_fault(&l, &rs, fault, &res);
 	report(&rs, &l, o->json);
-	if (r < 0) {
-		log_error("Restore stopped in phase '%s': the images and the lock are left in place in %s.",
+	if (r < 0 && rs.finish) {
+		log_error("Finishing the restore stopped in phase '%s': see the messages above.",
+			  res.failed_phase);
+		r = EXIT_SOFTWARE;
+	} else if (r < 0) {
+		log_error("Restore stopped in phase '%s': the images and the lock are left in place in "
+			  "%s; 'kupgrade restore --finish' gives up what is not back and cleans up.",
 			  res.failed_phase, rs.img.dir.path);
 		r = EXIT_SOFTWARE;
 	} else if (rs.failed) {

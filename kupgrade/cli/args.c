@@ -11,6 +11,7 @@
 bool arg_json;
 bool arg_dry_run;
 bool arg_yes;
+bool arg_finish;
 bool arg_reuse_cmdline;
 bool arg_images_on_disk;
 const char *arg_kernel;
@@ -39,6 +40,7 @@ struct kupgrade_options args_options(void)
 		.json = arg_json,
 		.dry_run = arg_dry_run,
 		.yes = arg_yes,
+		.finish = arg_finish,
 	};
 }
 

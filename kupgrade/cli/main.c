@@ -69,6 +69,7 @@ static int verb_help(int argc, char **argv)
 	       "  --to DIR, --from DIR  image directory for checkpoint/restore\n"
 	       "  --config FILE       configuration (default " CONFIG_FILE ")\n"
 	       "  --dry-run           print what would happen, change nothing\n"
+	       "  --finish            restore: give up what is not back yet, unlock, clean up\n"
 	       "  --yes               do not ask for confirmation\n"
 	       "  --json              print one JSON document on stdout\n"
 	       "  -v, --verbose       more logging\n"
@@ -93,6 +94,7 @@ static int parse_argv(int argc, char **argv)
 		ARG_YES,
 		ARG_JSON,
 		ARG_ID,
+		ARG_FINISH,
 	};
 	static const struct option options[] = {
 		{ "kernel", required_argument, NULL, ARG_KERNEL },
@@ -108,6 +110,7 @@ static int parse_argv(int argc, char **argv)
 		{ "yes", no_argument, NULL, ARG_YES },
 		{ "json", no_argument, NULL, ARG_JSON },
 		{ "id", required_argument, NULL, ARG_ID },
+		{ "finish", no_argument, NULL, ARG_FINISH },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
@@ -157,6 +160,9 @@ static int parse_argv(int argc, char **argv)
 			break;
 		case ARG_ID:
 			arg_id = optarg;
+			break;
+		case ARG_FINISH:
+			arg_finish = true;
 			break;
 		case 'v':
 			log_set_max_level(LOG_DEBUG);

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -172,6 +173,45 @@ TEST(a_second_restore_skips_the_units_the_first_brought_back)
 	ASSERT_EQ(restore_run(&o), 0);
 	ASSERT_EQ(access(dir, F_OK), -1);
 	manifest_free(m);
+}
+
+/* --finish after a restore that stopped part-way: what is not back is
+ * reported failed without being restored, the images go. */
+TEST(finish_gives_up_what_is_not_back_and_wipes)
+{
+	char dir[] = "/tmp/kupgrade-test-XXXXXX";
+	struct kupgrade_options o = { .from = dir, .finish = true };
+	Manifest *m = this_boot_manifest();
+	ManifestUnit *back, *away;
+
+	log_set_max_level(LOG_EMERG);
+	ASSERT_TRUE(m);
+	back = manifest_add_unit(m, "a.scope", MANIFEST_UNIT_SCOPE, "a");
+	away = manifest_add_unit(m, "b.scope", MANIFEST_UNIT_SCOPE, "b");
+	ASSERT_TRUE(back && away);
+	ASSERT_OK(manifest_unit_add_root(back, 100));
+	ASSERT_OK(manifest_unit_add_root(away, 200));
+	set_outcome(back, KUPGRADE__UNIT_OUTCOME__RESTORED);
+	m->has_restore_realtime_usec = true;
+	make_images(dir, m);
+	/* Stopped before the wipe, to look: b.scope was not tried (its
+	 * restore, with no images here, would have failed otherwise), it is
+	 * failed and says why; a.scope stays restored. */
+	ASSERT_EQ(restore_run_fault(&o, "wipe-images"), EXIT_SOFTWARE);
+	manifest_free(m);
+	m = read_images(dir);
+	ASSERT_EQ(m->units[0]->outcome, KUPGRADE__UNIT_OUTCOME__RESTORED);
+	ASSERT_EQ(m->units[1]->outcome, KUPGRADE__UNIT_OUTCOME__FAILED);
+	ASSERT_TRUE(strstr(m->units[1]->outcome_reason, "restore stopped before it"));
+	ASSERT_EQ(m->units[1]->n_restored_pids, 0);
+	manifest_free(m);
+	/* Again, to the end: the images go. */
+	ASSERT_EQ(restore_run(&o), EXIT_SOFTWARE);
+	ASSERT_EQ(access(dir, F_OK), -1);
+
+	/* Nothing left: nothing to finish. */
+	o.from = NULL;
+	ASSERT_EQ(restore_run(&o), 0);
 }
 
 TEST(services_back_already_are_not_waited_for)
