@@ -243,46 +243,89 @@ static const char *next_param(const char *p, const char **ret_start)
 	return p;
 }
 
-int kexec_cmdline_panic_pos(const char *cmdline)
+/* Where the kernel's parameters end; *ret_value: the last value of the
+ * parameter name (NULL: not there, or name NULL). */
+static int params_scan(const char *cmdline, const char *name, const char **ret_value,
+		       size_t *ret_len)
 {
 	const char *c = cmdline ?: "", *start, *end;
+	size_t len = name ? strlen(name) : 0;
 
+	if (ret_value)
+		*ret_value = NULL;
 	for (const char *p = c; *(end = next_param(p, &start)) || end > start; p = end) {
-		const char *name = start + (*start == '"');
+		const char *word = start + (*start == '"');
 
 		/* "--": what follows is for init, not the kernel. */
 		if (end - start == 2 && strncmp(start, "--", 2) == 0)
 			return (int)(start - c);
-		if (strncmp(name, KEXEC_PANIC_PARAM, STRLEN(KEXEC_PANIC_PARAM)) == 0)
-			return -EEXIST;
+		if (name && strncmp(word, name, len) == 0 && ret_value) {
+			*ret_value = word + len;
+			*ret_len = (size_t)(end - *ret_value) - (end > word && end[-1] == '"');
+		}
 	}
 	return (int)strlen(c);
 }
 
-/* The --append value (NULL: none): the request's, with panic= added before
- * any arguments for init. With --reuse-cmdline kexec-tools puts it after
- * the running command line: panic= alone, unless that line sets one or
- * ends with arguments for init. */
+int kexec_cmdline_params_end(const char *cmdline)
+{
+	return params_scan(cmdline, NULL, NULL, NULL);
+}
+
+int kexec_cmdline_panic_pos(const char *cmdline)
+{
+	const char *v;
+	size_t n;
+	int pos = params_scan(cmdline, KEXEC_PANIC_PARAM, &v, &n);
+
+	return v ? -EEXIST : pos;
+}
+
+char *kexec_cmdline_mark(const char *cmdline)
+{
+	const char *v;
+	size_t n;
+
+	(void)params_scan(cmdline, KEXEC_MARK_PARAM "=", &v, &n);
+	return v ? strndup(v, n) : NULL;
+}
+
+/*
+ * The --append value (NULL: none): the request's, with panic= (unless the
+ * line has one) and the switch's mark (KEXEC_MARK_PARAM, when asked) added
+ * before any arguments for init. With --reuse-cmdline kexec-tools puts it
+ * after the running command line, which must then not end with arguments
+ * for init: the mark cannot go there (-EINVAL), panic= is left out.
+ */
 static int append_value(const struct kexec_request *req, char **ret)
 {
 	const char *base = req->reuse_cmdline ? "" : req->append ?: "", *rest;
-	int pos;
+	const char *line = req->reuse_cmdline ? req->running_cmdline ?: "" : base;
+	_cleanup_free_ char *add = NULL;
+	int pos = kexec_cmdline_panic_pos(line);
+	bool panic = pos != -EEXIST;
 
 	*ret = NULL;
+	if (pos == -EEXIST)
+		pos = kexec_cmdline_params_end(line);
+	if (asprintf(&add, "%s%s%s%s",
+		     panic ? KEXEC_PANIC_PARAM STRINGIFY(KEXEC_PANIC_TIMEOUT_SEC) : "",
+		     panic && req->mark ? " " : "", req->mark ? KEXEC_MARK_PARAM "=" : "",
+		     req->mark ?: "") < 0)
+		return -ENOMEM;
 	if (req->reuse_cmdline) {
-		pos = kexec_cmdline_panic_pos(req->running_cmdline);
-		if (pos < 0 || (size_t)pos != strlen(req->running_cmdline ?: ""))
-			return 0;
+		if ((size_t)pos != strlen(line))
+			return req->mark ? -EINVAL : 0;
 		pos = 0;
-	} else {
-		pos = kexec_cmdline_panic_pos(base);
-		if (pos < 0)
-			return (*ret = strdup(base)) ? 0 : -ENOMEM;
 	}
+	if (!*add && req->reuse_cmdline)
+		return 0;
+	if (!*add)
+		return (*ret = strdup(base)) ? 0 : -ENOMEM;
 	rest = base + pos;
-	if (asprintf(ret, "%.*s%s" KEXEC_PANIC_PARAM "%d%s%s", pos, base,
-		     pos > 0 && !strchr(" \t\n", base[pos - 1]) ? " " : "", KEXEC_PANIC_TIMEOUT_SEC,
-		     *rest ? " " : "", rest) < 0) {
+	if (asprintf(ret, "%.*s%s%s%s%s", pos, base,
+		     pos > 0 && !strchr(" \t\n", base[pos - 1]) ? " " : "", add, *rest ? " " : "",
+		     rest) < 0) {
 		*ret = NULL;
 		return -ENOMEM;
 	}
@@ -385,6 +428,12 @@ int kexec_load_kernel(const struct kexec_request *req, enum kexec_method *ret_me
 	}
 	r = kexec_build_load_argv(s.tool, &rq, m, &argv);
 	kexec_support_done(&s);
+	if (r == -EINVAL && rq.reuse_cmdline)
+		return log_error_errno(r,
+				       "The running command line ends with arguments for init "
+				       "(after \"--\"): --reuse-cmdline cannot add the switch's "
+				       "parameters to it. Give the new kernel's command line with "
+				       "--append instead.");
 	if (r < 0)
 		return log_error_errno(r, "Cannot build the kexec command line: %m");
 

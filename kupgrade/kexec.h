@@ -30,7 +30,12 @@ struct kexec_request {
 	 * under emulation (TCG spends ~40 s on it); also set by the environment
 	 * KUPGRADE_KEXEC_NO_CHECKS=1. Only the legacy path honours it. */
 	bool no_checks;
+	/* The switch's mark for the new boot (KEXEC_MARK_PARAM=mark on its
+	 * command line: the restore knows the images are for it); NULL: none. */
+	const char *mark;
 };
+
+#define KEXEC_MARK_PARAM "kupgrade.upgrade"
 
 /* What this kernel allows. Tristates: 1 yes, 0 no, -1 unknown. */
 struct kexec_support {
@@ -75,6 +80,10 @@ int kexec_unload(enum kexec_method m);
 int kexec_loaded(void);
 
 /* Pure parsers, unit-tested. */
+/* Where the kernel's own parameters end: before a "--" (init's), or the end. */
+int kexec_cmdline_params_end(const char *cmdline);
+/* The value of the last KEXEC_MARK_PARAM= in cmdline (free it), or NULL. */
+char *kexec_cmdline_mark(const char *cmdline);
 /* Where panic= goes in a kernel command line: the offset where the kernel's
  * parameters end (before a "--" that starts init's arguments, else the
  * end); -EEXIST when they set panic= already. NULL: empty. */

@@ -124,8 +124,6 @@ static int run_one(struct phase_list *l, size_t i, void *ctx, const char *fault,
 	uint64_t t0;
 	int r;
 
-	if (l->on_start)
-		l->on_start(ctx, name);
 	if (phase_fault_matches(fault, name)) {
 		res->injected = true;
 		return log_error_errno(-EIO,
@@ -164,6 +162,8 @@ int phase_run_hooks(struct phase_list *l, void *ctx, const char *fault, const ch
 	sigprocmask(SIG_BLOCK, &held, &saved);
 
 	for (size_t i = 0; i < l->n && r == 0; i++) {
+		if (l->on_start)
+			l->on_start(ctx, l->phases[i].name);
 		res.signal = pending_signal() ?: pause_before(pause, l->phases[i].name);
 		if (res.signal) {
 			r = log_error_errno(-EINTR, "Interrupted by SIG%s before phase '%s'.",

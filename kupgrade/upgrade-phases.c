@@ -30,6 +30,8 @@ static int load(struct upgrade *u, const char *initrd)
 		.append = u->o->append,
 		/* Without --append, the running command line. */
 		.reuse_cmdline = u->o->reuse_cmdline || !u->o->append,
+		/* The restore knows the images are for the boot that has it. */
+		.mark = u->id,
 	};
 	int r;
 

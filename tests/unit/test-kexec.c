@@ -199,6 +199,39 @@ TEST(kexec_new_kernel_reboots_after_a_panic)
 	ASSERT_STREQ(append_of(&rq), "--reuse-cmdline");
 }
 
+/* The switch marks the boot it starts; the restore reads the mark back. */
+TEST(kexec_new_kernel_is_marked_for_its_images)
+{
+	struct kexec_request rq = { .kernel = "/boot/vmlinuz", .mark = "ab12" };
+	char **v = NULL;
+	char *mark;
+
+	rq.append = "root=/dev/vda1 panic=0";
+	ASSERT_STREQ(append_of(&rq), "--append=root=/dev/vda1 panic=0 kupgrade.upgrade=ab12");
+	rq.append = "root=/dev/vda1 -- single";
+	ASSERT_STREQ(append_of(&rq),
+		     "--append=root=/dev/vda1 panic=10 kupgrade.upgrade=ab12 -- single");
+	rq.append = NULL;
+	rq.reuse_cmdline = true;
+	/* A line a switch booted with: its own mark stays, the new one wins. */
+	rq.running_cmdline = "root=/dev/vda1 panic=10 kupgrade.upgrade=0000\n";
+	ASSERT_STREQ(append_of(&rq), "--reuse-cmdline --append=kupgrade.upgrade=ab12");
+	/* After init's arguments the mark would be init's: refused. */
+	rq.running_cmdline = "root=/dev/vda1 -- single\n";
+	ASSERT_EQ(kexec_build_load_argv("/sbin/kexec", &rq, KEXEC_METHOD_FILE, &v), -EINVAL);
+
+	mark = kexec_cmdline_mark("root=/dev/vda1 kupgrade.upgrade=0000 panic=10 "
+				  "kupgrade.upgrade=ab12\n");
+	ASSERT_STREQ(mark, "ab12");
+	free(mark);
+	mark = kexec_cmdline_mark("root=/dev/vda1 \"kupgrade.upgrade=cd34\" ro");
+	ASSERT_STREQ(mark, "cd34");
+	free(mark);
+	ASSERT_TRUE(kexec_cmdline_mark("root=/dev/vda1 -- kupgrade.upgrade=ab12") == NULL);
+	ASSERT_TRUE(kexec_cmdline_mark(NULL) == NULL);
+	ASSERT_EQ(kexec_cmdline_params_end("ro -- x"), 3);
+}
+
 TEST(kexec_method_names)
 {
 	ASSERT_STREQ(kexec_method_to_string(KEXEC_METHOD_FILE), "kexec_file_load");

@@ -218,6 +218,6 @@ TEST(phase_pause_holds_until_a_signal_then_undoes)
 	ASSERT_EQ(waitpid(child, NULL, 0), child);
 	ASSERT_EQ(res.signal, SIGTERM);
 	ASSERT_STREQ(res.failed_phase, "lock");
-	ASSERT_STREQ(j.text, "^prepare+prepare^plan+plan-prepare");
+	ASSERT_STREQ(j.text, "^prepare+prepare^plan+plan^lock-prepare");
 	phase_list_free(&l);
 }
