@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "generator.h"
 #include "log.h"
@@ -44,6 +45,13 @@ static void generate_restore_dropins(const char *normal, const char *images)
 		log_error_errno(r, "Cannot read %s, not generating restore drop-ins: %m", path);
 		return;
 	}
+	/* A boot the switch did not start: its services start as they are,
+	 * and the restore unit reports the switch as aborted. */
+	if (restore_images_stale(m, NULL)) {
+		log_notice("The images in %s are not for this boot: nothing restored.", images);
+		manifest_free(m);
+		return;
+	}
 	for (size_t i = 0; i < m->n_units; i++) {
 		const ManifestUnit *u = m->units[i];
 		char unit_path[4096];
@@ -62,6 +70,15 @@ int generator_run(const char *normal_dir)
 {
 	const char *images = restore_images_dir();
 
+	/* No images, but the pending report of a switch that never reached its
+	 * restore: the restore unit reports it aborted. */
+	if (!images && access(REPORT_PENDING, F_OK) == 0) {
+		if (link_unit(normal_dir, "multi-user.target", "kupgrade-restore.service",
+			      SYSTEM_UNIT_DIR "/kupgrade-restore.service") < 0)
+			log_error(
+				"Cannot pull in kupgrade-restore.service to report the aborted switch.");
+		return 0;
+	}
 	if (!images)
 		return 0;
 	generate_restore_dropins(normal_dir, images);

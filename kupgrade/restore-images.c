@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include "fileio.h"
+#include "kexec.h"
 #include "log.h"
 #include "paths.h"
 #include "restore-images.h"
@@ -67,6 +68,21 @@ void restore_images_close(struct restore_images *ri)
 	manifest_free(ri->m);
 	imagedir_close(&ri->dir);
 	*ri = (struct restore_images){ .dir.fd = -EBADF };
+}
+
+bool restore_images_stale(const Manifest *m, const char *cmdline)
+{
+	_cleanup_free_ char *line = NULL, *mark = NULL;
+
+	if (!m->boot_marked || !m->upgrade_id || !restore_images_after_switch(m))
+		return false;
+	if (!cmdline) {
+		if (read_one_line_file("/proc/cmdline", &line) < 0)
+			return false; /* cannot tell: as before marks */
+		cmdline = line;
+	}
+	mark = kexec_cmdline_mark(cmdline);
+	return !mark || !streq(mark, m->upgrade_id);
 }
 
 bool restore_images_after_switch(const Manifest *m)

@@ -31,3 +31,13 @@ void restore_images_close(struct restore_images *ri);
 /* Images written by another boot: the switch happened, systemd restores the
  * services (kupgrade-generator's drop-ins) and "kupgrade restore" the rest. */
 bool restore_images_after_switch(const Manifest *m);
+
+/*
+ * Images of a switch for a boot the switch did not start: the new kernel was
+ * reset or panicked and the machine booted again (the images on disk are
+ * still there), so this boot's command line lacks the switch's mark
+ * (kexec.h KEXEC_MARK_PARAM). They are never restored: their processes'
+ * world is gone, and the services of this boot run already.
+ * cmdline: the kernel command line (NULL: /proc/cmdline).
+ */
+bool restore_images_stale(const Manifest *m, const char *cmdline);

@@ -175,6 +175,13 @@ int restore_lock_run(const char *from)
 	r = restore_images_open(from, &ri);
 	if (r < 0)
 		return r;
+	if (!from && restore_images_stale(ri.m, NULL)) {
+		log_notice("The images in %s are not for this boot (no kexec of their switch started "
+			   "it): nothing to lock.",
+			   ri.dir.path);
+		restore_images_close(&ri);
+		return 0;
+	}
 	raise_last_pid(ri.dir.path);
 	r = restore_lock_ensure(&ri);
 	if (r == 0 && restore_images_after_switch(ri.m))

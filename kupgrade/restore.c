@@ -2,10 +2,12 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/utsname.h>
+#include <unistd.h>
 
 #include "bus.h"
 #include "criu.h"
 #include "exit-status.h"
+#include "fileio.h"
 #include "inspect.h"
 #include "log.h"
 #include "phase.h"
@@ -29,12 +31,15 @@
  * and reported, the connections unlocked, the images wiped, the services
  * that did not come back started fresh, the report written. After a
  * restore that ended by itself there are no images left: nothing to do.
+ * Images that are not for this boot (restore_images_stale()) are given up
+ * the same way, without touching the services, which this boot started.
  */
 
 struct restore {
 	struct restore_images img;
 	bool after_switch;
 	bool finish;
+	bool stale;	  /* restore_images_stale(): given up whole, as by --finish */
 	bool save_failed; /* said once */
 	unsigned failed;  /* units that did not come back */
 };
@@ -58,8 +63,11 @@ enum restore_action restore_unit_action(const ManifestUnit *u, bool after_switch
  */
 static void save_outcomes(struct restore *rs)
 {
-	int r = manifest_write_at(rs->img.dir.fd, rs->img.m);
+	int r;
 
+	if (rs->img.dir.fd < 0) /* no images: report_aborted() */
+		return;
+	r = manifest_write_at(rs->img.dir.fd, rs->img.m);
 	if (r >= 0 || rs->save_failed)
 		return;
 	rs->save_failed = true;
@@ -122,6 +130,10 @@ static int phase_wait_services(void *ctx, void *arg)
 	return 0;
 }
 
+#define STALE_REASON                                                                       \
+	"not restored: the switch did not reach its restore (the new kernel was reset or " \
+	"panicked, then the machine booted again)"
+
 /* --finish: what no restore brought back is failed, and said why. */
 static int phase_give_up(void *ctx, void *arg)
 {
@@ -131,14 +143,23 @@ static int phase_give_up(void *ctx, void *arg)
 		ManifestUnit *u = rs->img.m->units[i];
 		enum restore_action a = restore_unit_action(u, rs->after_switch);
 
+		if (rs->stale && a == RESTORE_ACTION_BY_SYSTEMD) {
+			/* This boot started it as it would any other. */
+			u->has_outcome = true;
+			u->outcome = KUPGRADE__UNIT_OUTCOME__RESTARTED_FRESH;
+			(void)manifest_set_string(&u->outcome_reason, STALE_REASON);
+			log_warning("%s: %s.", u->name, STALE_REASON);
+			continue;
+		}
 		if (a != RESTORE_ACTION_TREES && a != RESTORE_ACTION_THROUGH_UNIT)
 			continue;
 		u->has_outcome = true;
 		u->outcome = KUPGRADE__UNIT_OUTCOME__FAILED;
 		(void)manifest_set_string(&u->outcome_reason,
-					  "the restore stopped before it (see 'journalctl -u "
-					  "kupgrade-restore')");
-		log_error("%s: not restored, the restore stopped before it.", u->name);
+					  rs->stale ? STALE_REASON
+						    : "the restore stopped before it (see "
+						      "'journalctl -u kupgrade-restore')");
+		log_error("%s: not restored: %s.", u->name, u->outcome_reason);
 		rs->failed++;
 	}
 	save_outcomes(rs);
@@ -237,7 +258,7 @@ static int add_phases(struct phase_list *l, const struct restore *rs)
 		int r = 0;
 
 		if (!(when & (rs->finish ? FINISH : RESTORE)) ||
-		    ((when & AFTER_SWITCH) && !rs->after_switch))
+		    ((when & AFTER_SWITCH) && (!rs->after_switch || rs->stale)))
 			continue;
 		if (when & PER_UNIT)
 			r = add_unit_phases(l, rs, restore_phases[i].run);
@@ -315,6 +336,39 @@ static void report(const struct restore *rs, const struct phase_list *l, bool js
 		inspect_print_json(stdout, rs->img.m);
 }
 
+/*
+ * No images, but the old kernel's last word (REPORT_PENDING) from another
+ * boot: a switch whose new kernel never got to the restore (reset, panic),
+ * its images gone with its RAM. Reported as such, once.
+ */
+static int report_aborted(void)
+{
+	struct restore rs = { .img.dir.fd = -EBADF, .after_switch = true, .stale = true };
+	char boot[64];
+	struct utsname u;
+	int r;
+
+	if (manifest_read_file(REPORT_PENDING, &rs.img.m) < 0)
+		return log_error_errno(-EIO, "Cannot read %s; remove it.", REPORT_PENDING);
+	/* This boot's own: a switch on its way, not for this to touch. */
+	if (read_boot_id(boot, sizeof(boot)) < 0 || streq(boot, rs.img.m->boot_id)) {
+		manifest_free(rs.img.m);
+		return 0;
+	}
+	log_warning("The switch to Linux %s (upgrade %s) did not reach its restore: the new kernel "
+		    "was reset or panicked, and this is a new boot.",
+		    rs.img.m->kernel_to ?: "?", rs.img.m->upgrade_id ?: "?");
+	(void)phase_give_up(&rs, NULL);
+	if (uname(&u) >= 0)
+		(void)manifest_set_string(&rs.img.m->kernel_restored, u.release);
+	log_outcomes(rs.img.m);
+	r = rs.img.m->upgrade_id ? report_save(rs.img.m) : 0;
+	if (r >= 0)
+		(void)unlink(REPORT_PENDING);
+	manifest_free(rs.img.m);
+	return EXIT_SOFTWARE;
+}
+
 /* fault: a phase to fail, as KUPGRADE_FAULT names it (phase.h); hook: take
  * it from the test hook instead. */
 static int run(const struct kupgrade_options *o, bool hook, const char *fault)
@@ -325,15 +379,21 @@ static int run(const struct kupgrade_options *o, bool hook, const char *fault)
 	struct phase_result res;
 	int r;
 
-	/* A restore that ended by itself left nothing to finish. */
-	if (o->finish && !o->from && !restore_images_dir()) {
-		log_debug("No images left: nothing to finish.");
-		return 0;
-	}
+	/* A restore that ended by itself left nothing to finish; a switch
+	 * that never got here left its pending report alone. */
+	if (!o->from && !restore_images_dir() && (o->finish || access(REPORT_PENDING, F_OK) == 0))
+		return o->finish ? 0 : report_aborted();
 	r = restore_images_open(o->from, &rs.img);
 	if (r < 0)
 		return r;
 	rs.after_switch = restore_images_after_switch(rs.img.m);
+	if (!o->from && restore_images_stale(rs.img.m, NULL)) {
+		log_warning("The images in %s are of a switch that did not reach its restore (this "
+			    "boot was not started by its kexec): they are reported and wiped, "
+			    "not restored.",
+			    rs.img.dir.path);
+		rs.stale = rs.finish = true;
+	}
 	record_boot_timings(rs.img.m, rs.after_switch, boottime, realtime);
 	r = add_phases(&l, &rs);
 	if (r < 0) {

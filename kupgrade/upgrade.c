@@ -294,6 +294,9 @@ int upgrade_worker(const struct kupgrade_options *o)
 		finish(&u, EXIT_SOFTWARE, "Out of memory.");
 		return r;
 	}
+	/* Every load of the worker marks the new boot (upgrade-phases.c). */
+	checkpoint_manifest(u.ckpt)->has_boot_marked = true;
+	checkpoint_manifest(u.ckpt)->boot_marked = true;
 	/* Tests: a fault for the boot after the switch travels in the manifest. */
 	boot_fault = test_hook("KUPGRADE_BOOT_FAULT");
 	if (boot_fault &&

@@ -12,6 +12,7 @@
 #include "imagedir.h"
 #include "log.h"
 #include "manifest.h"
+#include "restore-images.h"
 #include "restore-lock.h"
 #include "restore-service.h"
 #include "restore-tree.h"
@@ -251,5 +252,32 @@ TEST(lock_again_takes_only_the_units_not_back)
 	ASSERT_OK(restore_lock_connections(m, &c, &n));
 	ASSERT_EQ(n, 1);
 	ASSERT_EQ(c[0].sport, 7777);
+	manifest_free(m);
+}
+
+/* Images of a switch are restored only on the boot its kexec started: the
+ * one whose command line carries its mark. */
+TEST(images_are_stale_on_a_boot_their_switch_did_not_start)
+{
+	Manifest *m = manifest_new("0123456789abcdef0123456789abcdef", "6.1.0-56-cloud-amd64");
+
+	ASSERT_TRUE(m);
+	ASSERT_OK(manifest_set_string(&m->upgrade_id, "ab12"));
+	/* Written before marks existed: restored as before. */
+	ASSERT_FALSE(restore_images_stale(m, "root=/dev/vda1"));
+	m->has_boot_marked = m->boot_marked = true;
+	ASSERT_FALSE(restore_images_stale(m, "root=/dev/vda1 panic=10 kupgrade.upgrade=ab12\n"));
+	ASSERT_TRUE(restore_images_stale(m, "root=/dev/vda1 kupgrade.upgrade=ab12 "
+					    "kupgrade.upgrade=cd34"));
+	ASSERT_TRUE(restore_images_stale(m, "root=/dev/vda1 ro quiet"));
+	ASSERT_TRUE(restore_images_stale(m, "root=/dev/vda1 -- kupgrade.upgrade=ab12"));
+	manifest_free(m);
+
+	/* This boot's own images (a rollback's) are never stale. */
+	m = this_boot_manifest();
+	ASSERT_TRUE(m);
+	ASSERT_OK(manifest_set_string(&m->upgrade_id, "ab12"));
+	m->has_boot_marked = m->boot_marked = true;
+	ASSERT_FALSE(restore_images_stale(m, "root=/dev/vda1"));
 	manifest_free(m);
 }
