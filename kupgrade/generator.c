@@ -4,7 +4,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "generator.h"
+#include "kexec.h"
 #include "log.h"
 #include "manifest.h"
 #include "paths.h"
@@ -30,6 +32,19 @@ static int link_unit(const char *dir, const char *target, const char *unit, cons
 	if (symlink(unit_path, path) < 0 && errno != EEXIST)
 		return negative_errno();
 	return 0;
+}
+
+#define LATE_IMAGES_UNIT "kupgrade-late-images.service"
+
+/* Does the command line carry a switch's mark (kexec.h)? */
+static bool booted_by_switch(void)
+{
+	_cleanup_free_ char *line = NULL, *mark = NULL;
+
+	if (read_one_line_file("/proc/cmdline", &line) < 0)
+		return false;
+	mark = kexec_cmdline_mark(line);
+	return mark != NULL;
 }
 
 static void generate_restore_dropins(const char *normal, const char *images)
@@ -77,6 +92,17 @@ int generator_run(const char *normal_dir)
 			      SYSTEM_UNIT_DIR "/kupgrade-restore.service") < 0)
 			log_error(
 				"Cannot pull in kupgrade-restore.service to report the aborted switch.");
+		return 0;
+	}
+	/* A boot a switch started, no images seen: they may be on a file
+	 * system mounted later (a separate /var). Once it is, a unit reloads
+	 * systemd, and this runs again and sees them. */
+	if (!images && booted_by_switch()) {
+		if (link_unit(normal_dir, "sysinit.target", LATE_IMAGES_UNIT,
+			      SYSTEM_UNIT_DIR "/" LATE_IMAGES_UNIT) < 0)
+			log_error("Cannot pull in %s: images on a late file system will not be "
+				  "restored.",
+				  LATE_IMAGES_UNIT);
 		return 0;
 	}
 	if (!images)

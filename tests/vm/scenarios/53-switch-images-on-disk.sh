@@ -6,7 +6,9 @@
 # only, 0700), not in the initrd: the same connection, shell and counter
 # survive, the shell prints the new uname -r, the report says transport
 # disk, and after the restore the images are wiped from the disk and
-# nothing came through /run/kupgrade.
+# nothing came through /run/kupgrade. /var/lib/kupgrade is a file system of
+# its own here (a loop file in fstab), mounted after the generators ran, as
+# a separate /var would be: the services are restored all the same.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../switch-lib.sh"
 
@@ -38,6 +40,17 @@ EOF
 	fail "cannot install the watcher"
 vm_ssh 'systemd-run --quiet --unit=kup-disk-watch /usr/local/sbin/kup-disk-watch' || fail "cannot start the watcher"
 vm_ssh "test ! -e $DISK" || fail "$DISK exists before the switch"
+vm_ssh 'set -e
+	truncate -s 512M /var/kup-late.img
+	mkfs.ext4 -q /var/kup-late.img
+	mkdir -p /var/lib/kupgrade /mnt/kup-late
+	mount -o loop /var/kup-late.img /mnt/kup-late
+	cp -a /var/lib/kupgrade/. /mnt/kup-late/
+	umount /mnt/kup-late
+	echo "/var/kup-late.img /var/lib/kupgrade ext4 loop 0 0" >>/etc/fstab
+	systemctl daemon-reload
+	mount /var/lib/kupgrade
+	findmnt -n /var/lib/kupgrade' || fail "cannot mount /var/lib/kupgrade from a loop file"
 
 switch_counter_start
 switch "$KV_NEW" new --images-on-disk
@@ -65,6 +78,21 @@ grep -q '^  transport: *disk$' "$KUP_LOG_DIR/status-new.txt" || fail "kupgrade s
 vm_ssh 'journalctl -b -u kupgrade-netlock.service --no-pager' >"$KUP_LOG_DIR/netlock-journal.txt" 2>&1 || true
 grep -q 'New PIDs start above [0-9]*, clear of the checkpointed ones' "$KUP_LOG_DIR/netlock-journal.txt" ||
 	fail "kupgrade-netlock did not raise ns_last_pid for the images on disk"
+
+# /var/lib/kupgrade came late: the generator saw no images, the late unit
+# reloaded systemd once it was mounted, and the services were restored.
+vm_ssh 'findmnt -n /var/lib/kupgrade' || fail "/var/lib/kupgrade is not mounted on the new boot"
+late=$(vm_ssh 'systemctl show -p ConditionResult -p Result kupgrade-late-images.service' | tr '\n' ' ')
+[[ $late == *ConditionResult=yes* && $late == *Result=success* ]] ||
+	fail "kupgrade-late-images.service did not run on the new boot: $late"
+info "kupgrade-late-images.service: $late"
+svc=$(python3 -c 'import json, sys
+m = json.load(open(sys.argv[1]))
+print(" ".join(u["name"] + "=" + u["outcome"] for u in m["units"]
+               if u["name"].endswith(".service") and u.get("processes", 0) > 0))' "$KUP_LOG_DIR/status-new.json")
+info "services: $svc"
+[[ -n $svc ]] || fail "the report names no checkpointed service"
+[[ $svc != *=failed* && $svc != *=restarted-fresh* ]] || fail "a service was not restored: $svc"
 
 # After the restore: the images wiped (the directory gone), nothing in /run/kupgrade.
 vm_ssh "test ! -e $DISK" || fail "$DISK still exists after the restore: $(vm_ssh "ls -la $DISK")"
