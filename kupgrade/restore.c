@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/utsname.h>
@@ -17,6 +18,7 @@
 #include "restore-service.h"
 #include "restore-tree.h"
 #include "restore.h"
+#include "test-hooks.h"
 #include "timeutil.h"
 
 /*
@@ -336,6 +338,21 @@ static void report(const struct restore *rs, const struct phase_list *l, bool js
 		inspect_print_json(stdout, rs->img.m);
 }
 
+/* Tests: KUPGRADE_BOOT_FAULT=kill:<phase> kills the restore after a switch
+ * right before that phase, as the OOM killer or a crash would: what runs
+ * after it (--finish) has to clean up. */
+static void kill_before(void *ctx, const char *name)
+{
+	struct restore *rs = ctx;
+	const char *f = test_hooks_enabled() ? rs->img.m->boot_fault : NULL;
+
+	if (rs->finish || !rs->after_switch || !f || strncmp(f, "kill:", 5) != 0 ||
+	    !phase_fault_matches(f + 5, name))
+		return;
+	log_notice("Killing this restore before phase '%s' (KUPGRADE_BOOT_FAULT=%s).", name, f);
+	raise(SIGKILL);
+}
+
 /*
  * No images, but the old kernel's last word (REPORT_PENDING) from another
  * boot: a switch whose new kernel never got to the restore (reset, panic),
@@ -400,6 +417,7 @@ static int run(const struct kupgrade_options *o, bool hook, const char *fault)
 		r = log_oom();
 		goto out;
 	}
+	l.on_start = kill_before;
 	r = hook ? phase_run(&l, &rs, &res) : phase_run_fault(&l, &rs, fault, &res);
 	report(&rs, &l, o->json);
 	if (r < 0 && rs.finish) {
