@@ -23,4 +23,5 @@ struct kupgrade_options {
 	bool dry_run;	     /* --dry-run: say what would happen, change nothing */
 	bool yes;	     /* --yes: do not ask */
 	bool finish;	     /* restore --finish: give up what is not back, clean up */
+	bool wait_apt;	     /* --wait-apt: wait for dpkg/apt instead of refusing */
 };

@@ -221,12 +221,14 @@ static int follow(const char *id, const char *boot_id, bool json, struct upgrade
 
 /* Another switch, a checkpoint, or apt is running: refused. Takes nothing:
  * the worker takes the switch lock (upgrade-lock.h). */
-static int refuse_if_busy(struct upgrade_no_switch *ns)
+static int refuse_if_busy(const struct kupgrade_options *o, struct upgrade_no_switch *ns)
 {
 	_cleanup_free_ char *msg = NULL;
 	int r;
 
-	r = upgrade_busy(SWITCH_LOCK_FILE, dpkg_lock_files, &msg);
+	r = upgrade_busy(SWITCH_LOCK_FILE, o->wait_apt ? NULL : dpkg_lock_files, &msg);
+	if (r == 0 && o->wait_apt)
+		r = upgrade_wait_dpkg(dpkg_lock_files, UPGRADE_WAIT_APT_USEC, 1000000, &msg);
 	if (r == 0)
 		return 0;
 	if (!msg)
@@ -286,6 +288,8 @@ static int worker_argv(const struct kupgrade_options *o, const char *verb, const
 		a[n++] = "--reuse-cmdline";
 	if (o->images_on_disk)
 		a[n++] = "--images-on-disk";
+	if (o->wait_apt)
+		a[n++] = "--wait-apt";
 	a[n++] = "--config";
 	a[n++] = (char *)o->config;
 	*ret = a;
@@ -308,7 +312,7 @@ int upgrade_client_run(const struct kupgrade_options *o, struct upgrade_no_switc
 	/* Every refusal comes now, before anything is started or frozen. A
 	 * dry run is a plan: it works at any time. */
 	if (!o->dry_run) {
-		r = refuse_if_busy(ns);
+		r = refuse_if_busy(o, ns);
 		if (r != 0)
 			return r;
 	}

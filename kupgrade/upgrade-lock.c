@@ -7,7 +7,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <stdlib.h>
+
+#include "log.h"
 #include "macro.h"
+#include "poll-util.h"
 #include "paths.h"
 #include "timeutil.h"
 #include "upgrade-lock.h"
@@ -161,6 +165,11 @@ char *upgrade_lock_busy_message(const struct upgrade_lock_holder *h)
 			     "'journalctl -u %s'): " TRY_AGAIN,
 			     h->id[0] ? h->id : "without id", (int)h->pid, since,
 			     UPGRADE_WORKER_UNIT);
+	else if (streq(h->what, "recovery"))
+		k = asprintf(&m,
+			     "kupgrade is putting back what a switch that was killed did (upgrade %s, "
+			     "PID %d, since %s): " TRY_AGAIN,
+			     h->id[0] ? h->id : "without id", (int)h->pid, since);
 	else if (streq(h->what, "checkpoint"))
 		k = asprintf(&m, "A checkpoint is running (PID %d, since %s): " TRY_AGAIN,
 			     (int)h->pid, since);
@@ -223,6 +232,29 @@ int upgrade_busy(const char *lock_path, const char *const *dpkg_locks, char **re
 			return cannot(r, *p, ret_message);
 	}
 	return 0;
+}
+
+int upgrade_wait_dpkg(const char *const *dpkg_locks, uint64_t timeout_usec, uint64_t poll_usec,
+		      char **ret_message)
+{
+	uint64_t deadline = now_usec(CLOCK_MONOTONIC) + timeout_usec;
+	bool said = false;
+	int r;
+
+	for (;;) {
+		r = upgrade_busy(NULL, dpkg_locks, ret_message);
+		if (r != -EBUSY || now_usec(CLOCK_MONOTONIC) >= deadline)
+			break;
+		if (!said)
+			log_notice("%s Waiting for it (--wait-apt)...", *ret_message);
+		said = true;
+		free(*ret_message);
+		*ret_message = NULL;
+		sleep_ms(poll_usec / 1000);
+	}
+	if (r == 0 && said)
+		log_notice("dpkg and apt are done; going on.");
+	return r;
 }
 
 int upgrade_lock_acquire(const char *path, const char *what, const char *id, int *ret_fd,

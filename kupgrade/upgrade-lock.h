@@ -70,5 +70,10 @@ char *dpkg_busy_message(const char *path, pid_t pid);
 int upgrade_busy(const char *lock_path, const char *const *dpkg_locks, char **ret_message);
 /* upgrade_lock_take() for this process, as what ("switch", "checkpoint")
  * with the upgrade id (or NULL); on failure *ret_message as above. */
+/* --wait-apt: until none of dpkg_locks is held (0), or timeout_usec has
+ * passed (-EBUSY, *ret_message as upgrade_busy()); says once that it waits. */
+#define UPGRADE_WAIT_APT_USEC (3600ULL * 1000000)
+int upgrade_wait_dpkg(const char *const *dpkg_locks, uint64_t timeout_usec, uint64_t poll_usec,
+		      char **ret_message);
 int upgrade_lock_acquire(const char *path, const char *what, const char *id, int *ret_fd,
 			 char **ret_message);

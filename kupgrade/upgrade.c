@@ -238,7 +238,9 @@ static int worker_lock(struct upgrade *u, int *ret_fd)
 	r = upgrade_lock_acquire(SWITCH_LOCK_FILE, "switch", u->id, ret_fd, &msg);
 	if (r == 0) {
 		/* apt may have started since the client looked. */
-		r = upgrade_busy(NULL, dpkg_lock_files, &msg);
+		r = u->o->wait_apt ? upgrade_wait_dpkg(dpkg_lock_files, UPGRADE_WAIT_APT_USEC,
+						       1000000, &msg)
+				   : upgrade_busy(NULL, dpkg_lock_files, &msg);
 		if (r < 0) {
 			close(*ret_fd);
 			*ret_fd = -EBADF;

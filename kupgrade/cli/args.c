@@ -12,6 +12,7 @@ bool arg_json;
 bool arg_dry_run;
 bool arg_yes;
 bool arg_finish;
+bool arg_wait_apt;
 bool arg_reuse_cmdline;
 bool arg_images_on_disk;
 const char *arg_kernel;
@@ -41,6 +42,7 @@ struct kupgrade_options args_options(void)
 		.dry_run = arg_dry_run,
 		.yes = arg_yes,
 		.finish = arg_finish,
+		.wait_apt = arg_wait_apt,
 	};
 }
 

@@ -14,6 +14,7 @@ extern bool arg_json;
 extern bool arg_dry_run;
 extern bool arg_yes;
 extern bool arg_finish;
+extern bool arg_wait_apt;
 extern bool arg_reuse_cmdline;
 extern bool arg_images_on_disk;
 extern const char *arg_kernel;

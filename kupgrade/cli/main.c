@@ -70,6 +70,7 @@ static int verb_help(int argc, char **argv)
 	       "  --config FILE       configuration (default " CONFIG_FILE ")\n"
 	       "  --dry-run           print what would happen, change nothing\n"
 	       "  --finish            restore: give up what is not back yet, unlock, clean up\n"
+	       "  --wait-apt          wait for a running dpkg or apt instead of refusing\n"
 	       "  --yes               do not ask for confirmation\n"
 	       "  --json              print one JSON document on stdout\n"
 	       "  -v, --verbose       more logging\n"
@@ -95,6 +96,7 @@ static int parse_argv(int argc, char **argv)
 		ARG_JSON,
 		ARG_ID,
 		ARG_FINISH,
+		ARG_WAIT_APT,
 	};
 	static const struct option options[] = {
 		{ "kernel", required_argument, NULL, ARG_KERNEL },
@@ -111,6 +113,7 @@ static int parse_argv(int argc, char **argv)
 		{ "json", no_argument, NULL, ARG_JSON },
 		{ "id", required_argument, NULL, ARG_ID },
 		{ "finish", no_argument, NULL, ARG_FINISH },
+		{ "wait-apt", no_argument, NULL, ARG_WAIT_APT },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
@@ -163,6 +166,9 @@ static int parse_argv(int argc, char **argv)
 			break;
 		case ARG_FINISH:
 			arg_finish = true;
+			break;
+		case ARG_WAIT_APT:
+			arg_wait_apt = true;
 			break;
 		case 'v':
 			log_set_max_level(LOG_DEBUG);

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "upgrade-lock.h"
+#include "log.h"
 #include "test.h"
 
 static const char ID[] = "0123456789abcdef0123456789abcdef";
@@ -152,6 +153,40 @@ TEST(dpkg_lock_probe_sees_another_process)
 	ASSERT_EQ(lock_file_query(t.dpkg, &holder), -EBUSY); /* the look took nothing */
 	kill_child(pid);
 	ASSERT_EQ(lock_file_query(t.dpkg, &holder), 0);
+	tmp_remove(&t);
+}
+
+/* --wait-apt: waits while dpkg holds its lock, goes on once it is gone,
+ * and gives up (busy) after the time given. */
+TEST(wait_apt_waits_for_dpkg_then_goes_on)
+{
+	const char *dpkg[2];
+	char *msg = NULL;
+	struct tmp t;
+	pid_t pid, killer;
+
+	log_set_max_level(LOG_EMERG);
+	tmp_make(&t);
+	dpkg[0] = t.dpkg;
+	dpkg[1] = NULL;
+	ASSERT_EQ(upgrade_wait_dpkg(dpkg, 0, 1000, &msg), 0);
+	pid = holder_child(t.dpkg, true);
+	ASSERT_EQ(upgrade_wait_dpkg(dpkg, 50000, 10000, &msg), -EBUSY);
+	ASSERT_TRUE(msg && strstr(msg, "dpkg or apt is running"));
+	free(msg);
+	msg = NULL;
+	/* dpkg ends a moment later: the wait ends with it. */
+	killer = fork();
+	ASSERT_TRUE(killer >= 0);
+	if (killer == 0) {
+		usleep(200 * 1000);
+		kill(pid, SIGKILL);
+		_exit(0);
+	}
+	ASSERT_EQ(upgrade_wait_dpkg(dpkg, 30ULL * 1000000, 20000, &msg), 0);
+	ASSERT_TRUE(msg == NULL);
+	ASSERT_EQ(waitpid(killer, NULL, 0), killer);
+	ASSERT_EQ(waitpid(pid, NULL, 0), pid);
 	tmp_remove(&t);
 }
 
