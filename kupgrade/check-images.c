@@ -17,9 +17,10 @@
 
 /*
  * How big the images will be: the plan's estimate for the units it would
- * checkpoint (anonymous + swapped + shared-memory pages, docs/plan-json.md).
+ * checkpoint (anonymous + swapped + shared-memory pages, docs/plan-json.md),
+ * and the biggest one process would write.
  */
-static int estimate_image_bytes(const char *config, uint64_t *ret)
+static int estimate_image_bytes(const char *config, uint64_t *ret, uint64_t *ret_largest)
 {
 	struct plan *p = NULL;
 	int r;
@@ -33,6 +34,7 @@ static int estimate_image_bytes(const char *config, uint64_t *ret)
 	if (r < 0)
 		return r;
 	*ret = p->est_image_bytes;
+	*ret_largest = plan_largest_process_estimate(p);
 	plan_free(p);
 	return 0;
 }
@@ -82,7 +84,9 @@ int probe_memory(struct check *c, struct probe_result *r)
 	unsigned long long need, avail;
 	int k;
 
-	k = estimate_image_bytes(c->o->config, &c->images_bytes);
+	/* A process over what a cpio entry holds is refused here, not after
+	 * its dump (transport-initrd.c). */
+	k = estimate_image_bytes(c->o->config, &c->images_bytes, &t.largest_estimate);
 	if (k < 0)
 		return probe_set(r, PROBE_FAIL, "see 'kupgrade plan'",
 				 "cannot estimate the image size: %s", strerror(-k));

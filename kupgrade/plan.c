@@ -204,6 +204,21 @@ int plan_decide(struct plan_unit *u, const struct config *c)
 	return decide_default(u);
 }
 
+uint64_t plan_largest_process_estimate(const struct plan *p)
+{
+	uint64_t largest = 0;
+
+	for (size_t i = 0; i < p->n_units; i++) {
+		const struct plan_unit *u = &p->units[i];
+
+		if (u->decision != DECISION_CHECKPOINT)
+			continue;
+		for (size_t j = 0; j < u->n_procs; j++)
+			largest = MAX(largest, u->procs[j].est_image_bytes);
+	}
+	return largest;
+}
+
 void plan_free(struct plan *p)
 {
 	if (!p)

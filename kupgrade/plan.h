@@ -102,6 +102,10 @@ struct kupgrade_options;
  * a table or (o->json) as JSON (docs/plan-json.md). Must run as root. */
 int plan_print(const struct kupgrade_options *o);
 void plan_free(struct plan *p);
+/* The biggest image one process of a unit to checkpoint would write (CRIU
+ * writes each process's pages into a file of its own): what decides whether
+ * the images can be packed (a cpio entry holds at most 4 GiB). */
+uint64_t plan_largest_process_estimate(const struct plan *p);
 struct plan_unit *plan_find_unit(struct plan *p, const char *name);
 /* The first external file of u that the restore cannot hand back, or NULL. */
 const struct plan_external *plan_unit_unsupported_external(const struct plan_unit *u);

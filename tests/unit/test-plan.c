@@ -673,3 +673,26 @@ TEST(plan_systemd_listening_socket_is_handed_back_to_services_only)
 	ASSERT_TRUE(strstr(scope.reason, "socket activation"));
 	ASSERT_TRUE(strstr(scope.reason, "PID 812"));
 }
+
+/* The biggest process among the units to checkpoint decides whether the
+ * images can be packed: others do not count. */
+TEST(plan_largest_process_estimate_counts_checkpointed_units_only)
+{
+	struct plan_process a[] = { { .pid = 10, .est_image_bytes = 5ULL << 30 } };
+	struct plan_process b[] = { { .pid = 20, .est_image_bytes = 1ULL << 20 },
+				    { .pid = 21, .est_image_bytes = 3ULL << 20 } };
+	struct plan_unit units[] = {
+		{ .name = "big.service", .decision = DECISION_RESTART, .procs = a, .n_procs = 1 },
+		{ .name = "small.service",
+		  .decision = DECISION_CHECKPOINT,
+		  .procs = b,
+		  .n_procs = 2 },
+	};
+	struct plan p = { .units = units, .n_units = 2 };
+
+	ASSERT_EQ(plan_largest_process_estimate(&p), 3ULL << 20);
+	units[0].decision = DECISION_CHECKPOINT;
+	ASSERT_EQ(plan_largest_process_estimate(&p), 5ULL << 30);
+	p.n_units = 0;
+	ASSERT_EQ(plan_largest_process_estimate(&p), 0);
+}
