@@ -39,5 +39,6 @@
 /* Units. */
 #define UPGRADE_WORKER_UNIT "kupgrade-upgrade.service"
 
-/* Test builds only: where KUPGRADE_PAUSE says which phase it holds before. */
+/* Test builds only: where KUPGRADE_PAUSE says which phase it holds before,
+ * and which process holds ("<phase> <pid>"). */
 #define PHASE_PAUSED_FILE "/run/kupgrade-test-paused"

@@ -2,6 +2,7 @@
 #include <signal.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "alloc.h"
 #include "fileio.h"
@@ -106,7 +107,7 @@ static int pause_before(const char *pause, const char *name)
 		return 0;
 	log_notice("Paused before phase '%s' (KUPGRADE_PAUSE=%s) until a signal comes.", name,
 		   pause);
-	(void)write_string_file(PHASE_PAUSED_FILE, "%s\n", name);
+	(void)write_string_file(PHASE_PAUSED_FILE, "%s %d\n", name, (int)getpid());
 	held_signals(&s);
 	do
 		sig = sigwaitinfo(&s, NULL);

@@ -185,7 +185,7 @@ static bool staged_by_this_boot(const char *dir)
 	bool ours;
 
 	snprintf(path, sizeof(path), "%s/" MANIFEST_FILE, dir);
-	if (manifest_read_file(path, &m) < 0)
+	if (access(path, F_OK) < 0 || manifest_read_file(path, &m) < 0)
 		return false;
 	ours = read_boot_id(boot_id, sizeof(boot_id)) >= 0 && streq(boot_id, m->boot_id);
 	manifest_free(m);

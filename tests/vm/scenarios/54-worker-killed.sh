@@ -21,8 +21,9 @@ vm_ssh '
 while :; do
 	if [ -e /run/kupgrade-test-paused ] && [ -e /run/kup-kill-mode ]; then
 		mode=$(cat /run/kup-kill-mode); rm -f /run/kup-kill-mode
-		phase=$(cat /run/kupgrade-test-paused)
-		pid=$(systemctl show -P MainPID kupgrade-upgrade.service)
+		read -r phase pid </run/kupgrade-test-paused
+		# A worker killed while it held leaves the file: not read twice.
+		rm -f /run/kupgrade-test-paused
 		echo "$mode $phase pid=$pid" >>/run/kup-killer.log
 		case $mode in
 		kill) kill -9 "$pid" ;;
@@ -76,7 +77,7 @@ for f in $phases; do
 		tag="${f}_$mode"
 		before=$(grep -ac ' tick ' "$log")
 		last=$(grep -a ' tick ' "$log" | tail -1 | sed 's/.*tick //')
-		vm_ssh "echo $mode >/run/kup-kill-mode" || fail "$tag: cannot arm the watcher"
+		vm_ssh "rm -f /run/kupgrade-test-paused; echo $mode >/run/kup-kill-mode" || fail "$tag: cannot arm the watcher"
 		vm_session_send op "KUPGRADE_PAUSE=$f KUPGRADE_KEXEC_NO_CHECKS=1 kupgrade --config /etc/kupgrade-test54.conf --kernel /boot/vmlinuz-$KV_NEW --yes; echo \"RC_$tag=\$?\"\n"
 		vm_session_expect op "RC_$tag=[0-9]" 900 || fail "$tag: kupgrade never returned"
 		rc=$(grep -a "RC_$tag=[0-9]" "$log" | tail -1 | sed 's/.*RC_[a-z_-]*=//')
