@@ -40,6 +40,8 @@
 #                                ssh on 127.0.0.1:$VM_PORT), serial log with
 #                                host timestamps in $VM_DIR/serial.log; sets
 #                                VM_DIR, VM_PORT, VM_BOOT_T0 (epoch)
+#   vm_boot_again [KVER]         the same guest's disk booted cold again (after
+#                                a reset or a panic's reboot ended qemu)
 #   vm_wait_ssh TIMEOUT [OLD_BOOT_ID]  wait for ssh (from a boot other than
 #                                OLD_BOOT_ID if given: use it after a kexec);
 #                                sets VM_SSH_UP_T (epoch); on timeout or
@@ -176,7 +178,7 @@ vm__launch() {
 }
 
 vm_boot() {
-	local kv=${1:-} extra="${*:2}" cmdline port attempt i
+	local kv=${1:-} extra="${*:2}" cmdline
 	vm_image_ready
 	kv=${kv:-$KV_OLD}
 	[[ -f $KUP_IMAGE_DIR/vmlinuz-$kv ]] ||
@@ -186,6 +188,12 @@ vm_boot() {
 	qemu-img create -q -f qcow2 -F raw -b "$KUP_IMAGE_DIR/disk.img" "$VM_DIR/disk.qcow2"
 	cmdline="console=ttyS0 root=/dev/vda rw ${KUP_VM_APPEND:-} $extra"
 	echo "$kv" >"$VM_DIR/kver"
+	vm__start "$kv" "$cmdline"
+}
+
+# vm__start KVER CMDLINE: qemu on $VM_DIR's disk, retried on a port race.
+vm__start() {
+	local kv=$1 cmdline=$2 port attempt i
 	for ((attempt = 0; attempt < 5; attempt++)); do
 		port=$(vm__free_port)
 		VM_BOOT_T0=$(kup_now)
@@ -210,6 +218,18 @@ vm_boot() {
 	done
 	echo "vm_boot: could not get a free port for ssh forwarding" >&2
 	return 1
+}
+
+# vm_boot_again [KVER]: the same guest, its disk as it was left, booted cold
+# (as the firmware does after a reset or a panic's reboot, which ends qemu
+# here: -no-reboot). The earlier serial log is kept as serial.log.N.
+vm_boot_again() {
+	local kv=${1:-$KV_OLD} n=1
+	vm_alive && vm_kill
+	while [[ -e $VM_DIR/serial.log.$n ]]; do n=$((n + 1)); done
+	mv "$VM_DIR/serial.log" "$VM_DIR/serial.log.$n"
+	echo "$kv" >"$VM_DIR/kver"
+	vm__start "$kv" "console=ttyS0 root=/dev/vda rw ${KUP_VM_APPEND:-}"
 }
 
 vm_fwd_port() { cat "$VM_DIR/fwd-$1"; }
