@@ -10,6 +10,7 @@
 #include "fileio.h"
 #include "kexec.h"
 #include "log.h"
+#include "netlock.h"
 #include "paths.h"
 #include "poll-util.h"
 #include "progress.h"
@@ -18,6 +19,7 @@
 #include "transport.h"
 #include "upgrade-lock.h"
 #include "upgrade.h"
+#include "winscale.h"
 
 /*
  * "kupgrade upgrade-recover --id ID": the worker's unit runs it after the
@@ -31,9 +33,10 @@
  *   the kexec kernel unloaded, the staged images and the pending report
  *   removed; the trees that were away (the "away" manifest the dump phases
  *   keep current, checkpoint.c) restored in place by "kupgrade restore",
- *   which also removes the network lock and wipes the images; every
- *   quiesce drop-in left removed, and a service it held that is no longer
- *   running started again; the result written for the client.
+ *   which also removes the network lock and wipes the images; the lock
+ *   removed anyway and window scaling put back; every quiesce drop-in left
+ *   removed, and a service it held that is no longer running started
+ *   again; the result written for the client.
  */
 
 #define LOCK_WAIT_MS 10000
@@ -76,6 +79,21 @@ static unsigned recover_trees(const struct kupgrade_options *o)
 		return 1;
 	}
 	return 0;
+}
+
+/* The lock table, when no restore took it down (nothing was dumped yet),
+ * and window scaling as it was. */
+static unsigned recover_lock(void)
+{
+	const struct netlock_ops *l = netlock_get(NULL);
+	int r = 0;
+
+	window_scaling_back();
+	if (l && l->exists() > 0) {
+		log_info("Removing the network lock (%s %s)...", l->name, l->table_desc());
+		r = l->unlock();
+	}
+	return r < 0 && r != -ENOENT ? 1 : 0;
 }
 
 /* Is the service running (or on its way)? */
@@ -185,6 +203,7 @@ int upgrade_recover(const struct kupgrade_options *o)
 	if (transport_recover() < 0)
 		failures++;
 	failures += recover_trees(o);
+	failures += recover_lock();
 	failures += recover_quiesced();
 
 	uname(&un);
