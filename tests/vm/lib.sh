@@ -54,6 +54,8 @@
 #   vm_alive                     qemu still running?
 #   vm_stop [TIMEOUT]            poweroff, wait, then kill; closes sessions
 #   vm_kill                      kill qemu now
+#   vm_nothing_left              nothing of a switch that did not happen is
+#                                left (kernel, lock, images, drop-ins...)
 #   vm_journal [TAG]             guest journal (all boots) into $KUP_LOG_DIR;
 #                                read from the stopped disk if ssh is dead
 # Serial log:
@@ -263,6 +265,30 @@ vm_stop() {
 	fi
 	vm_kill
 	[[ -n ${KUP_KEEP_DISKS:-} ]] || rm -f "$VM_DIR/disk.qcow2"
+}
+
+# vm_nothing_left: after a switch that did not happen (a fault, a kill),
+# nothing of it may remain: no kernel loaded, no lock table (ours or CRIU's),
+# no images, staged initrd or pending report, no drop-in, window scaling on,
+# no stopped process, no frozen cgroup. Prints what it found; 1 if anything.
+vm_nothing_left() {
+	vm_ssh '
+		set -e
+		[ "$(cat /sys/kernel/kexec_loaded)" = 0 ] || { echo "a kernel is still loaded"; exit 1; }
+		! nft list table inet kupgrade >/dev/null 2>&1 || { echo "the lock table remains"; exit 1; }
+		! nft list tables | grep -q CRIU || { echo "a CRIU lock table remains"; exit 1; }
+		[ ! -e /run/kupgrade-images ] || { echo "images remain: $(ls -R /run/kupgrade-images | head)"; exit 1; }
+		[ ! -e /run/kupgrade-stage/initrd.img ] || { echo "a staged initrd remains"; exit 1; }
+		! mountpoint -q /run/kupgrade-stage || { echo "the stage tmpfs remains"; exit 1; }
+		[ ! -e /var/lib/kupgrade/pending.manifest ] || { echo "a pending manifest remains"; exit 1; }
+		! ls /run/systemd/system/*.d/50-kupgrade-* 2>/dev/null || { echo "drop-ins remain"; exit 1; }
+		[ "$(cat /proc/sys/net/ipv4/tcp_window_scaling)" = 1 ] || { echo "window scaling is off"; exit 1; }
+		for s in /proc/[0-9]*/status; do
+			st=$(awk "/^State:/ {print \$2}" "$s" 2>/dev/null) || continue
+			[ "$st" != T ] || { echo "stopped: $s"; exit 1; }
+		done
+		! grep -lx 1 $(find /sys/fs/cgroup -name cgroup.freeze) || { echo "a frozen cgroup"; exit 1; }
+	'
 }
 
 # --- ssh -----------------------------------------------------------------------

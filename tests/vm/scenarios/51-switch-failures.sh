@@ -16,24 +16,6 @@ log=$(vm_session_log op)
 vm_session_send op 'n=0; while :; do n=$((n+1)); echo "tick $n"; sleep 0.5; done &\n'
 vm_session_expect op 'tick 3$' 60 || fail "the counter did not start"
 
-# Nothing may be left behind by a failed switch.
-clean_state() {
-	vm_ssh '
-		set -e
-		[ "$(cat /sys/kernel/kexec_loaded)" = 0 ] || { echo "a kernel is still loaded"; exit 1; }
-		! nft list table inet kupgrade >/dev/null 2>&1 || { echo "the lock table remains"; exit 1; }
-		! nft list tables | grep -q CRIU || { echo "a CRIU lock table remains"; exit 1; }
-		[ ! -e /run/kupgrade-images ] || { echo "images remain in /run/kupgrade-images"; exit 1; }
-		[ ! -e /run/kupgrade-stage/initrd.img ] || { echo "a staged initrd remains"; exit 1; }
-		[ ! -e /var/lib/kupgrade/pending.manifest ] || { echo "a pending manifest remains"; exit 1; }
-		for s in /proc/[0-9]*/status; do
-			st=$(awk "/^State:/ {print \$2}" "$s" 2>/dev/null) || continue
-			[ "$st" != T ] || { echo "stopped: $s"; exit 1; }
-		done
-		! grep -lx 1 $(find /sys/fs/cgroup -name cgroup.freeze) || { echo "a frozen cgroup"; exit 1; }
-	'
-}
-
 # Every phase of the phase table, as --dry-run lists them ("dump:<unit>" is
 # faulted as "dump": the first unit's dump).
 phases=$(vm_ssh "KUPGRADE_KEXEC_NO_CHECKS=1 kupgrade --kernel /boot/vmlinuz-$KV_NEW --dry-run 2>&1 >/dev/null" |
@@ -48,7 +30,7 @@ for f in $phases; do
 	[[ $rc != 0 ]] || fail "KUPGRADE_FAULT=$f: kupgrade exited 0"
 	grep -aq "phase '$f" "$log" || fail "KUPGRADE_FAULT=$f: the message does not name the phase"
 	[[ $(vm_ssh uname -r) == "$KV_OLD" ]] || fail "KUPGRADE_FAULT=$f: the kernel changed"
-	out=$(clean_state) || fail "KUPGRADE_FAULT=$f left state behind: $out"
+	out=$(vm_nothing_left) || fail "KUPGRADE_FAULT=$f left state behind: $out"
 	sleep 2
 	(( $(grep -ac ' tick ' "$log") > before )) || fail "KUPGRADE_FAULT=$f: the counter stopped"
 	info "KUPGRADE_FAULT=$f: exit $rc, rolled back cleanly"
