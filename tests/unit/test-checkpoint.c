@@ -100,14 +100,27 @@ static void remove_tree(const char *path)
 	}
 }
 
+/* The manifest in dir names tree 100 of session-3.scope, and nothing else. */
+static void check_only_tree_100(const char *dir)
+{
+	char path[512];
+	Manifest *m = NULL;
+
+	snprintf(path, sizeof(path), "%s/manifest", dir);
+	ASSERT_OK(manifest_read_file(path, &m));
+	ASSERT_EQ(m->n_units, 1);
+	ASSERT_STREQ(m->units[0]->name, "session-3.scope");
+	ASSERT_EQ(m->units[0]->n_root_pids, 1);
+	ASSERT_EQ(m->units[0]->root_pids[0], 100);
+	manifest_free(m);
+}
+
 /* What the rollback keeps in dir: tree 100 of session-3.scope alone, and a
  * manifest that names it alone; tree 101, counter.service and the rest are
  * gone. */
 static void check_kept(const char *dir)
 {
 	char path[512], *text = NULL;
-	Manifest *m = NULL;
-
 	ASSERT_TRUE(exists(dir, "session-3.scope/100/pages-1.img"));
 	snprintf(path, sizeof(path), "%s/session-3.scope/100/pages-1.img", dir);
 	ASSERT_OK(read_full_file_str(path, &text));
@@ -116,13 +129,7 @@ static void check_kept(const char *dir)
 	ASSERT_FALSE(exists(dir, "session-3.scope/101"));
 	ASSERT_FALSE(exists(dir, "counter.service"));
 	ASSERT_FALSE(exists(dir, "max-pid"));
-	snprintf(path, sizeof(path), "%s/manifest", dir);
-	ASSERT_OK(manifest_read_file(path, &m));
-	ASSERT_EQ(m->n_units, 1);
-	ASSERT_STREQ(m->units[0]->name, "session-3.scope");
-	ASSERT_EQ(m->units[0]->n_root_pids, 1);
-	ASSERT_EQ(m->units[0]->root_pids[0], 100);
-	manifest_free(m);
+	check_only_tree_100(dir);
 }
 
 /* A unit whose undo failed: its images are the only copy of its processes.
@@ -227,13 +234,8 @@ TEST(away_manifest_names_only_the_trees_still_away)
 	f.c->units[0].trees[1].dumped = false; /* tree 101 came back */
 	f.c->units[1].trees[0].dumped = false; /* counter.service never went */
 	ASSERT_OK(checkpoint_write_away_manifest(f.c));
+	check_only_tree_100(f.dir);
 	snprintf(path, sizeof(path), "%s/manifest", f.dir);
-	ASSERT_OK(manifest_read_file(path, &m));
-	ASSERT_EQ(m->n_units, 1);
-	ASSERT_STREQ(m->units[0]->name, "session-3.scope");
-	ASSERT_EQ(m->units[0]->n_root_pids, 1);
-	ASSERT_EQ(m->units[0]->root_pids[0], 100);
-	manifest_free(m);
 	ASSERT_EQ(f.c->m->n_units, 2);
 	ASSERT_EQ(f.c->m->units[0]->n_root_pids, 2);
 	ASSERT_EQ(f.c->m->units[0]->root_pids[1], 101);
