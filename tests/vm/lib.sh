@@ -271,25 +271,23 @@ vm_stop() {
 # nothing of it may remain: no kernel loaded, no lock table (ours or CRIU's),
 # no images, staged initrd or pending report, no drop-in, window scaling on,
 # no stopped process, no frozen cgroup. Prints what it found; 1 if anything.
-vm_nothing_left() {
-	vm_ssh '
-		set -e
-		[ "$(cat /sys/kernel/kexec_loaded)" = 0 ] || { echo "a kernel is still loaded"; exit 1; }
-		! nft list table inet kupgrade >/dev/null 2>&1 || { echo "the lock table remains"; exit 1; }
-		! nft list tables | grep -q CRIU || { echo "a CRIU lock table remains"; exit 1; }
-		[ ! -e /run/kupgrade-images ] || { echo "images remain: $(ls -R /run/kupgrade-images | head)"; exit 1; }
-		[ ! -e /run/kupgrade-stage/initrd.img ] || { echo "a staged initrd remains"; exit 1; }
-		! mountpoint -q /run/kupgrade-stage || { echo "the stage tmpfs remains"; exit 1; }
-		[ ! -e /var/lib/kupgrade/pending.manifest ] || { echo "a pending manifest remains"; exit 1; }
-		! ls /run/systemd/system/*.d/50-kupgrade-* 2>/dev/null || { echo "drop-ins remain"; exit 1; }
-		[ "$(cat /proc/sys/net/ipv4/tcp_window_scaling)" = 1 ] || { echo "window scaling is off"; exit 1; }
-		for s in /proc/[0-9]*/status; do
-			st=$(awk "/^State:/ {print \$2}" "$s" 2>/dev/null) || continue
-			[ "$st" != T ] || { echo "stopped: $s"; exit 1; }
-		done
-		! grep -lx 1 $(find /sys/fs/cgroup -name cgroup.freeze) || { echo "a frozen cgroup"; exit 1; }
-	'
-}
+# VM_NOTHING_LEFT_SH is the guest-side script, to put into a bigger one (one
+# ssh login costs seconds under TCG).
+VM_NOTHING_LEFT_SH='
+	[ "$(cat /sys/kernel/kexec_loaded)" = 0 ] || { echo "a kernel is still loaded"; exit 1; }
+	! nft list table inet kupgrade >/dev/null 2>&1 || { echo "the lock table remains"; exit 1; }
+	! nft list tables | grep -q CRIU || { echo "a CRIU lock table remains"; exit 1; }
+	[ ! -e /run/kupgrade-images ] || { echo "images remain: $(ls -R /run/kupgrade-images | head)"; exit 1; }
+	[ ! -e /run/kupgrade-stage/initrd.img ] || { echo "a staged initrd remains"; exit 1; }
+	! mountpoint -q /run/kupgrade-stage || { echo "the stage tmpfs remains"; exit 1; }
+	[ ! -e /var/lib/kupgrade/pending.manifest ] || { echo "a pending manifest remains"; exit 1; }
+	! ls /run/systemd/system/*.d/50-kupgrade-* 2>/dev/null || { echo "drop-ins remain"; exit 1; }
+	[ "$(cat /proc/sys/net/ipv4/tcp_window_scaling)" = 1 ] || { echo "window scaling is off"; exit 1; }
+	stopped=$(grep -ls "^State:[[:space:]]*T" /proc/[0-9]*/status) || true
+	[ -z "$stopped" ] || { echo "stopped: $stopped"; exit 1; }
+	! grep -lx 1 $(find /sys/fs/cgroup -name cgroup.freeze) || { echo "a frozen cgroup"; exit 1; }
+'
+vm_nothing_left() { vm_ssh "$VM_NOTHING_LEFT_SH"; }
 
 # --- ssh -----------------------------------------------------------------------
 vm__ssh_opts() {

@@ -43,14 +43,19 @@ log=$(vm_session_log op)
 vm_session_send op 'n=0; while :; do n=$((n+1)); echo "tick $n"; sleep 0.5; done &\n'
 vm_session_expect op 'tick 3$' 60 || fail "the counter did not start"
 
-# Besides what vm_nothing_left looks at: the services run, none failed.
-clean_state() {
-	vm_nothing_left || return 1
-	vm_ssh '
-		systemctl is-active -q ssh.service || { echo "ssh.service is not active"; exit 1; }
-		failed=$(systemctl list-units --failed --plain --no-legend | grep -v kupgrade-upgrade || true)
-		[ -z "$failed" ] || { echo "failed units: $failed"; exit 1; }
-	'
+# After each kill, in one login: nothing left (vm_nothing_left), the
+# services run and none failed, the watcher acted at the phase, the kernel
+# is the old one; then the watcher is armed for the next kill (MODE).
+check_and_arm() { # PHASE MODE NEXT_MODE
+	vm_ssh "set -e
+		$VM_NOTHING_LEFT_SH
+		systemctl is-active -q ssh.service || { echo 'ssh.service is not active'; exit 1; }
+		failed=\$(systemctl list-units --failed --plain --no-legend | grep -v kupgrade-upgrade || true)
+		[ -z \"\$failed\" ] || { echo \"failed units: \$failed\"; exit 1; }
+		grep -q '^$2 $1 pid=[0-9]' /run/kup-killer.log || { echo 'the watcher never acted (the worker did not hold before $1)'; exit 1; }
+		[ \"\$(uname -r)\" = $KV_OLD ] || { echo 'the kernel changed'; exit 1; }
+		rm -f /run/kupgrade-test-paused
+		[ -z '$3' ] || echo '$3' >/run/kup-kill-mode"
 }
 
 phases=$(vm_ssh "KUPGRADE_KEXEC_NO_CHECKS=1 kupgrade --kernel /boot/vmlinuz-$KV_NEW --dry-run 2>&1 >/dev/null" |
@@ -59,33 +64,33 @@ phases=$(vm_ssh "KUPGRADE_KEXEC_NO_CHECKS=1 kupgrade --kernel /boot/vmlinuz-$KV_
 info "phases: $(echo $phases)"
 n=0
 t0=$EPOCHREALTIME
-for f in $phases; do
-	for mode in kill stop; do
-		tag="${f}_$mode"
-		before=$(grep -ac ' tick ' "$log")
-		last=$(grep -a ' tick ' "$log" | tail -1 | sed 's/.*tick //')
-		vm_ssh "rm -f /run/kupgrade-test-paused; echo $mode >/run/kup-kill-mode" || fail "$tag: cannot arm the watcher"
-		vm_session_send op "KUPGRADE_PAUSE=$f KUPGRADE_KEXEC_NO_CHECKS=1 kupgrade --config /etc/kupgrade-test54.conf --kernel /boot/vmlinuz-$KV_NEW --yes; echo \"RC_$tag=\$?\"\n"
-		vm_session_expect op "RC_$tag=[0-9]" 900 || fail "$tag: kupgrade never returned"
-		rc=$(grep -a "RC_$tag=[0-9]" "$log" | tail -1 | sed 's/.*RC_[a-z_-]*=//')
-		[[ $rc != 0 ]] || fail "$tag: kupgrade exited 0"
-		acted=$(vm_ssh "grep -c 'done $mode $f' /run/kup-killer.log || true")
-		((acted >= 1)) || fail "$tag: the watcher never acted (the worker did not hold before '$f')"
-		case $mode in
-		kill) grep -aq "killed by SIGKILL in phase '$f" "$log" ||
-			fail "$tag: the message does not say the worker was killed in '$f': $(grep -a 'kupgrade' "$log" | tail -3)" ;;
-		stop) grep -aq "phase '$f" "$log" ||
-			fail "$tag: the message does not name the phase: $(grep -a 'kupgrade' "$log" | tail -3)" ;;
-		esac
-		[[ $(vm_ssh uname -r) == "$KV_OLD" ]] || fail "$tag: the kernel changed"
-		out=$(clean_state) || fail "$tag left state behind: $out"
-		sleep 2
-		(($(grep -ac ' tick ' "$log") > before)) || fail "$tag: the counter stopped"
-		now=$(grep -a ' tick ' "$log" | tail -1 | sed 's/.*tick //')
-		((now > last)) || fail "$tag: the counter went back ($last -> $now): the shell lost its memory"
-		n=$((n + 1))
-		info "$tag: exit $rc, recovered cleanly (counter $last -> $now)"
-	done
+vm_ssh "rm -f /run/kupgrade-test-paused; echo kill >/run/kup-kill-mode" || fail "cannot arm the watcher"
+runs=()
+for f in $phases; do runs+=("$f kill" "$f stop"); done
+for ((i = 0; i < ${#runs[@]}; i++)); do
+	read -r f mode <<<"${runs[i]}"
+	next=$(cut -d' ' -f2 <<<"${runs[i + 1]:-}")
+	tag="${f}_$mode"
+	before=$(grep -ac ' tick ' "$log")
+	last=$(grep -a ' tick ' "$log" | tail -1 | sed 's/.*tick //')
+	from=$(($(wc -l <"$log") + 1))
+	vm_session_send op "KUPGRADE_PAUSE=$f KUPGRADE_KEXEC_NO_CHECKS=1 kupgrade --config /etc/kupgrade-test54.conf --kernel /boot/vmlinuz-$KV_NEW --yes; echo \"RC_$tag=\$?\"\n"
+	vm_session_expect op "RC_$tag=[0-9]" 900 || fail "$tag: kupgrade never returned"
+	rc=$(grep -a "RC_$tag=[0-9]" "$log" | tail -1 | sed 's/.*RC_[a-z_-]*=//')
+	[[ $rc != 0 ]] || fail "$tag: kupgrade exited 0"
+	said=$(tail -n "+$from" "$log" | grep -a 'kupgrade: ')
+	case $mode in
+	kill) grep -q "killed by SIGKILL in phase '$f'.*recovered, still on Linux $KV_OLD" <<<"$said" ||
+		fail "$tag: the result does not say the worker was killed in '$f' and all recovered: $said" ;;
+	stop) grep -q "Upgrade failed in phase '$f'.*rolled back" <<<"$said" ||
+		fail "$tag: the result does not say the switch was rolled back in '$f': $said" ;;
+	esac
+	out=$(check_and_arm "$f" "$mode" "$next") || fail "$tag left state behind: $out"
+	(($(grep -ac ' tick ' "$log") > before)) || fail "$tag: the counter stopped"
+	now=$(grep -a ' tick ' "$log" | tail -1 | sed 's/.*tick //')
+	((now > last)) || fail "$tag: the counter went back ($last -> $now): the shell lost its memory"
+	n=$((n + 1))
+	info "$tag: exit $rc, recovered cleanly (counter $last -> $now)"
 done
 secs=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", b - a }')
 measure worker_kills_survived "$n"
