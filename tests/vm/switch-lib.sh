@@ -83,7 +83,8 @@ switch_counter_check() {
 
 # Counter: every number once, in order; the largest gap is the pause the
 # operator saw. tsline flushes a partial line after 1 s without input, so a
-# tick can arrive in two pieces ("t", "ick 62"): they are joined first.
+# tick can arrive in two pieces ("t", "ick 62"; after a prompt, "...:~# t",
+# "ick 71"): they are joined first.
 check_counter() {
 	python3 - "$SW_LOG" <<'PY'
 import re, sys
@@ -95,7 +96,7 @@ for raw in open(sys.argv[1], encoding="utf-8", errors="replace"):
 joined, i = [], 0
 while i < len(rows):
     t, text = rows[i]
-    while i + 1 < len(rows) and (re.fullmatch(r"t(i(c(k ?)?)?)?", text) or
+    while i + 1 < len(rows) and (re.search(r"(?:^|[^a-z])t(i(c(k ?)?)?)?$", text) or
                                  (re.search(r"tick \d+$", text) and re.fullmatch(r"\d+", rows[i + 1][1]))):
         i += 1
         text += rows[i][1]
