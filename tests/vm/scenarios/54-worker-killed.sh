@@ -52,7 +52,7 @@ check_and_arm() { # PHASE MODE NEXT_MODE
 		systemctl is-active -q ssh.service || { echo 'ssh.service is not active'; exit 1; }
 		failed=\$(systemctl list-units --failed --plain --no-legend | grep -v kupgrade-upgrade || true)
 		[ -z \"\$failed\" ] || { echo \"failed units: \$failed\"; exit 1; }
-		grep -q '^$2 $1[: ].* pid=[0-9]' /run/kup-killer.log || { echo 'the watcher never acted (the worker did not hold before $1)'; exit 1; }
+		grep -q '^$2 $1\\(:[^ ]*\\)\\? pid=[0-9]' /run/kup-killer.log || { echo 'the watcher never acted (the worker did not hold before $1)'; exit 1; }
 		[ \"\$(uname -r)\" = $KV_OLD ] || { echo 'the kernel changed'; exit 1; }
 		rm -f /run/kupgrade-test-paused
 		[ -z '$3' ] || echo '$3' >/run/kup-kill-mode"
