@@ -37,6 +37,13 @@ static void service_file(char *buf, size_t size, const char *unit, const char *w
  * unit: a unit name may begin with "-". The unit is in the PID file's path
  * too: a control character in it (which would end the comment's line) is
  * refused there.
+ *
+ * "+": CRIU runs as root and outside the unit's per-process sandboxing.
+ * Under User= it could not read the root-only images; under the seccomp
+ * filters of RestrictNamespaces= and the like (Debian 13's lighttpd.service)
+ * clone3() fails with ENOSYS and no PID namespace can be made. The restored
+ * processes get their own credentials, capabilities and seccomp filters
+ * back from their images; the unit's cgroup settings still apply.
  */
 int restore_service_write_dropin(const char *dir, const char *unit, const char *images)
 {
@@ -65,7 +72,7 @@ int restore_service_write_dropin(const char *dir, const char *unit, const char *
 		     "ExecCondition=\n"
 		     "ExecStartPre=\n"
 		     "ExecStart=\n"
-		     "ExecStart=/usr/sbin/kupgrade restore-unit --from %s -- %s\n"
+		     "ExecStart=+/usr/sbin/kupgrade restore-unit --from %s -- %s\n"
 		     "ExecStartPost=\n"
 		     "TimeoutStartSec=300\n",
 		     unit, pid_value, from_word, unit_word);

@@ -59,7 +59,7 @@ TEST(restore_dropin_names_the_pid_file_restore_unit_writes)
 	ASSERT_TRUE(strstr(text, "\nPIDFile=" RESTORE_SERVICE_DIR "/a.service.pid\n"));
 	ASSERT_TRUE(strstr(
 		text,
-		"\nExecStart=/usr/sbin/kupgrade restore-unit --from /run/kupgrade -- a.service\n"));
+		"\nExecStart=+/usr/sbin/kupgrade restore-unit --from /run/kupgrade -- a.service\n"));
 	ASSERT_OK(restore_service_remove_dropin(dir, "a.service"));
 	ASSERT_EQ(access(path, F_OK), -1);
 	/* Gone already: fine. The empty .d directory went with it. */
@@ -133,7 +133,7 @@ TEST(restore_dropin_escapes_the_unit_and_the_images_path)
 	snprintf(path, sizeof(path), "%s/foo\\x2dbar.service.d/50-kupgrade-restore.conf", dir);
 	ASSERT_OK(read_full_file_str(path, &text));
 	ASSERT_TRUE(strstr(text, "\nPIDFile=" RESTORE_SERVICE_DIR "/foo\\x2dbar.service.pid\n"));
-	ASSERT_TRUE(strstr(text, "\nExecStart=/usr/sbin/kupgrade restore-unit "
+	ASSERT_TRUE(strstr(text, "\nExecStart=+/usr/sbin/kupgrade restore-unit "
 				 "--from \"/srv/my images%%1\" -- foo\\\\x2dbar.service\n"));
 	/* A line break would let a unit name write settings of its own. */
 	ASSERT_TRUE(restore_service_write_dropin(dir, "a\n[Service]\nUser=x.service", "/run/k") <
