@@ -24,6 +24,15 @@
 #   KUP_VM_LIFETIME qemu is killed after this many seconds whatever happens
 #                   (default 1800)
 #   KUP_VM_APPEND   extra kernel command line for every vm_boot
+#   KUP_DISTRO      the guest's Debian release, bookworm (default) or trixie
+#                   (tests/vm/image.sh); a run's image has one, recorded in
+#                   its image.env: asking for another in the same run fails
+#   KUP_QEMU_CPU    qemu -cpu value (default per distro: none for bookworm,
+#                   qemu's own; "max,la57=off,-cx16" for trixie: under this
+#                   host's qemu 7.2 TCG the Debian 13 6.12 kernels panicked
+#                   in SLUB's cmpxchg16b fast path (__kmalloc_noprof) in 2
+#                   of 3 cold boots with cmpxchg16b offered; without it SLUB
+#                   takes its locked path)
 #   KUP_QEMU_ACCEL  qemu -accel value (default tcg,tb-size=64). With qemu's
 #                   default 1 GB translation cache the kexec'd kernel stalled
 #                   in clear_page_rep (soft lockups in udev workers): pages
@@ -33,7 +42,12 @@
 #   KUP_KEEP_DISKS=1  keep each VM's qcow2 overlay after vm_stop
 #   KUP_NO_IMAGE=1  do not prepare/load the image when sourced (dev.sh)
 #
-# After sourcing: KV_OLD, KV_NEW (kernel versions in the image), KUP_REPO.
+# After sourcing: KV_OLD, KV_NEW (kernel versions in the image), KUP_DISTRO,
+# KUP_REPO.
+#
+# Kernel release strings may hold regex metacharacters (Debian 13:
+# "6.12.118+deb13-cloud-amd64"): quote them with kup_re_quote before putting
+# them in a regex (vm_session_expect, vm_serial_wait*, grep -E, awk).
 #
 # VM life (the current VM is the one in $VM_DIR; set VM_DIR to switch):
 #   vm_boot [KVER [CMDLINE...]]  start qemu (TCG, 4G, 2 vCPU, virtio disk/net,
@@ -76,6 +90,8 @@
 #   skip REASON (exit 77)
 #   measure NAME VALUE           "MEASURE NAME=VALUE", kept in measure.txt
 #   kup_now / kup_since T0 [T1]  epoch now / seconds between (1 decimal)
+#   kup_re_quote STRING          STRING as an ERE matching it literally (for
+#                                grep -E, awk and vm_* REGEX arguments)
 #   kup_on_exit CMD              run CMD at exit (before VMs are killed)
 
 set -euo pipefail
@@ -89,6 +105,8 @@ KUP_SCENARIO=${KUP_SCENARIO:-$(basename "$0" .sh)}
 kup_now() { echo "$EPOCHREALTIME"; }
 kup_since() { awk -v a="$1" -v b="${2:-$EPOCHREALTIME}" 'BEGIN { printf "%.1f", b - a }'; }
 info() { printf '[%(%T)T] %s\n' -1 "$*"; }
+# Bracketed ("[+]"), not backslashed: awk -v would eat the backslashes.
+kup_re_quote() { sed -e 's/[].[*+?(){}|$/]/[&]/g' -e 's/\^/\\^/g' <<<"$1"; }
 
 if [[ -z ${KUP_RUN_DIR:-} ]]; then
 	KUP_RUN_DIR=/var/tmp/kupgrade-tests/runs/$(date +%Y%m%d-%H%M%S)-$$
@@ -113,10 +131,22 @@ vm_image_ready() {
 			return 1
 		}
 	fi
+	local want=${KUP_DISTRO:-}
 	# shellcheck disable=SC1091
 	. "$img/image.env"
 	KUP_IMAGE_DIR=$img
-	export KV_OLD KV_NEW KUP_IMAGE_DIR
+	KUP_DISTRO=${KUP_DISTRO:-bookworm}
+	if [[ -n $want && $want != "$KUP_DISTRO" ]]; then
+		echo "vm_image_ready: KUP_DISTRO=$want, but this run's image ($img) is $KUP_DISTRO" >&2
+		return 1
+	fi
+	if [[ -z ${KUP_QEMU_CPU+set} ]]; then
+		case $KUP_DISTRO in
+		trixie) KUP_QEMU_CPU=max,la57=off,-cx16 ;;
+		*) KUP_QEMU_CPU= ;;
+		esac
+	fi
+	export KV_OLD KV_NEW KUP_IMAGE_DIR KUP_DISTRO KUP_QEMU_CPU
 }
 
 # --- VM start and stop -----------------------------------------------------
@@ -163,7 +193,7 @@ vm__launch() {
 	rm -f "$VM_DIR/qemu.pid"
 	setsid bash -c '
 		exec timeout --foreground -s KILL '"$KUP_VM_LIFETIME"' qemu-system-x86_64 \
-			-name "kupgrade-$0" -accel '"$KUP_QEMU_ACCEL"' -m 4G -smp 2 -nographic -no-reboot \
+			-name "kupgrade-$0" -accel '"$KUP_QEMU_ACCEL"' '"${KUP_QEMU_CPU:+-cpu $KUP_QEMU_CPU}"' -m 4G -smp 2 -nographic -no-reboot \
 			-kernel "$1" -initrd "$2" -append "$3" \
 			-drive file="$4",format=qcow2,if=virtio,cache=unsafe \
 			-netdev user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:"$5"-:22'"$fwd"' \
@@ -196,7 +226,7 @@ vm_boot() {
 				VM_PORT=$port
 				echo "$port" >"$VM_DIR/port"
 				echo "$VM_BOOT_T0" >"$VM_DIR/boot-t0"
-				info "vm_boot: $kv, ssh on 127.0.0.1:$port, state in $VM_DIR"
+				info "vm_boot: $KUP_DISTRO $kv${KUP_QEMU_CPU:+ (-cpu $KUP_QEMU_CPU)}, ssh on 127.0.0.1:$port, state in $VM_DIR"
 				return 0
 			fi
 			kill -0 "$(vm__pgid)" 2>/dev/null || break
