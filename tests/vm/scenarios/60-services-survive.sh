@@ -262,5 +262,5 @@ for i in 0 1 2; do
 	[[ ${p2[i]} != "${p1[i]}" && ${p2[i]} != 0 ]] || fail "${UNITS[i]}: systemctl restart kept PID ${p1[i]}"
 done
 vm_session_send op 'echo "UNAME=$(uname -r)"\n'
-vm_session_expect op "UNAME=$KV_NEW" 120 || fail "the operator's shell does not print the new uname -r"
+vm_session_expect op "UNAME=$(kup_re_quote "$KV_NEW")" 120 || fail "the operator's shell does not print the new uname -r"
 pass "services restored as themselves under systemd (main PIDs ${p1[*]:0:3}, socket-activated $sa_pid), clients kept their connections, busclient restarted fresh"
