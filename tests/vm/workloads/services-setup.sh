@@ -66,6 +66,31 @@ EOF
 # Debian's lighttpd.conf sets server.port (a second one is an error).
 sed -i 's/^server.port *=.*/server.port = 8080/' /etc/lighttpd/lighttpd.conf
 
+# Debian 13's lighttpd.service sandboxes the daemon (PrivateTmp=,
+# ProtectSystem=, ProtectHome=, ProtectProc=, ProtectHostname=, ...): it runs
+# in its own mount and UTS namespaces, a blocker for which kupgrade plans
+# "restart" (blockers.c: ns_check_mount). This scenario is about services
+# that are checkpointed: the namespace-making settings are reset by a
+# drop-in, only where Debian's unit has them (Debian 12's has none), and the
+# daemon's namespaces are checked to be PID 1's below.
+if systemctl cat lighttpd.service | grep -qE '^(PrivateTmp|ProtectSystem|ProtectHome|ProtectProc|ProtectHostname|PrivateDevices)='; then
+	mkdir -p /etc/systemd/system/lighttpd.service.d
+	cat >/etc/systemd/system/lighttpd.service.d/50-kupgrade-tests-no-namespaces.conf <<'EOF'
+[Service]
+PrivateTmp=no
+PrivateDevices=no
+ProtectSystem=no
+ProtectHome=no
+ProtectProc=default
+ProtectHostname=no
+ProtectKernelTunables=no
+ProtectKernelModules=no
+ProtectKernelLogs=no
+ProtectControlGroups=no
+EOF
+	echo "lighttpd.service: Debian's unit runs it in its own namespaces; reset by a drop-in for this scenario" >&2
+fi
+
 systemctl daemon-reload
 systemctl enable --quiet kupgrade-zdtm.service kupgrade-busclient.service nginx.service lighttpd.service \
 	kupgrade-sockact.socket
@@ -82,5 +107,13 @@ for port in 7000 80 8080; do
 		sleep 0.1
 	done
 	ss -Hltn "sport = :$port" | grep -q . || { echo "nothing listens on port $port" >&2; exit 1; }
+done
+# Checkpointed services must share PID 1's mount and UTS namespaces.
+for u in kupgrade-zdtm nginx lighttpd; do
+	pid=$(systemctl show -p MainPID --value "$u.service")
+	for ns in mnt uts; do
+		[[ $(readlink "/proc/$pid/ns/$ns") == "$(readlink /proc/1/ns/$ns)" ]] ||
+			{ echo "$u.service (PID $pid) runs in its own $ns namespace" >&2; exit 1; }
+	done
 done
 echo "services ready"
