@@ -57,9 +57,10 @@ python3 -c 'import random; r = random.Random(7); print("".join(r.choice("abcdefg
 # A directive set twice is an error: none in nginx.conf, ours in conf.d.
 sed -i '/^[[:space:]]*keepalive_\(timeout\|requests\)/d' /etc/nginx/nginx.conf
 printf 'keepalive_timeout 600s;\nkeepalive_requests 100000;\n' >/etc/nginx/conf.d/kupgrade-tests.conf
+# lighttpd 1.4.79 (Debian 13) takes at most 65535 keep-alive requests.
 cat >/etc/lighttpd/conf-enabled/90-kupgrade-tests.conf <<'EOF'
 server.max-keep-alive-idle = 600
-server.max-keep-alive-requests = 100000
+server.max-keep-alive-requests = 65535
 server.max-read-idle = 600
 server.max-write-idle = 600
 EOF
