@@ -201,7 +201,9 @@ vm__launch() {
 			-pidfile "$6" </dev/null 2>&1 | "$7" >"$8"' \
 		"$(basename "$VM_DIR")" "$KUP_IMAGE_DIR/vmlinuz-$kv" "$KUP_IMAGE_DIR/initrd.img-$kv" \
 		"$cmdline" "$VM_DIR/disk.qcow2" "$port" "$VM_DIR/qemu.pid" \
-		"$KUP_VM_LIB/tsline" "$VM_DIR/serial.log" &
+		"$KUP_VM_LIB/tsline" "$VM_DIR/serial.log" </dev/null >/dev/null 2>&1 &
+	# (not on the scenario's stdout: a VM left by a scenario killed before
+	# its trap ran would keep run.sh's tee of that output waiting)
 	echo $! >"$VM_DIR/pgid"
 }
 

@@ -43,12 +43,14 @@ echo "distro: $KUP_DISTRO (Debian guest; KUP_DISTRO=bookworm|trixie)"
 find /var/tmp/kupgrade-tests/runs -mindepth 1 -maxdepth 1 -type d -mmin +720 \
 	-exec rm -rf --one-file-system {} + 2>/dev/null || true
 
-cleanup() {
-	# Whatever a scenario left running (killed with SIGKILL, trap skipped).
+kill_left_vms() { # DIR: VMs a scenario left running (killed with SIGKILL, trap skipped)
 	local pg
-	for pg in "$KUP_RUN_DIR"/logs/*/vm.*/pgid; do
+	for pg in "$1"/vm.*/pgid "$1"/*/vm.*/pgid; do
 		[[ -f $pg ]] && kill -KILL -- "-$(cat "$pg")" 2>/dev/null || true
 	done
+}
+cleanup() {
+	kill_left_vms "$KUP_RUN_DIR/logs"
 	find "$KUP_RUN_DIR/logs" -name disk.qcow2 -delete 2>/dev/null || true
 	[[ -n ${KUP_KEEP_IMAGE:-} ]] || rm -f "$KUP_RUN_DIR/image/disk.img"
 }
@@ -78,6 +80,7 @@ for s in "${scenarios[@]}"; do
 		timeout -k 20 "$limit" bash "$s" </dev/null 2>&1 | tee "$log" | sed -u 's/^/    /'
 	rc=${PIPESTATUS[0]}
 	set -e
+	kill_left_vms "$KUP_RUN_DIR/logs/$name"
 	took=$((SECONDS - st))
 	case $rc in
 	0) line="PASS $name [$KUP_DISTRO] (${took} s)"; passed=$((passed + 1)) ;;
