@@ -6,7 +6,9 @@
 #
 # In the guest: kupgrade-zdtm.service (tests/vm/workloads/zdtm-service.py,
 # Type=simple, Restart=always, output to the journal), nginx and lighttpd
-# (Debian's packages and units), kupgrade-busclient.service, which holds
+# (Debian's packages and units; on Debian 13 lighttpd's namespace
+# sandboxing is reset by a drop-in, its seccomp filters stay: see
+# workloads/services-setup.sh), kupgrade-busclient.service, which holds
 # a D-Bus system bus connection (planned "restart"), and
 # kupgrade-sockact.service, started by its socket unit (TCP and unix), whose
 # listening sockets systemd holds too: it is restored with the sockets

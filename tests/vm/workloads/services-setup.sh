@@ -73,7 +73,10 @@ sed -i 's/^server.port *=.*/server.port = 8080/' /etc/lighttpd/lighttpd.conf
 # "restart" (blockers.c: ns_check_mount). This scenario is about services
 # that are checkpointed: the namespace-making settings are reset by a
 # drop-in, only where Debian's unit has them (Debian 12's has none), and the
-# daemon's namespaces are checked to be PID 1's below.
+# daemon's namespaces are checked to be PID 1's below. Its seccomp-based
+# settings (RestrictNamespaces=, SystemCallArchitectures=,
+# MemoryDenyWriteExecute=, ...) stay: the restore through the unit must cope
+# with them (under them CRIU's clone3() got ENOSYS: "Can't fork for PID").
 if systemctl cat lighttpd.service | grep -qE '^(PrivateTmp|ProtectSystem|ProtectHome|ProtectProc|ProtectHostname|PrivateDevices)='; then
 	mkdir -p /etc/systemd/system/lighttpd.service.d
 	cat >/etc/systemd/system/lighttpd.service.d/50-kupgrade-tests-no-namespaces.conf <<'EOF'
