@@ -8,8 +8,9 @@
 #   OUTDIR/image.env                  KV_OLD, KV_NEW, ... (sourced by lib.sh)
 #
 # Two stages:
-#  1. the base rootfs (debootstrap of Debian bookworm + two kernel packages),
-#     cached under $KUP_CACHE/<key>/ (default /var/cache/kupgrade-tests),
+#  1. the base rootfs (debootstrap of the Debian release KUP_DISTRO + two
+#     kernel packages), cached under $KUP_CACHE/<distro>-<key>/ (default
+#     /var/cache/kupgrade-tests),
 #     keyed by a hash of the base-building code of this script, the package
 #     lists and the kernel versions, so a warm run never debootstraps again;
 #  2. per run (cheap): copy of the cached rootfs, `make install DESTDIR=
@@ -17,22 +18,49 @@
 #     update-initramfs for both kernels (so kupgrade's initramfs hooks are in
 #     every initrd), mkfs.ext4 -d.
 #
-# Kernels: the two newest linux-image-6.1.0-NN-cloud-amd64 known to the host's
-# apt (run `make deps` first); override with KV_OLD=... KV_NEW=...
-# The guest uses Debian's default mirror (debootstrap) and then the host's
-# own apt sources, copied at run time; no mirror is named here.
+# KUP_DISTRO (default bookworm) is the guest's Debian release:
+#   bookworm  Debian 12: kernels linux-image-6.1.0-NN-cloud-amd64
+#   trixie    Debian 13: kernels linux-image-6.12.NN+deb13-cloud-amd64
+# Kernels: the two newest cloud kernels of that release's archive; override
+# with KV_OLD=... KV_NEW=...  For the host's own release they are the ones
+# the host's apt knows (run `make deps` first); for another release, the
+# host's apt sources are read at run time and rewritten for that release into
+# a private apt state ($KUP_CACHE/apt-<distro>/, apt -o Dir::State etc.), so
+# the host's apt configuration is never changed. debootstrap and the guest
+# use the same archive (the host's, for the guest's release); no mirror is
+# named here.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 CACHE=${KUP_CACHE:-/var/cache/kupgrade-tests}
-SUITE=bookworm
+KUP_DISTRO=${KUP_DISTRO:-bookworm}
+case $KUP_DISTRO in
+bookworm)
+	SUITE=bookworm
+	KERNEL_RE='^linux-image-6\.1\.0-[0-9]+-cloud-amd64$'
+	DISTRO_PKGS=()
+	;;
+trixie)
+	SUITE=trixie
+	# Release strings hold a '+': 6.12.118+deb13-cloud-amd64.
+	KERNEL_RE='^linux-image-6\.12\.[0-9]+\+deb13(\.[0-9]+)?-cloud-amd64$'
+	# libcriu.so.2 (kupgrade links it) is no longer in the criu package.
+	DISTRO_PKGS=(libcriu2)
+	;;
+*)
+	echo "image.sh: KUP_DISTRO=$KUP_DISTRO: unknown (bookworm or trixie)" >&2
+	exit 64
+	;;
+esac
+HOST_CODENAME=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
 
 GUEST_PKGS=(
 	systemd systemd-sysv udev dbus libpam-systemd openssh-server
 	criu kexec-tools nftables iptables initramfs-tools zstd cpio
 	iproute2 procps python3 netbase strace less
 	nginx lighttpd
+	"${DISTRO_PKGS[@]}"
 )
 # Daemons the service scenarios start with their own configuration; off
 # otherwise, so the other scenarios see the same machine as before.
@@ -90,6 +118,85 @@ in_chroot() { # ROOT CMD...
 		chroot "$root" "$@"
 }
 
+# --- apt sources for the guest's release ----------------------------------------
+host_apt_files() {
+	local f
+	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
+		[[ -s $f ]] && echo "$f"
+	done
+	return 0
+}
+
+# The host's Debian entries (suites HOST_CODENAME, HOST_CODENAME-*) rewritten
+# for SUITE, one-line format; other repositories are left out.
+derive_sources() {
+	local files
+	mapfile -t files < <(host_apt_files)
+	((${#files[@]})) || return 0
+	awk -v FROM="$HOST_CODENAME" -v TO="$SUITE" '
+	function emit(types, uris, suites, comps, signed,   nt, nu, ns, i, j, k, sfx, opt, T, U, S) {
+		nt = split(types, T, /[ \t]+/); nu = split(uris, U, /[ \t]+/); ns = split(suites, S, /[ \t]+/)
+		opt = signed != "" ? " [signed-by=" signed "]" : ""
+		for (i = 1; i <= nt; i++) {
+			if (T[i] != "deb") continue
+			for (j = 1; j <= nu; j++) for (k = 1; k <= ns; k++) {
+				if (S[k] == FROM) sfx = ""
+				else if (index(S[k], FROM "-") == 1) sfx = substr(S[k], length(FROM) + 1)
+				else continue
+				print "deb" opt " " U[j] " " TO sfx " " comps
+			}
+		}
+	}
+	function flush() {
+		if (types != "") emit(types, uris, suites, comps, signed)
+		types = uris = suites = comps = signed = ""
+	}
+	FNR == 1 { flush(); deb822 = FILENAME ~ /\.sources$/ }
+	/^[ \t]*#/ { next }
+	deb822 && /^[ \t]*$/ { flush(); next }
+	deb822 {
+		key = $1; sub(/:$/, "", key); val = $0; sub(/^[^:]*:[ \t]*/, "", val)
+		if (key == "Types") types = val; else if (key == "URIs") uris = val
+		else if (key == "Suites") suites = val; else if (key == "Components") comps = val
+		else if (key == "Signed-By") signed = val
+		next
+	}
+	$1 == "deb" {
+		opts = ""; i = 2
+		if ($2 ~ /^\[/) { while (i <= NF) { opts = opts " " $i; if ($i ~ /\]$/) break; i++ }; i++ }
+		sb = ""; if (match(opts, /signed-by=[^] ]+/)) sb = substr(opts, RSTART + 10, RLENGTH - 10)
+		c = ""; for (j = i + 2; j <= NF; j++) c = c (c == "" ? "" : " ") $j
+		emit("deb", $i, $(i + 1), c, sb)
+	}
+	END { flush() }' "${files[@]}"
+}
+
+# apt-cache over the private apt state of SUITE (refreshed once a day).
+APT_PRIV=()
+private_apt() {
+	local d=$CACHE/apt-$SUITE
+	mkdir -p "$d/state/lists/partial" "$d/cache/archives/partial" "$d/parts"
+	APT_PRIV=(-o "Dir::State=$d/state" -o "Dir::State::status=$d/status" -o "Dir::Cache=$d/cache"
+		-o "Dir::Etc::sourcelist=$d/sources.list" -o "Dir::Etc::sourceparts=$d/parts")
+	(
+		flock 8
+		derive_sources >"$d/sources.list.new"
+		[[ -s $d/sources.list.new ]] ||
+			die "no Debian entry for $HOST_CODENAME in the host's apt sources to derive $SUITE's from; set KV_OLD and KV_NEW"
+		touch "$d/status"
+		if ! cmp -s "$d/sources.list.new" "$d/sources.list" ||
+			[[ -z $(find "$d/state/lists" -maxdepth 1 -name '*Release' -mmin -1440 2>/dev/null | head -n1) ]]; then
+			mv "$d/sources.list.new" "$d/sources.list"
+			msg "apt-get update of $SUITE's package lists in $d (the host's apt is untouched)"
+			apt-get -q "${APT_PRIV[@]}" update >"$d/update.log" 2>&1 || {
+				tail -n 20 "$d/update.log" >&2
+				die "apt-get update for $SUITE failed"
+			}
+		fi
+		rm -f "$d/sources.list.new"
+	) 8>"$d.lock" || exit 1
+}
+
 # --- kernel choice ------------------------------------------------------------
 pick_kernels() {
 	if [[ -n ${KV_OLD:-} && -n ${KV_NEW:-} ]]; then
@@ -97,16 +204,31 @@ pick_kernels() {
 		return
 	fi
 	local kvs
-	mapfile -t kvs < <(apt-cache search --names-only '^linux-image-6\.1\.0-[0-9]+-cloud-amd64$' |
+	[[ $SUITE == "$HOST_CODENAME" ]] || private_apt
+	mapfile -t kvs < <(apt-cache "${APT_PRIV[@]}" search --names-only "$KERNEL_RE" |
 		awk '{ sub(/^linux-image-/, "", $1); print $1 }' | sort -V | tail -n 2)
 	((${#kvs[@]} == 2)) ||
-		die "apt-cache knows fewer than two linux-image-6.1.0-NN-cloud-amd64 packages; run 'make deps' (it refreshes the package lists) or set KV_OLD and KV_NEW"
+		die "apt knows fewer than two $SUITE cloud kernels ($KERNEL_RE); run 'make deps' (it refreshes the package lists) or set KV_OLD and KV_NEW"
 	KV_OLD=${kvs[0]} KV_NEW=${kvs[1]}
 }
 
 # --- stage 1: the cached base rootfs -----------------------------------------
 copy_host_apt_sources() { # ROOT
 	local root=$1 f k found=0
+	if [[ $SUITE != "$HOST_CODENAME" ]]; then
+		# Another release than the host's: its entries, rewritten.
+		derive_sources >"$TMP_BASE/sources.list"
+		if [[ -s $TMP_BASE/sources.list ]]; then
+			rm -f "$root/etc/apt/sources.list.d/debian.sources"
+			install -D -m 0644 "$TMP_BASE/sources.list" "$root/etc/apt/sources.list"
+		else
+			msg "host has no Debian apt sources to derive $SUITE's from; keeping debootstrap's"
+		fi
+		for k in $(grep -oE 'signed-by=[^] ]+' "$root/etc/apt/sources.list" | sed 's/^signed-by=//' | sort -u); do
+			[[ -f $k && ! -e $root$k ]] && install -D -m 0644 "$k" "$root$k"
+		done
+		return 0
+	fi
 	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
 		[[ -s $f ]] || continue
 		grep -qE '^[[:space:]]*(deb|Types:)' "$f" || continue
@@ -187,7 +309,10 @@ build_base() { # KEYDIR
 	TMP_BASE=$dst.tmp.$$
 	rootfs=$TMP_BASE/rootfs
 	rm -rf --one-file-system "$TMP_BASE"
-	mkdir -p "$TMP_BASE" "$CACHE/debs"
+	# Downloaded packages, one directory per release.
+	local debs=$CACHE/debs
+	[[ $SUITE == bookworm ]] || debs=$CACHE/debs-$SUITE
+	mkdir -p "$TMP_BASE" "$debs"
 	ssh-keygen -q -t ed25519 -N '' -C kupgrade-tests -f "$TMP_BASE/id_ed25519"
 	chmod 0600 "$TMP_BASE/id_ed25519"
 
@@ -198,8 +323,11 @@ build_base() { # KEYDIR
 		IFS=,
 		echo "${GUEST_PKGS[*]}"
 	)
-	debootstrap --variant=minbase --include="$inc" --cache-dir="$CACHE/debs" \
-		"$SUITE" "$rootfs" >"$TMP_BASE/debootstrap.log" 2>&1 || {
+	# The archive the host's apt sources name (debootstrap's default if none).
+	local mirror
+	mirror=$(derive_sources | awk -v s="$SUITE" '{ for (i = 2; i < NF; i++) if ($i ~ /^[a-z]+:\/\// && $(i + 1) == s) { print $i; exit } }')
+	debootstrap --variant=minbase --include="$inc" --cache-dir="$debs" \
+		"$SUITE" "$rootfs" ${mirror:+"$mirror"} >"$TMP_BASE/debootstrap.log" 2>&1 || {
 		tail -n 30 "$TMP_BASE/debootstrap.log" >&2
 		die "debootstrap failed (full log above the tail: $TMP_BASE/debootstrap.log)"
 	}
@@ -210,7 +338,7 @@ build_base() { # KEYDIR
 	configure_guest "$rootfs"
 	copy_host_apt_sources "$rootfs"
 	chroot_mount "$rootfs"
-	bind_mount "$CACHE/debs" "$rootfs/var/cache/apt/archives"
+	bind_mount "$debs" "$rootfs/var/cache/apt/archives"
 	cp /etc/resolv.conf "$rootfs/etc/resolv.conf"
 	in_chroot "$rootfs" apt-get -q update >"$TMP_BASE/apt.log" 2>&1 &&
 		in_chroot "$rootfs" apt-get -q -y --no-install-recommends install \
@@ -283,6 +411,7 @@ prepare_run() { # BASEDIR OUTDIR
 		KV_NEW=$KV_NEW
 		KUP_IMAGE_DIR=$out
 		KUP_IMAGE_KEY=$KEY
+		KUP_DISTRO=$KUP_DISTRO
 		KUP_IMAGE_REV=$(git -C "$REPO" describe --always --dirty 2>/dev/null || echo unknown)
 	EOF
 	msg "per-run disk $out/disk.img: $(since "$t") s (initrds: $(du -h "$out"/initrd.img-* | awk '{ printf "%s ", $1 }'))"
@@ -302,9 +431,12 @@ main() {
 	# The key covers what goes into the base (not the per-run stage).
 	KEY=$({
 		declare -f build_base configure_guest copy_host_apt_sources
+		declare -f derive_sources
 		declare -p SUITE GUEST_PKGS INITRD_MODULES MASK_UNITS DISABLED_UNITS
 		echo "$KV_OLD $KV_NEW"
 	} | sha256sum | cut -c1-16)
+	# The distro in the name: a base per release, easy to tell apart.
+	KEY=$KUP_DISTRO-$KEY
 	local base=$CACHE/$KEY t
 	t=$(now)
 

@@ -24,6 +24,17 @@
 #   KUP_VM_LIFETIME qemu is killed after this many seconds whatever happens
 #                   (default 1800)
 #   KUP_VM_APPEND   extra kernel command line for every vm_boot
+#   KUP_DISTRO      the guest's Debian release, bookworm (default) or trixie
+#                   (tests/vm/image.sh); a run's image has one, recorded in
+#                   its image.env: asking for another in the same run fails
+#   KUP_QEMU_CPU    qemu -cpu value (default per distro: none for bookworm,
+#                   qemu's own; "max,la57=off,-cx16" for trixie: under this
+#                   host's qemu 7.2 TCG the Debian 13 6.12 kernels panicked
+#                   in SLUB's cmpxchg16b fast path (__kmalloc_noprof) in 2
+#                   of 3 cold boots with cmpxchg16b offered; without it SLUB
+#                   takes its locked path. Measured with boots.sh on a host
+#                   at load 10-16: 6 of 6 good with -cx16, and 3 of 3 good
+#                   without it: the flag is kept as the safe side)
 #   KUP_QEMU_ACCEL  qemu -accel value (default tcg,tb-size=64). With qemu's
 #                   default 1 GB translation cache the kexec'd kernel stalled
 #                   in clear_page_rep (soft lockups in udev workers): pages
@@ -33,7 +44,12 @@
 #   KUP_KEEP_DISKS=1  keep each VM's qcow2 overlay after vm_stop
 #   KUP_NO_IMAGE=1  do not prepare/load the image when sourced (dev.sh)
 #
-# After sourcing: KV_OLD, KV_NEW (kernel versions in the image), KUP_REPO.
+# After sourcing: KV_OLD, KV_NEW (kernel versions in the image), KUP_DISTRO,
+# KUP_REPO.
+#
+# Kernel release strings may hold regex metacharacters (Debian 13:
+# "6.12.118+deb13-cloud-amd64"): quote them with kup_re_quote before putting
+# them in a regex (vm_session_expect, vm_serial_wait*, grep -E, awk).
 #
 # VM life (the current VM is the one in $VM_DIR; set VM_DIR to switch):
 #   vm_boot [KVER [CMDLINE...]]  start qemu (TCG, 4G, 2 vCPU, virtio disk/net,
@@ -80,6 +96,8 @@
 #   skip REASON (exit 77)
 #   measure NAME VALUE           "MEASURE NAME=VALUE", kept in measure.txt
 #   kup_now / kup_since T0 [T1]  epoch now / seconds between (1 decimal)
+#   kup_re_quote STRING          STRING as an ERE matching it literally (for
+#                                grep -E, awk and vm_* REGEX arguments)
 #   kup_on_exit CMD              run CMD at exit (before VMs are killed)
 
 set -euo pipefail
@@ -93,6 +111,8 @@ KUP_SCENARIO=${KUP_SCENARIO:-$(basename "$0" .sh)}
 kup_now() { echo "$EPOCHREALTIME"; }
 kup_since() { awk -v a="$1" -v b="${2:-$EPOCHREALTIME}" 'BEGIN { printf "%.1f", b - a }'; }
 info() { printf '[%(%T)T] %s\n' -1 "$*"; }
+# Bracketed ("[+]"), not backslashed: awk -v would eat the backslashes.
+kup_re_quote() { sed -e 's/[].[*+?(){}|$/]/[&]/g' -e 's/\^/\\^/g' <<<"$1"; }
 
 if [[ -z ${KUP_RUN_DIR:-} ]]; then
 	KUP_RUN_DIR=/var/tmp/kupgrade-tests/runs/$(date +%Y%m%d-%H%M%S)-$$
@@ -117,10 +137,22 @@ vm_image_ready() {
 			return 1
 		}
 	fi
+	local want=${KUP_DISTRO:-}
 	# shellcheck disable=SC1091
 	. "$img/image.env"
 	KUP_IMAGE_DIR=$img
-	export KV_OLD KV_NEW KUP_IMAGE_DIR
+	KUP_DISTRO=${KUP_DISTRO:-bookworm}
+	if [[ -n $want && $want != "$KUP_DISTRO" ]]; then
+		echo "vm_image_ready: KUP_DISTRO=$want, but this run's image ($img) is $KUP_DISTRO" >&2
+		return 1
+	fi
+	if [[ -z ${KUP_QEMU_CPU+set} ]]; then
+		case $KUP_DISTRO in
+		trixie) KUP_QEMU_CPU=max,la57=off,-cx16 ;;
+		*) KUP_QEMU_CPU= ;;
+		esac
+	fi
+	export KV_OLD KV_NEW KUP_IMAGE_DIR KUP_DISTRO KUP_QEMU_CPU
 }
 
 # --- VM start and stop -----------------------------------------------------
@@ -167,7 +199,7 @@ vm__launch() {
 	rm -f "$VM_DIR/qemu.pid"
 	setsid bash -c '
 		exec timeout --foreground -s KILL '"$KUP_VM_LIFETIME"' qemu-system-x86_64 \
-			-name "kupgrade-$0" -accel '"$KUP_QEMU_ACCEL"' -m 4G -smp 2 -nographic -no-reboot \
+			-name "kupgrade-$0" -accel '"$KUP_QEMU_ACCEL"' '"${KUP_QEMU_CPU:+-cpu $KUP_QEMU_CPU}"' -m 4G -smp 2 -nographic -no-reboot \
 			-kernel "$1" -initrd "$2" -append "$3" \
 			-drive file="$4",format=qcow2,if=virtio,cache=unsafe \
 			-netdev user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:"$5"-:22'"$fwd"' \
@@ -175,7 +207,9 @@ vm__launch() {
 			-pidfile "$6" </dev/null 2>&1 | "$7" >"$8"' \
 		"$(basename "$VM_DIR")" "$KUP_IMAGE_DIR/vmlinuz-$kv" "$KUP_IMAGE_DIR/initrd.img-$kv" \
 		"$cmdline" "$VM_DIR/disk.qcow2" "$port" "$VM_DIR/qemu.pid" \
-		"$KUP_VM_LIB/tsline" "$VM_DIR/serial.log" &
+		"$KUP_VM_LIB/tsline" "$VM_DIR/serial.log" </dev/null >/dev/null 2>&1 &
+	# (not on the scenario's stdout: a VM left by a scenario killed before
+	# its trap ran would keep run.sh's tee of that output waiting)
 	echo $! >"$VM_DIR/pgid"
 }
 
@@ -188,7 +222,10 @@ vm_boot() {
 	VM_DIR=$(mktemp -d "$KUP_LOG_DIR/vm.XXXX")
 	VM_ALL+=("$VM_DIR")
 	qemu-img create -q -f qcow2 -F raw -b "$KUP_IMAGE_DIR/disk.img" "$VM_DIR/disk.qcow2"
-	cmdline="console=ttyS0 root=/dev/vda rw ${KUP_VM_APPEND:-} $extra"
+	# no_timer_check: on a loaded host the TCG guest's boot-time check of
+	# the IO-APIC timer can miss its ticks and panic ("IO-APIC + timer
+	# doesn't work!", seen at load 16 on Debian 12 and 13 guests alike).
+	cmdline="console=ttyS0 root=/dev/vda rw no_timer_check ${KUP_VM_APPEND:-} $extra"
 	echo "$kv" >"$VM_DIR/kver"
 	vm__start "$kv" "$cmdline"
 }
@@ -206,7 +243,7 @@ vm__start() {
 				VM_PORT=$port
 				echo "$port" >"$VM_DIR/port"
 				echo "$VM_BOOT_T0" >"$VM_DIR/boot-t0"
-				info "vm_boot: $kv, ssh on 127.0.0.1:$port, state in $VM_DIR"
+				info "vm_boot: $KUP_DISTRO $kv${KUP_QEMU_CPU:+ (-cpu $KUP_QEMU_CPU)}, ssh on 127.0.0.1:$port, state in $VM_DIR"
 				return 0
 			fi
 			kill -0 "$(vm__pgid)" 2>/dev/null || break

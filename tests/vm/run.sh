@@ -7,7 +7,10 @@
 # (KUP_SCENARIO_TIMEOUT, default 900 s, or a "# kup-timeout: N" line in the
 # scenario), printing "PASS name" / "FAIL name (reason)" and at the end
 # "N passed, N failed". Exits 1 if any scenario failed.
-# Logs: $KUP_RUN_DIR (default /var/tmp/kupgrade-tests/runs/<time>-<pid>).
+# Logs: $KUP_RUN_DIR (default /var/tmp/kupgrade-tests/runs/<time>-<distro>-<pid>).
+# KUP_DISTRO=bookworm|trixie: the guest's Debian release (default bookworm;
+# see image.sh); it is in the run directory's name, the log's head and every
+# PASS/FAIL line.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -26,20 +29,28 @@ else
 	scenarios=("$HERE"/scenarios/*.sh)
 fi
 
-export KUP_RUN_DIR=${KUP_RUN_DIR:-/var/tmp/kupgrade-tests/runs/$(date +%Y%m%d-%H%M%S)-$$}
+export KUP_DISTRO=${KUP_DISTRO:-bookworm}
+case $KUP_DISTRO in
+bookworm | trixie) ;;
+*) echo "run.sh: KUP_DISTRO=$KUP_DISTRO: unknown (bookworm or trixie)" >&2; exit 64 ;;
+esac
+export KUP_RUN_DIR=${KUP_RUN_DIR:-/var/tmp/kupgrade-tests/runs/$(date +%Y%m%d-%H%M%S)-$KUP_DISTRO-$$}
 mkdir -p "$KUP_RUN_DIR/logs"
 echo "run directory: $KUP_RUN_DIR"
+echo "distro: $KUP_DISTRO (Debian guest; KUP_DISTRO=bookworm|trixie)"
 
 # Old runs: logs kept for 12 hours (runs of other users may still be going).
 find /var/tmp/kupgrade-tests/runs -mindepth 1 -maxdepth 1 -type d -mmin +720 \
 	-exec rm -rf --one-file-system {} + 2>/dev/null || true
 
-cleanup() {
-	# Whatever a scenario left running (killed with SIGKILL, trap skipped).
+kill_left_vms() { # DIR: VMs a scenario left running (killed with SIGKILL, trap skipped)
 	local pg
-	for pg in "$KUP_RUN_DIR"/logs/*/vm.*/pgid; do
+	for pg in "$1"/vm.*/pgid "$1"/*/vm.*/pgid; do
 		[[ -f $pg ]] && kill -KILL -- "-$(cat "$pg")" 2>/dev/null || true
 	done
+}
+cleanup() {
+	kill_left_vms "$KUP_RUN_DIR/logs"
 	find "$KUP_RUN_DIR/logs" -name disk.qcow2 -delete 2>/dev/null || true
 	[[ -n ${KUP_KEEP_IMAGE:-} ]] || rm -f "$KUP_RUN_DIR/image/disk.img"
 }
@@ -51,7 +62,10 @@ if [[ ! -f $KUP_RUN_DIR/image/image.env ]]; then
 	timeout --foreground -k 30 "${KUP_IMAGE_TIMEOUT:-1800}" "$HERE/image.sh" "$KUP_RUN_DIR/image" ||
 		{ echo "FAIL image (guest image build failed or timed out)"; echo "0 passed, 1 failed"; exit 1; }
 fi
-echo "guest image ready in $((SECONDS - t0)) s: $(grep -E '^KV_(OLD|NEW)=' "$KUP_RUN_DIR/image/image.env" | tr '\n' ' ')"
+img_distro=$(sed -n 's/^KUP_DISTRO=//p' "$KUP_RUN_DIR/image/image.env")
+[[ ${img_distro:-bookworm} == "$KUP_DISTRO" ]] ||
+	{ echo "run.sh: this run's image is ${img_distro:-bookworm}, not KUP_DISTRO=$KUP_DISTRO" >&2; exit 64; }
+echo "guest image ready in $((SECONDS - t0)) s: $KUP_DISTRO $(grep -E '^KV_(OLD|NEW)=' "$KUP_RUN_DIR/image/image.env" | tr '\n' ' ')"
 
 passed=0 failed=0 skipped=0 results=()
 for s in "${scenarios[@]}"; do
@@ -59,22 +73,23 @@ for s in "${scenarios[@]}"; do
 	log=$KUP_RUN_DIR/logs/$name.log
 	limit=$(sed -n 's/^# kup-timeout: *\([0-9]\+\).*/\1/p' "$s" | head -n1)
 	limit=${KUP_SCENARIO_TIMEOUT:-${limit:-900}}
-	echo "=== $name (limit ${limit} s)"
+	echo "=== $name on $KUP_DISTRO (limit ${limit} s)"
 	st=$SECONDS
 	set +e
 	KUP_SCENARIO=$name KUP_LOG_DIR=$KUP_RUN_DIR/logs/$name \
 		timeout -k 20 "$limit" bash "$s" </dev/null 2>&1 | tee "$log" | sed -u 's/^/    /'
 	rc=${PIPESTATUS[0]}
 	set -e
+	kill_left_vms "$KUP_RUN_DIR/logs/$name"
 	took=$((SECONDS - st))
 	case $rc in
-	0) line="PASS $name (${took} s)"; passed=$((passed + 1)) ;;
-	77) line="SKIP $name ($(grep -m1 '^SKIP: ' "$log" | cut -c7-))"; skipped=$((skipped + 1)) ;;
-	124 | 137) line="FAIL $name (timed out after ${limit} s)"; failed=$((failed + 1)) ;;
+	0) line="PASS $name [$KUP_DISTRO] (${took} s)"; passed=$((passed + 1)) ;;
+	77) line="SKIP $name [$KUP_DISTRO] ($(grep -m1 '^SKIP: ' "$log" | cut -c7-))"; skipped=$((skipped + 1)) ;;
+	124 | 137) line="FAIL $name [$KUP_DISTRO] (timed out after ${limit} s)"; failed=$((failed + 1)) ;;
 	*)
 		# A scenario can die without a FAIL line (set -e): grep finds none.
 		reason=$(grep '^FAIL: ' "$log" | tail -n1 | cut -c7- || true)
-		line="FAIL $name (${reason:-exit status $rc})"
+		line="FAIL $name [$KUP_DISTRO] (${reason:-exit status $rc})"
 		failed=$((failed + 1))
 		;;
 	esac
@@ -82,7 +97,7 @@ for s in "${scenarios[@]}"; do
 	results+=("$line")
 done
 
-echo "=== results (logs in $KUP_RUN_DIR)"
+echo "=== results on $KUP_DISTRO (logs in $KUP_RUN_DIR)"
 printf '%s\n' "${results[@]}"
 summary="$passed passed, $failed failed"
 ((skipped == 0)) || summary+=", $skipped skipped"

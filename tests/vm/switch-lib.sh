@@ -50,7 +50,7 @@ switch() {
 	vm_wait_ssh 600 "$boot0" || fail "no ssh after the switch ($tag)"
 	measure "switch_${tag}_total_s" "$(kup_since "$t0")"
 	vm_session_send op 'echo "UNAME=$(uname -r)"\n'
-	vm_session_expect op "UNAME=$to" 120 || fail "the same shell does not print the new uname -r ($tag)"
+	vm_session_expect op "UNAME=$(kup_re_quote "$to")" 120 || fail "the same shell does not print the new uname -r ($tag)"
 	vm_session_expect op "TYPED_${tag}42" 60 || fail "keystrokes typed during the pause were lost ($tag)"
 	[[ $(grep -ac "TYPED_${tag}42" "$SW_LOG") == 1 ]] || fail "keystrokes typed during the pause arrived more than once ($tag)"
 	vm_session_alive op || fail "the ssh client died ($tag)"

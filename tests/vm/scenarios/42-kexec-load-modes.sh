@@ -29,7 +29,7 @@ for nochecks in 1 0; do
 	fi
 	t0=$(kup_now)
 	vm_ssh 'systemd-run --no-block --quiet systemctl kexec' || fail "cannot start systemctl kexec"
-	vm_serial_wait_after "Linux version $to" "$t0" 600 || fail "$to did not start ($method)"
+	vm_serial_wait_after "Linux version $(kup_re_quote "$to")" "$t0" 600 || fail "$to did not start ($method)"
 	ts=$(vm_serial_time "kexec_core: Starting new kernel" "$t0")
 	tl=$(vm_serial_time "Linux version $to" "$t0")
 	measure "${method}_shutdown_s" "$(kup_since "$t0" "$ts")"

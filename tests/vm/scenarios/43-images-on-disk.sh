@@ -34,7 +34,7 @@ vm_ssh "kupgrade stage --images-on-disk --from $SRC --kernel /boot/vmlinuz-$to" 
 
 t0=$(kup_now)
 vm_ssh 'systemd-run --no-block --quiet systemctl kexec' || fail "cannot start systemctl kexec"
-vm_serial_wait_after "Linux version $to" "$t0" 600 || fail "$to did not start"
+vm_serial_wait_after "Linux version $(kup_re_quote "$to")" "$t0" 600 || fail "$to did not start"
 sleep 5
 vm_wait_ssh 600 || fail "no ssh after the kexec"
 measure kexec_to_ssh_s "$(kup_since "$t0" "$VM_SSH_UP_T")"

@@ -48,7 +48,7 @@ vm_session_expect op 'RC_boot=[0-9]' 1500 || fail "kupgrade never returned in th
 vm_wait_ssh 600 "$boot0" || fail "no ssh after the switch"
 grep -aq 'RC_boot=70' "$log" || fail "kupgrade should exit 70 when a unit failed: $(grep -a 'RC_boot=' "$log" | tail -1)"
 vm_session_send op 'echo "UNAME=$(uname -r)"\n'
-vm_session_expect op "UNAME=$KV_NEW" 60 || fail "the surviving session is not on the new kernel"
+vm_session_expect op "UNAME=$(kup_re_quote "$KV_NEW")" 60 || fail "the surviving session is not on the new kernel"
 st=$(vm_ssh kupgrade status --json)
 echo "$st" >"$KUP_LOG_DIR/status.json"
 outcomes=$(python3 -c 'import json,sys; m=json.load(sys.stdin); print(" ".join(u["name"]+"="+u["outcome"] for u in m["units"]))' <<<"$st") ||

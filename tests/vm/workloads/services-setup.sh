@@ -57,14 +57,43 @@ python3 -c 'import random; r = random.Random(7); print("".join(r.choice("abcdefg
 # A directive set twice is an error: none in nginx.conf, ours in conf.d.
 sed -i '/^[[:space:]]*keepalive_\(timeout\|requests\)/d' /etc/nginx/nginx.conf
 printf 'keepalive_timeout 600s;\nkeepalive_requests 100000;\n' >/etc/nginx/conf.d/kupgrade-tests.conf
+# lighttpd 1.4.79 (Debian 13) takes at most 65535 keep-alive requests.
 cat >/etc/lighttpd/conf-enabled/90-kupgrade-tests.conf <<'EOF'
 server.max-keep-alive-idle = 600
-server.max-keep-alive-requests = 100000
+server.max-keep-alive-requests = 65535
 server.max-read-idle = 600
 server.max-write-idle = 600
 EOF
 # Debian's lighttpd.conf sets server.port (a second one is an error).
 sed -i 's/^server.port *=.*/server.port = 8080/' /etc/lighttpd/lighttpd.conf
+
+# Debian 13's lighttpd.service sandboxes the daemon (PrivateTmp=,
+# ProtectSystem=, ProtectHome=, ProtectProc=, ProtectHostname=, ...): it runs
+# in its own mount and UTS namespaces, a blocker for which kupgrade plans
+# "restart" (blockers.c: ns_check_mount). This scenario is about services
+# that are checkpointed: the namespace-making settings are reset by a
+# drop-in, only where Debian's unit has them (Debian 12's has none), and the
+# daemon's namespaces are checked to be PID 1's below. Its seccomp-based
+# settings (RestrictNamespaces=, SystemCallArchitectures=,
+# MemoryDenyWriteExecute=, ...) stay: the restore through the unit must cope
+# with them (under them CRIU's clone3() got ENOSYS: "Can't fork for PID").
+if systemctl cat lighttpd.service | grep -qE '^(PrivateTmp|ProtectSystem|ProtectHome|ProtectProc|ProtectHostname|PrivateDevices)='; then
+	mkdir -p /etc/systemd/system/lighttpd.service.d
+	cat >/etc/systemd/system/lighttpd.service.d/50-kupgrade-tests-no-namespaces.conf <<'EOF'
+[Service]
+PrivateTmp=no
+PrivateDevices=no
+ProtectSystem=no
+ProtectHome=no
+ProtectProc=default
+ProtectHostname=no
+ProtectKernelTunables=no
+ProtectKernelModules=no
+ProtectKernelLogs=no
+ProtectControlGroups=no
+EOF
+	echo "lighttpd.service: Debian's unit runs it in its own namespaces; reset by a drop-in for this scenario" >&2
+fi
 
 systemctl daemon-reload
 systemctl enable --quiet kupgrade-zdtm.service kupgrade-busclient.service nginx.service lighttpd.service \
@@ -82,5 +111,13 @@ for port in 7000 80 8080; do
 		sleep 0.1
 	done
 	ss -Hltn "sport = :$port" | grep -q . || { echo "nothing listens on port $port" >&2; exit 1; }
+done
+# Checkpointed services must share PID 1's mount and UTS namespaces.
+for u in kupgrade-zdtm nginx lighttpd; do
+	pid=$(systemctl show -p MainPID --value "$u.service")
+	for ns in mnt uts; do
+		[[ $(readlink "/proc/$pid/ns/$ns") == "$(readlink /proc/1/ns/$ns)" ]] ||
+			{ echo "$u.service (PID $pid) runs in its own $ns namespace" >&2; exit 1; }
+	done
 done
 echo "services ready"
