@@ -268,7 +268,7 @@ vm_boot_again() {
 	while [[ -e $VM_DIR/serial.log.$n ]]; do n=$((n + 1)); done
 	mv "$VM_DIR/serial.log" "$VM_DIR/serial.log.$n"
 	echo "$kv" >"$VM_DIR/kver"
-	vm__start "$kv" "console=ttyS0 root=/dev/vda rw ${KUP_VM_APPEND:-}"
+	vm__start "$kv" "console=ttyS0 root=/dev/vda rw no_timer_check ${KUP_VM_APPEND:-}"
 }
 
 vm_fwd_port() { cat "$VM_DIR/fwd-$1"; }

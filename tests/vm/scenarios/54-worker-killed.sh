@@ -85,7 +85,7 @@ for ((i = 0; i < ${#runs[@]}; i++)); do
 	[[ $rc != 0 ]] || fail "$tag: kupgrade exited 0"
 	said=$(tail -n "+$from" "$log" | grep -a 'kupgrade: ')
 	case $mode in
-	kill) grep -q "killed by SIGKILL in phase '$f[':].*recovered, still on Linux $KV_OLD" <<<"$said" ||
+	kill) grep -q "killed by SIGKILL in phase '$f[':].*recovered, still on Linux $(kup_re_quote "$KV_OLD")" <<<"$said" ||
 		fail "$tag: the result does not say the worker was killed in '$f' and all recovered: $said" ;;
 	stop) grep -q "Upgrade failed in phase '$f[':].*rolled back" <<<"$said" ||
 		fail "$tag: the result does not say the switch was rolled back in '$f': $said" ;;

@@ -56,7 +56,7 @@ info "(1) the restore killed before the unlock: --finish unlocked and cleaned up
 vm_session_send op 'unset KUPGRADE_BOOT_FAULT\n'
 id_before=$(vm_ssh 'kupgrade status --json' | python3 -c 'import json, sys; print(json.load(sys.stdin)["upgrade_id"])')
 t0=$(kup_now)
-vm_session_send op "KUPGRADE_KEXEC_NO_CHECKS=1 kupgrade --kernel /boot/vmlinuz-$KV_OLD --yes --images-on-disk --append 'console=ttyS0 root=/dev/vda rw init=/bin/false'; echo RC_panic=\$?\n"
+vm_session_send op "KUPGRADE_KEXEC_NO_CHECKS=1 kupgrade --kernel /boot/vmlinuz-$KV_OLD --yes --images-on-disk --append 'console=ttyS0 root=/dev/vda rw no_timer_check init=/bin/false'; echo RC_panic=\$?\n"
 waited=0
 while vm_alive; do
 	((waited++ < 1800)) || fail "the guest never went down after the switch into a panicking kernel"
