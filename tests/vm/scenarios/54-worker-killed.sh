@@ -7,7 +7,11 @@
 # no image, no staged initrd, no quiesce drop-in is left, and the next switch
 # is not refused. The worker holds before the phase (KUPGRADE_PAUSE, a test
 # hook); a watcher the plan leaves alone (kupgrade.conf: leave) kills it
-# there, as sshd itself may be dumped by then.
+# there, as sshd itself may be dumped by then. sshd is left alone here
+# (kupgrade.conf: leave): dumped and restored in place at every phase, the
+# 13th dump of its listener failed ("Can't create memfd in victim: Too many
+# open files"), which is not what this scenario is about; a service of its
+# own, a counter, is checkpointed and recovered instead.
 . "$(dirname "$0")/../lib.sh"
 
 vm_boot "$KV_OLD"
@@ -15,7 +19,13 @@ vm_wait_ssh 900 || fail "no ssh after the cold boot"
 
 # The watcher: when the worker says it holds, do what /run/kup-kill-mode says.
 vm_ssh '
-	printf "[plan]\nleave = kup-killer.service\n" >/etc/kupgrade-test54.conf
+	printf "[plan]\nleave = kup-killer.service ssh.service\ncheckpoint = kup54-counter.service\n" >/etc/kupgrade-test54.conf
+	cat >/etc/systemd/system/kup54-counter.service <<"EOF"
+[Service]
+ExecStart=/bin/bash -c "n=0; while :; do n=$$((n+1)); echo $$n >/run/kup54-counter.new; mv /run/kup54-counter.new /run/kup54-counter; sleep 0.5; done"
+EOF
+	systemctl daemon-reload
+	systemctl start kup54-counter.service
 	cat >/usr/local/sbin/kup-killer <<"EOF"
 #!/bin/sh
 while :; do
@@ -50,6 +60,10 @@ check_and_arm() { # PHASE MODE NEXT_MODE
 	vm_ssh "set -e
 		$VM_NOTHING_LEFT_SH
 		systemctl is-active -q ssh.service || { echo 'ssh.service is not active'; exit 1; }
+		systemctl is-active -q kup54-counter.service || { echo 'kup54-counter.service is not active'; exit 1; }
+		c=\$(cat /run/kup54-counter)
+		[ \"\$c\" -gt \"\$(cat /run/kup54-last 2>/dev/null || echo 0)\" ] || { echo \"the service counter went back to \$c\"; exit 1; }
+		echo \"\$c\" >/run/kup54-last
 		failed=\$(systemctl list-units --failed --plain --no-legend | grep -v kupgrade-upgrade || true)
 		[ -z \"\$failed\" ] || { echo \"failed units: \$failed\"; exit 1; }
 		grep -q '^$2 $1\\(:[^ ]*\\)\\? pid=[0-9]' /run/kup-killer.log || { echo 'the watcher never acted (the worker did not hold before $1)'; exit 1; }
