@@ -321,24 +321,45 @@ vm_ssh 'test ! -e /tmp/hx-ckpt && test ! -e /run/kupgrade.lock && test ! -e /run
 # restores a session in place), "m0" is where she does the rest.
 VM_SESSION_USER=$U vm_session_open ma
 VM_SESSION_USER=$U vm_session_open m0
+# What a session printed after byte OFFSET of its log, its lines joined:
+# tsline cuts a line in two when its end comes over a second later (seen
+# under load: "R" / "C_alloc-late=70"), and every wait must see only what
+# the command it waits for printed.
+log_size() { stat -c %s "$(vm_session_log "$1")"; }
+joined_since() { tail -c +$(($2 + 1)) "$(vm_session_log "$1")" | sed 's/^[^|]*| //' | tr -d '\r\n'; }
+expect_since() { # NAME OFFSET REGEX TIMEOUT
+	local t0=$SECONDS
+	until joined_since "$1" "$2" | grep -aqE -- "$3"; do
+		if ((SECONDS - t0 >= $4)); then
+			echo "expect_since: '$3' not seen in session $1 within $4 s; its log tail:" >&2
+			tail -n 20 "$(vm_session_log "$1")" >&2
+			return 1
+		fi
+		sleep 0.5
+	done
+}
+UA_N=0
 uattack() { # SESSION ACTION...: typed into her session, waited for
-	local s=$1
+	local s=$1 off
 	shift
-	vm_session_send "$s" ". kup-hostile; hx $*; echo \"DONE_\$((40+2))_$1\"\n"
-	vm_session_expect "$s" "DONE_42_$1" 120 || fail "hx $* did not finish in session $s"
+	UA_N=$((UA_N + 1))
+	off=$(log_size "$s")
+	vm_session_send "$s" ". kup-hostile; hx $*; echo \"DONE_\$((40+2))_$UA_N\"\n"
+	expect_since "$s" "$off" "DONE_42_$UA_N" 120 || fail "hx $* did not finish in session $s"
 }
 # op_switch TAG [ENV...]: kupgrade typed into the operator's session with
 # the images in memory; sets RC (its exit) and SECS, and the worker's
 # journal of this attempt in $KUP_LOG_DIR/worker-TAG.txt.
 op_switch() {
-	local tag=$1 t0 since
+	local tag=$1 t0 since off
 	shift
 	since=$(vm_ssh 'date +%s')
 	t0=$(kup_now)
+	off=$(log_size op)
 	vm_session_send op "$* KUPGRADE_KEXEC_NO_CHECKS=1 kupgrade --kernel $K --yes; echo \"RC_$tag=\$?\"\n"
-	vm_session_expect op "RC_$tag=[0-9]" 900 || fail "kupgrade never returned ($tag)"
+	expect_since op "$off" "RC_$tag=[0-9]" 900 || fail "kupgrade never returned ($tag)"
 	SECS=$(kup_since "$t0")
-	RC=$(grep -a "RC_$tag=[0-9]" "$OPLOG" | tail -n1 | sed 's/.*RC_[a-z0-9-]*=//')
+	RC=$(joined_since op "$off" | grep -aoE "RC_$tag=[0-9]+" | tail -n1 | cut -d= -f2)
 	vm_ssh "journalctl --since @$since --no-pager -o cat" >"$KUP_LOG_DIR/worker-$tag.txt" 2>&1 || true
 	measure "attempt_${tag//-/_}_s" "$SECS"
 }
@@ -348,8 +369,9 @@ alive_after() { # TAG: the operator's counter and the user's session still run
 	sleep 2
 	(($(grep -ac ' tick ' "$OPLOG") > before)) || check_failed "$1: the operator's counter stopped"
 	for s in ma m0; do
+		off=$(log_size $s)
 		vm_session_send $s "echo \"ALIVE_\$((40+2))_$1\"\n"
-		vm_session_expect $s "ALIVE_42_$1" 60 || check_failed "$1: the user's session $s stopped answering"
+		expect_since $s "$off" "ALIVE_42_$1" 60 || check_failed "$1: the user's session $s stopped answering"
 	done
 }
 
@@ -361,8 +383,9 @@ info "/run has $run_avail MiB free, $mem_avail MiB available: the user takes $bi
 ((big + 600 < mem_avail)) || fail "cannot size the allocation: /run $run_avail MiB, memory $mem_avail MiB"
 measure user_alloc_mib "$big"
 uattack m0 grow-now "$big"
+off=$(log_size m0)
 vm_session_send m0 'until [ -s ~/grown ]; do sleep 0.5; done; cat ~/grown\n'
-vm_session_expect m0 "$big MiB at" 300 || fail "the user's allocation did not finish"
+expect_since m0 "$off" "$big MiB at" 300 || fail "the user's allocation did not finish"
 out=$(vm_ssh "KUPGRADE_KEXEC_NO_CHECKS=1 kupgrade check --kernel $K 2>&1; echo RC=\$?") || true
 info "check with $big MiB allocated: $(tr '\n' ' ' <<<"$out")"
 grep -q '^RC=2$' <<<"$out" || check_failed "kupgrade check did not refuse with exit 2 under the allocation"
@@ -466,6 +489,7 @@ info "the plan carries $ncarried files on a tmpfs"
 
 boot0=$(vm_boot_id)
 t0=$(kup_now)
+off=$(log_size op)
 vm_session_send op "KUPGRADE_KEXEC_NO_CHECKS=1 kupgrade --kernel $K --yes; echo \"RC_switch=\$?\"\n"
 waited=0
 until vm_serial_time 'Run /init as init process' "$t0" >/dev/null; do
@@ -473,11 +497,11 @@ until vm_serial_time 'Run /init as init process' "$t0" >/dev/null; do
 	vm_alive || fail "qemu died"
 	sleep 0.5
 done
-vm_session_expect op 'RC_switch=[0-9]' 1500 || fail "kupgrade never returned in the operator's session"
+expect_since op "$off" 'RC_switch=[0-9]' 1500 || fail "kupgrade never returned in the operator's session"
 vm_wait_ssh 600 "$boot0" || fail "no ssh after the switch"
 measure switch_total_s "$(kup_since "$t0")"
 [[ $(vm_ssh uname -r) == "$KV_NEW" ]] || fail "the kernel did not change"
-RC=$(grep -a 'RC_switch=[0-9]' "$OPLOG" | tail -n1 | sed 's/.*RC_switch=//')
+RC=$(joined_since op "$off" | grep -aoE 'RC_switch=[0-9]+' | tail -n1 | cut -d= -f2)
 info "the switch exited $RC"
 vm_ssh 'journalctl -b -o cat --no-pager -u kupgrade-restore.service -u kupgrade-netlock.service -u kup-hostile-plant.service' \
 	>"$KUP_LOG_DIR/restore-journal.txt" 2>&1 || true
@@ -508,10 +532,12 @@ measure sessions_refused_at_put_back "$nfailed"
 vm_ssh "test -L /dev/shm/hx-pb-dir && test -L /dev/shm/hx-pb-leaf && test -p /dev/shm/hx-pb-fifo && test -L $R/hx-pb" ||
 	check_failed "something replaced her planted links"
 # The control session: back, its files with her owner, modes and contents.
+off=$(log_size op)
 vm_session_send op 'echo "UNAME=$(uname -r)"\n'
-vm_session_expect op "UNAME=$KV_NEW" 120 || check_failed "the operator's shell is not on the new kernel"
+expect_since op "$off" "UNAME=$KV_NEW" 120 || check_failed "the operator's shell is not on the new kernel"
+off=$(log_size m0)
 vm_session_send m0 "echo \"M0_\$((40+2))_\$(uname -r)\"\n"
-vm_session_expect m0 "M0_42_$KV_NEW" 120 || check_failed "the user's control session did not come back"
+expect_since m0 "$off" "M0_42_$KV_NEW" 120 || check_failed "the user's control session did not come back"
 got=$(vm_ssh "stat -c '%n %U:%G %a' /dev/shm/hx-ok /dev/shm/hx-ok/f $R/hx-ok; cat /dev/shm/hx-ok/f $R/hx-ok" | tr '\n' ' ')
 info "control files: $got"
 [[ $got == "/dev/shm/hx-ok $U:$U 750 /dev/shm/hx-ok/f $U:$U 640 $R/hx-ok $U:$U 600 ok1 ok2 " ]] ||
