@@ -103,11 +103,13 @@ PY
 	echo $! >>"$HOME/pids"
 }
 hx() {
-	local R=/run/user/$(id -u)
+	local R=/run/user/$(id -u) p
 	case $1 in
 	stop) # end every process started above, remove the files
-		[ -f "$HOME/pids" ] && kill $(cat "$HOME/pids") 2>/dev/null
-		wait 2>/dev/null
+		# (Each by its PID: her shell may run other jobs, a watcher.)
+		for p in $(cat "$HOME/pids" 2>/dev/null); do
+			kill "$p" 2>/dev/null && wait "$p" 2>/dev/null
+		done
 		rm -rf "$HOME/pids" "$HOME/grown" "$R"/hx-* /dev/shm/hx-*
 		;;
 	swap-leaf) # the held file becomes a symlink to a root-only file
