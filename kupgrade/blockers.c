@@ -6,6 +6,7 @@
 #include <sys/sysmacros.h>
 
 #include "blockers.h"
+#include "criu.h"
 #include "macro.h"
 #include "plan.h"
 
@@ -102,6 +103,17 @@ enum fd_verdict fd_check_file(const struct proc_fd *fd, char *reason, size_t siz
 		return check_socket(fd, reason, size);
 	if (startswith(fd->target, "anon_inode:"))
 		return check_anon_inode(fd->target + STRLEN("anon_inode:"), reason, size);
+	/* Deleted while open: CRIU copies it into the images, up to its ghost
+	 * limit; a bigger one would fail the dump, after other units were
+	 * frozen (any user can hold one). memfds are dumped apart. */
+	if (S_ISREG(fd->mode) && fd->nlink == 0 && fd->size > CRIU_GHOST_LIMIT &&
+	    !startswith(fd->target, "/memfd:")) {
+		snprintf(reason, size,
+			 "holds %s open, deleted, %lld KiB: over the %d KiB " CRIU
+			 " copies of a deleted file",
+			 fd->target, (long long)fd->size / 1024, CRIU_GHOST_LIMIT / 1024);
+		return FD_BLOCKER;
+	}
 	if (S_ISFIFO(fd->mode)) {
 		/* pam_systemd's session FIFO, opened in logind's own mount namespace. */
 		if (fnmatch("/run/systemd/sessions/*.ref", fd->target, 0) == 0) {

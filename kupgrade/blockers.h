@@ -21,7 +21,8 @@ enum fd_verdict {
 	FD_BLOCKER,
 };
 
-/* A file, device, anonymous inode or socket family. Fills reason (without
+/* A file, device, anonymous inode or socket family, or a file deleted while
+ * open and too big for CRIU to copy. Fills reason (without
  * the pid/fd location) for FD_EXTERNAL and FD_BLOCKER. Its only FD_EXTERNAL
  * is a logind session or inhibitor FIFO (EXTERNAL_LOGIND_FIFO, plan.h). */
 enum fd_verdict fd_check_file(const struct proc_fd *fd, char *reason, size_t size);

@@ -59,6 +59,7 @@ static int new_opts(int images_fd, const char *log_name, int *ret_log_fd, criu_o
 		criu_local_set_ext_unix_sk(o, true);
 		criu_local_set_file_locks(o, true);
 		criu_local_set_link_remap(o, true);
+		criu_local_set_ghost_limit(o, CRIU_GHOST_LIMIT);
 		/* The old unit's cgroup may be gone at restore; the unit owner
 		 * (systemd) places the processes, not CRIU. */
 		criu_local_set_manage_cgroups(o, true);

@@ -8,6 +8,11 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/* CRIU copies a file deleted while open ("ghost") into the images up to
+ * this size, set explicitly so that the plan's blocker (blockers.c) and the
+ * dump agree; over it the dump fails. CRIU's own default. */
+#define CRIU_GHOST_LIMIT (1024 * 1024)
+
 /*
  * CRIU through libcriu (criu swrk). The only file that knows libcriu. Every
  * dump and restore uses the options kupgrade needs for whole services and

@@ -222,6 +222,8 @@ static int read_one_fd(pid_t pid, int fdnum, struct proc_fd *ret)
 	ret->mode = st.st_mode;
 	ret->rdev = st.st_rdev;
 	ret->ino = st.st_ino;
+	ret->nlink = st.st_nlink;
+	ret->size = st.st_size;
 	if (S_ISSOCK(st.st_mode)) {
 		n = getxattr(path, "system.sockprotoname", ret->proto, sizeof(ret->proto) - 1);
 		if (n > 0)

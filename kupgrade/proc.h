@@ -53,6 +53,8 @@ struct proc_fd {
 	mode_t mode;	  /* stat of the target */
 	dev_t rdev;
 	uint64_t ino;
+	nlink_t nlink; /* 0: deleted while open (or a memfd) */
+	off_t size;
 	char proto[32]; /* sockets: system.sockprotoname ("UNIX", "TCP", ...) */
 };
 

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "json.h"
 #include "kernel-image.h"
@@ -90,6 +91,10 @@ int stage_run(const struct kupgrade_options *o)
 	uint64_t bytes;
 	int r;
 
+	/* Staging mounts a tmpfs and loads a kernel: refused before anything,
+	 * and clearly, rather than by the first call that needs root. */
+	if (!o->dry_run && geteuid() != 0)
+		return log_error_errno(-EPERM, "kupgrade stage must run as root.");
 	r = kernel_image_read(o->kernel, &k);
 	if (r < 0)
 		return log_error_errno(r, "%s is not a usable kernel image: %m", o->kernel);

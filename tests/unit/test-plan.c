@@ -4,10 +4,12 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "blockers.h"
 #include "cgroup.h"
 #include "config.h"
+#include "criu.h"
 #include "log.h"
 #include "plan.h"
 #include "proc.h"
@@ -388,6 +390,54 @@ TEST(blockers_sockets_and_fifos)
 	struct proc_fd reg = { .mode = S_IFREG | 0644,
 			       .target = "/usr/lib/x86_64-linux-gnu/libc.so.6 (deleted)" };
 	ASSERT_EQ(fd_check_file(&reg, reason, sizeof(reason)), FD_OK);
+}
+
+struct held_fd {
+	int fd;
+	enum fd_verdict verdict;
+	char reason[512];
+};
+
+static int judge_held_fd(pid_t pid, const struct proc_fd *fd, void *userdata)
+{
+	struct held_fd *h = userdata;
+
+	if (fd->fd == h->fd)
+		h->verdict = fd_check_file(fd, h->reason, sizeof(h->reason));
+	return 0;
+}
+
+/* A file deleted while open is copied by CRIU up to its ghost limit; a user
+ * holding a bigger one failed the dump, after other units were frozen. */
+TEST(blockers_deleted_file_over_the_ghost_limit)
+{
+	char path[] = "/tmp/kupgrade-test-ghost-XXXXXX", reason[512];
+	struct proc_fd f = { .mode = S_IFREG | 0600,
+			     .target = "/home/u/big (deleted)",
+			     .nlink = 0,
+			     .size = 2 * CRIU_GHOST_LIMIT };
+	struct held_fd h = { .verdict = FD_OK };
+
+	ASSERT_EQ(fd_check_file(&f, reason, sizeof(reason)), FD_BLOCKER);
+	ASSERT_TRUE(strstr(reason, "/home/u/big (deleted)") && strstr(reason, "2048 KiB"));
+	f.size = CRIU_GHOST_LIMIT;
+	ASSERT_EQ(fd_check_file(&f, reason, sizeof(reason)), FD_OK);
+	f.size = 2 * CRIU_GHOST_LIMIT;
+	f.nlink = 1; /* still linked elsewhere: CRIU links it back (link-remap) */
+	ASSERT_EQ(fd_check_file(&f, reason, sizeof(reason)), FD_OK);
+	f.nlink = 0;
+	strcpy(f.target, "/memfd:big (deleted)"); /* dumped as a memfd */
+	ASSERT_EQ(fd_check_file(&f, reason, sizeof(reason)), FD_OK);
+
+	/* As the plan reads it from /proc: a 2 MiB file of ours, unlinked. */
+	h.fd = mkstemp(path);
+	ASSERT_TRUE(h.fd >= 0);
+	ASSERT_OK(ftruncate(h.fd, 2 * CRIU_GHOST_LIMIT));
+	ASSERT_OK(unlink(path));
+	ASSERT_OK(proc_for_each_fd(getpid(), judge_held_fd, &h));
+	close(h.fd);
+	ASSERT_EQ(h.verdict, FD_BLOCKER);
+	ASSERT_TRUE(strstr(h.reason, "deleted"));
 }
 
 TEST(blockers_unix_peers)

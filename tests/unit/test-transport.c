@@ -8,6 +8,7 @@
 #include "dirwalk.h"
 #include "log.h"
 #include "test.h"
+#include "stage.h"
 #include "transport.h"
 
 /* A scratch dir with an image tree like a checkpoint's, and a fake initrd. */
@@ -464,4 +465,24 @@ TEST(transport_carry_images_script_reports_damage)
 	test_sh("%s", carry);
 	test_sh("cd %s && ! test -e run/kupgrade && ! test -e kmsg", d);
 	test_sh("rm -rf %s", d);
+}
+
+/* Staging mounts a tmpfs and loads a kernel: another user is refused before
+ * anything, with -EPERM (exit 77), not by whichever call first needs root
+ * (before: -ENOENT for the kernel, or a mount that failed). Each case runs
+ * in its own child: giving up root here is for this case only. */
+TEST(stage_refuses_a_non_root_caller)
+{
+	char *dir = scratch();
+	char from[128], kernel[128];
+	struct kupgrade_options o = { .from = from, .kernel = kernel };
+
+	snprintf(from, sizeof(from), "%s/images", dir);
+	snprintf(kernel, sizeof(kernel), "%s/no-such-vmlinuz", dir);
+	if (geteuid() == 0)
+		ASSERT_OK(setresuid(65534, 65534, 65534) < 0 ? -errno : 0);
+	log_set_max_level(LOG_EMERG);
+	ASSERT_EQ(stage_run(&o), -EPERM);
+	o.dry_run = true; /* says what would happen; changes nothing */
+	ASSERT_TRUE(stage_run(&o) != -EPERM);
 }

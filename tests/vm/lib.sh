@@ -84,7 +84,8 @@
 # timestamped per line by the host clock; survives a guest kexec as long as
 # the guest side survives; no client-side keepalive timeout for 30 min):
 #   vm_session_open NAME [CMD]   open; waits until the remote shell answers;
-#                                records the client's local TCP port
+#                                records the client's local TCP port; logs in
+#                                as $VM_SESSION_USER (default root)
 #   vm_session_send NAME TEXT    write TEXT (printf %b: "ls\n") to its stdin
 #   vm_session_expect NAME REGEX TIMEOUT   wait for REGEX in its output
 #   vm_session_log NAME          path of its log
@@ -458,7 +459,7 @@ vm_session_open() { # NAME [REMOTE CMD]
 			opts+=("${VM_SSH_OPTS[i]}")
 		done
 		exec ssh -tt "${opts[@]}" -o ServerAliveInterval=0 \
-			-p "$VM_PORT" root@127.0.0.1 "${@:2}"
+			-p "$VM_PORT" "${VM_SESSION_USER:-root}@127.0.0.1" "${@:2}"
 	) <"$d/in" 2>&1 | "$KUP_VM_LIB/tsline" >"$d/log" &
 	for ((i = 0; i < 100; i++)); do
 		[[ -s $d/ssh.pid ]] && break
