@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <getopt.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "args.h"
@@ -12,6 +13,7 @@
 enum {
 	VERB_ANY = -1,
 	VERB_INTERNAL = 1 << 0, /* started by kupgrade itself or systemd: not in the help */
+	VERB_ROOT = 1 << 1,	/* acts on the machine: refused to other users before anything */
 };
 
 struct verb {
@@ -27,22 +29,23 @@ static int verb_help(int argc, char **argv);
 /* Every verb, once. Exact names only: no prefix matching. */
 static const struct verb verbs[] = {
 	{ "help", 0, 0, 0, verb_help, "show this help" },
-	{ "upgrade", 0, 0, 0, verb_upgrade,
+	{ "upgrade", 0, 0, VERB_ROOT, verb_upgrade,
 	  "switch the running kernel to --kernel FILE (the default verb)" },
 	{ "check", 0, 0, 0, verb_check, "preflight: can this machine switch to --kernel FILE?" },
 	{ "plan", 0, 0, 0, verb_plan, "show what happens to every process, and why" },
 	{ "status", 0, 0, 0, verb_status, "show the report of the last switch [--json]" },
 	{ "inspect", 1, 1, 0, verb_inspect, "print the manifest of DIR [--json]" },
-	{ "checkpoint", 0, 0, 0, verb_checkpoint, "dump units to --to DIR (all or nothing)" },
-	{ "restore", 0, 0, 0, verb_restore, "restore every tree from --from DIR" },
-	{ "lock", 0, 0, 0, verb_lock, "re-create the network lock of --from DIR" },
-	{ "restore-unit", 1, 1, VERB_INTERNAL, verb_restore_unit,
+	{ "checkpoint", 0, 0, VERB_ROOT, verb_checkpoint,
+	  "dump units to --to DIR (all or nothing)" },
+	{ "restore", 0, 0, VERB_ROOT, verb_restore, "restore every tree from --from DIR" },
+	{ "lock", 0, 0, VERB_ROOT, verb_lock, "re-create the network lock of --from DIR" },
+	{ "restore-unit", 1, 1, VERB_INTERNAL | VERB_ROOT, verb_restore_unit,
 	  "restore one service from --from DIR, as its ExecStart" },
-	{ "upgrade-worker", 0, 0, VERB_INTERNAL, verb_upgrade_worker,
+	{ "upgrade-worker", 0, 0, VERB_INTERNAL | VERB_ROOT, verb_upgrade_worker,
 	  "the upgrade, run as a transient service" },
-	{ "upgrade-recover", 0, 0, VERB_INTERNAL, verb_upgrade_recover,
+	{ "upgrade-recover", 0, 0, VERB_INTERNAL | VERB_ROOT, verb_upgrade_recover,
 	  "after a worker that was killed: undo what it did" },
-	{ "stage", 0, 0, VERB_INTERNAL, verb_stage,
+	{ "stage", 0, 0, VERB_INTERNAL | VERB_ROOT, verb_stage,
 	  "(test) carry --from DIR across the next kexec into --kernel" },
 };
 
@@ -185,6 +188,15 @@ static int parse_argv(int argc, char **argv)
 	return 1;
 }
 
+/* Once, for every verb that acts: a clear refusal before anything is read or
+ * made, rather than whichever call first needs root (77). */
+static int check_root(const struct verb *v)
+{
+	if ((v->flags & VERB_ROOT) && geteuid() != 0)
+		return log_error_errno(-EPERM, "kupgrade %s must run as root.", v->name);
+	return 0;
+}
+
 static const struct verb *find_verb(const char *name)
 {
 	for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
@@ -202,6 +214,8 @@ static int dispatch(int argc, char **argv)
 	if (argc == 0) {
 		/* "kupgrade --kernel X" means "upgrade". */
 		v = find_verb(arg_kernel ? "upgrade" : "help");
+		if (check_root(v) < 0)
+			return -EPERM;
 		return v->run(1, (char *[]){ (char *)v->name, NULL });
 	}
 	v = find_verb(argv[0]);
@@ -214,6 +228,8 @@ static int dispatch(int argc, char **argv)
 	if (v->max_args != VERB_ANY && n > v->max_args)
 		return log_error_errno(-EINVAL, "Unexpected argument '%s'; see 'kupgrade help'.",
 				       argv[1 + v->max_args]);
+	if (check_root(v) < 0)
+		return -EPERM;
 	return v->run(argc, argv);
 }
 
