@@ -125,20 +125,28 @@ TEST(a_tree_back_already_is_not_restored_again)
 	manifest_free(m);
 }
 
-TEST(a_restore_stopped_part_way_has_recorded_each_outcome)
+/* This boot's manifest with a.scope (tree 100) and b.scope (tree 200). */
+static Manifest *two_scopes(void)
 {
-	char dir[] = "/tmp/kupgrade-test-XXXXXX";
-	struct kupgrade_options o = { .from = dir };
-	Manifest *m = this_boot_manifest(), *after;
+	Manifest *m = this_boot_manifest();
 	ManifestUnit *a, *b;
 
-	log_set_max_level(LOG_EMERG);
 	ASSERT_TRUE(m);
 	a = manifest_add_unit(m, "a.scope", MANIFEST_UNIT_SCOPE, "a");
 	b = manifest_add_unit(m, "b.scope", MANIFEST_UNIT_SCOPE, "b");
 	ASSERT_TRUE(a && b);
 	ASSERT_OK(manifest_unit_add_root(a, 100));
 	ASSERT_OK(manifest_unit_add_root(b, 200));
+	return m;
+}
+
+TEST(a_restore_stopped_part_way_has_recorded_each_outcome)
+{
+	char dir[] = "/tmp/kupgrade-test-XXXXXX";
+	struct kupgrade_options o = { .from = dir };
+	Manifest *m = two_scopes(), *after;
+
+	log_set_max_level(LOG_EMERG);
 	make_images(dir, m);
 	/* a fails (it has no images), then the run stops at b. */
 	ASSERT_EQ(restore_run_fault(&o, "restore:b.scope"), EXIT_SOFTWARE);
@@ -182,17 +190,10 @@ TEST(finish_gives_up_what_is_not_back_and_wipes)
 {
 	char dir[] = "/tmp/kupgrade-test-XXXXXX";
 	struct kupgrade_options o = { .from = dir, .finish = true };
-	Manifest *m = this_boot_manifest();
-	ManifestUnit *back, *away;
+	Manifest *m = two_scopes();
 
 	log_set_max_level(LOG_EMERG);
-	ASSERT_TRUE(m);
-	back = manifest_add_unit(m, "a.scope", MANIFEST_UNIT_SCOPE, "a");
-	away = manifest_add_unit(m, "b.scope", MANIFEST_UNIT_SCOPE, "b");
-	ASSERT_TRUE(back && away);
-	ASSERT_OK(manifest_unit_add_root(back, 100));
-	ASSERT_OK(manifest_unit_add_root(away, 200));
-	set_outcome(back, KUPGRADE__UNIT_OUTCOME__RESTORED);
+	set_outcome(m->units[0], KUPGRADE__UNIT_OUTCOME__RESTORED);
 	m->has_restore_realtime_usec = true;
 	make_images(dir, m);
 	/* Stopped before the wipe, to look: b.scope was not tried (its
