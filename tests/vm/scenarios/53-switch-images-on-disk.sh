@@ -82,10 +82,14 @@ grep -q 'New PIDs start above [0-9]*, clear of the checkpointed ones' "$KUP_LOG_
 # /var/lib/kupgrade came late: the generator saw no images, the late unit
 # reloaded systemd once it was mounted, and the services were restored.
 vm_ssh 'findmnt -n /var/lib/kupgrade' || fail "/var/lib/kupgrade is not mounted on the new boot"
-late=$(vm_ssh 'systemctl show -p ConditionResult -p Result kupgrade-late-images.service' | tr '\n' ' ')
-[[ $late == *ConditionResult=yes* && $late == *Result=success* ]] ||
-	fail "kupgrade-late-images.service did not run on the new boot: $late"
-info "kupgrade-late-images.service: $late"
+# (Its state is not the witness: a later reload may look at it again.)
+late=$(vm_ssh 'journalctl -b -o cat -u kupgrade-late-images.service --no-pager' 2>&1)
+grep -q '^Finished kupgrade-late-images.service' <<<"$late" ||
+	fail "kupgrade-late-images.service did not run to its end on the new boot: $late"
+vm_ssh 'journalctl -b -o short-precise --no-pager' >"$KUP_LOG_DIR/journal-new-boot.txt" 2>&1 || true
+t_mount=$(grep -m1 'Mounted var-lib-kupgrade.mount' "$KUP_LOG_DIR/journal-new-boot.txt" | awk '{print $3}')
+t_late=$(grep -m1 'Finished kupgrade-late-images.service' "$KUP_LOG_DIR/journal-new-boot.txt" | awk '{print $3}')
+info "/var/lib/kupgrade mounted at $t_mount, kupgrade-late-images.service done at $t_late"
 svc=$(python3 -c 'import json, sys
 m = json.load(open(sys.argv[1]))
 print(" ".join(u["name"] + "=" + u["outcome"] for u in m["units"]
