@@ -75,9 +75,11 @@ transport=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["tr
 grep -q '^  transport: *disk$' "$KUP_LOG_DIR/status-new.txt" || fail "kupgrade status does not say transport disk"
 # No initramfs script ran for them: kupgrade-netlock kept the boot's new
 # PIDs above the checkpointed ones.
-vm_ssh 'journalctl -b -u kupgrade-netlock.service --no-pager' >"$KUP_LOG_DIR/netlock-journal.txt" 2>&1 || true
+# (With /var/lib/kupgrade mounted late, kupgrade-late-images.service's own
+# lock comes first and does it.)
+vm_ssh 'journalctl -b -u kupgrade-netlock.service -u kupgrade-late-images.service --no-pager' >"$KUP_LOG_DIR/netlock-journal.txt" 2>&1 || true
 grep -q 'New PIDs start above [0-9]*, clear of the checkpointed ones' "$KUP_LOG_DIR/netlock-journal.txt" ||
-	fail "kupgrade-netlock did not raise ns_last_pid for the images on disk"
+	fail "neither kupgrade-late-images nor kupgrade-netlock raised ns_last_pid for the images on disk"
 
 # /var/lib/kupgrade came late: the generator saw no images, the late unit
 # reloaded systemd once it was mounted, and the services were restored.
