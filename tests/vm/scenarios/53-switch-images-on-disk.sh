@@ -51,6 +51,12 @@ vm_ssh 'set -e
 	systemctl daemon-reload
 	mount /var/lib/kupgrade
 	findmnt -n /var/lib/kupgrade' || fail "cannot mount /var/lib/kupgrade from a loop file"
+# A service to restore through its unit once /var/lib/kupgrade is there.
+vm_ssh 'cat >/etc/systemd/system/kup53-counter.service <<"EOF"
+[Service]
+ExecStart=/bin/bash -c "n=0; while :; do n=$$((n+1)); echo $$n >/run/kup53-counter; sleep 0.5; done"
+EOF
+	systemctl daemon-reload && systemctl start kup53-counter.service' || fail "cannot start the counter service"
 
 switch_counter_start
 switch "$KV_NEW" new --images-on-disk
