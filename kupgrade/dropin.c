@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "alloc.h"
 #include "dropin.h"
 #include "fileio.h"
 #include "macro.h"
@@ -130,7 +131,7 @@ int dropin_list_quiesced(const char *dir, char ***ret)
 		return errno == ENOENT ? 0 : negative_errno();
 	while ((de = readdir(d))) {
 		size_t len = strlen(de->d_name);
-		char path[4096], **grown;
+		char path[4096];
 		struct stat st;
 
 		if (len < 3 || !streq(de->d_name + len - 2, ".d"))
@@ -138,12 +139,10 @@ int dropin_list_quiesced(const char *dir, char ***ret)
 		snprintf(path, sizeof(path), "%s/%s/" QUIESCE_NAME, dir, de->d_name);
 		if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode))
 			continue;
-		grown = realloc(units, (n + 2) * sizeof(*units));
-		if (!grown || !(grown[n] = strndup(de->d_name, len - 2))) {
-			dropin_units_free(grown ?: units);
+		if (!GREEDY_REALLOC(units, n + 2) || !(units[n] = strndup(de->d_name, len - 2))) {
+			dropin_units_free(units);
 			return -ENOMEM;
 		}
-		units = grown;
 		units[++n] = NULL;
 	}
 	*ret = units;
