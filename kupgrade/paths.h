@@ -14,6 +14,7 @@
 #define UPGRADE_IMAGES_DIR "/run/kupgrade-images" /* root-only tmpfs the dump writes into */
 #define PROGRESS_DIR "/run/kupgrade-upgrade"	  /* client <-> worker state, per upgrade id */
 #define TRANSPORT_STAGE_DIR "/run/kupgrade-stage" /* the combined initrd (tmpfs) */
+#define TRANSPORT_STAGED_INITRD "initrd.img"	  /* its name in there */
 #define CRIU_LOG_DIR "/run/log/kupgrade"	  /* CRIU's logs, per unit */
 #define RUNTIME_UNIT_DIR "/run/systemd/system"	  /* quiesce and restore drop-ins */
 #define SWITCH_LOCK_FILE "/run/kupgrade.lock"	  /* one switch or checkpoint at a time */

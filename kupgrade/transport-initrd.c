@@ -263,7 +263,8 @@ static int initrd_stage(struct transport *t)
 		return r;
 
 	t->staged_dir = strdup(t->stage_dir ?: TRANSPORT_STAGE_DIR);
-	if (!t->staged_dir || asprintf(&t->staged_initrd, "%s/initrd.img", t->staged_dir) < 0)
+	if (!t->staged_dir ||
+	    asprintf(&t->staged_initrd, "%s/" TRANSPORT_STAGED_INITRD, t->staged_dir) < 0)
 		return log_oom();
 	if (!t->stage_dir) {
 		/* cpio headers and names cost ~0.5 KiB an entry; 16 MiB of slack. */

@@ -196,9 +196,9 @@ int transport_recover(void)
 {
 	int r = 0;
 
-	if (unlink(TRANSPORT_STAGE_DIR "/initrd.img") < 0 && errno != ENOENT)
-		r = log_error_errno(negative_errno(), "Cannot remove %s/initrd.img: %m",
-				    TRANSPORT_STAGE_DIR);
+	if (unlink(TRANSPORT_STAGE_DIR "/" TRANSPORT_STAGED_INITRD) < 0 && errno != ENOENT)
+		r = log_error_errno(negative_errno(), "Cannot remove %s: %m",
+				    TRANSPORT_STAGE_DIR "/" TRANSPORT_STAGED_INITRD);
 	if (umount2(TRANSPORT_STAGE_DIR, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT)
 		r = log_error_errno(negative_errno(), "Cannot unmount %s: %m", TRANSPORT_STAGE_DIR);
 	(void)rmdir(TRANSPORT_STAGE_DIR);
