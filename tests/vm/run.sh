@@ -1,11 +1,13 @@
 #!/bin/bash
 # tests/vm/run.sh [SCENARIO...]: run VM scenarios (default: all of
-# tests/vm/scenarios/*.sh; a name may omit the directory and .sh).
+# tests/vm/scenarios/*.sh; a name may omit the directory and .sh, or be
+# just the number: 52).
 #
 # Prepares the guest image once for the run (tests/vm/image.sh: cached base,
 # this work tree installed), then runs each scenario under a hard time limit
 # (KUP_SCENARIO_TIMEOUT, default 900 s, or a "# kup-timeout: N" line in the
-# scenario), printing "PASS name" / "FAIL name (reason)" and at the end
+# scenario; "# kup-cost: N", what it took in CI on Debian 12, orders
+# suite.sh's jobs), printing "PASS name" / "FAIL name (reason)" and at the end
 # "N passed, N failed". Exits 1 if any scenario failed.
 # Logs: $KUP_RUN_DIR (default /var/tmp/kupgrade-tests/runs/<time>-<distro>-<pid>).
 # KUP_DISTRO=bookworm|trixie: the guest's Debian release (default bookworm;
@@ -19,7 +21,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 scenarios=()
 if (($#)); then
 	for a in "$@"; do
-		for f in "$a" "$HERE/scenarios/$a" "$HERE/scenarios/$a.sh"; do
+		for f in "$a" "$HERE/scenarios/$a" "$HERE/scenarios/$a.sh" "$HERE/scenarios/$a"-*.sh; do
 			[[ -f $f ]] && { scenarios+=("$(cd "$(dirname "$f")" && pwd)/$(basename "$f")"); continue 2; }
 		done
 		echo "run.sh: no scenario '$a' (have: $(cd "$HERE/scenarios" && ls *.sh | tr '\n' ' '))" >&2
@@ -95,6 +97,19 @@ for s in "${scenarios[@]}"; do
 	esac
 	echo "$line"
 	results+=("$line")
+done
+
+# Why each failed scenario failed, just above the results: the end of a long
+# output is what a CI log keeps. What the scenario did last, and the end of
+# what fail() printed (the guest's console and journal).
+for line in "${results[@]}"; do
+	[[ $line == FAIL* ]] || continue
+	name=${line#FAIL }
+	name=${name%% *}
+	echo "=== why $name failed (whole log: $KUP_RUN_DIR/logs/$name.log)"
+	awk '/^FAIL: / && !f { f = NR; for (i = NR - 10; i < NR; i++) if (i > 0) print l[i % 10] } { l[NR % 10] = $0 }' \
+		"$KUP_RUN_DIR/logs/$name.log" 2>/dev/null | cut -c1-200 || true
+	tail -n 16 "$KUP_RUN_DIR/logs/$name.log" 2>/dev/null | cut -c1-200 || true
 done
 
 echo "=== results on $KUP_DISTRO (logs in $KUP_RUN_DIR)"

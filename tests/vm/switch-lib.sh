@@ -40,8 +40,12 @@ switch() {
 	# connection): must arrive exactly once.
 	local waited=0
 	until vm_serial_time 'Run /init as init process' "$t0" >/dev/null; do
-		((waited++ < 1800)) || fail "the new kernel never started ($tag)"
+		((waited++ < 1800)) || fail "the new kernel never started ($tag): the session's last lines: $(tail -n 5 "$SW_LOG" | tr -d '\r' | tr '\n' '|')"
 		vm_alive || fail "qemu died ($tag)"
+		# kupgrade came back without a switch: say what it printed now
+		# rather than wait out the limit.
+		grep -aq "RC_$tag=[0-9]" "$SW_LOG" &&
+			fail "kupgrade returned before the new kernel started ($tag): $(grep -a -B8 "RC_$tag=" "$SW_LOG" | tr -d '\r' | tr '\n' '|')"
 		sleep 0.5
 	done
 	vm_session_send op "echo TYPED_$tag\$((6*7))\n"
