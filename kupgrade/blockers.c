@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <fnmatch.h>
+#include <stdarg.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -10,7 +11,33 @@
 #include "macro.h"
 #include "plan.h"
 
-#define CRIU "CRIU 3.17"
+/* "CRIU 3.17.1", or "CRIU" when the version is not known. */
+static const char *criu_name(const struct criu_caps *caps, char *buf, size_t size)
+{
+	int v = caps ? caps->version : 0;
+
+	if (v <= 0)
+		return "CRIU";
+	snprintf(buf, size, "CRIU %d.%d.%d", v / 10000, v / 100 % 100, v % 100);
+	return buf;
+}
+
+/* reason = "<what>, which CRIU X.Y.Z cannot dump" */
+_printf_(4, 5) static enum fd_verdict
+	cannot_dump(char *reason, size_t size, const struct criu_caps *caps, const char *fmt, ...)
+{
+	char name[32];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(reason, size, fmt, ap);
+	va_end(ap);
+	if (n >= 0 && (size_t)n < size)
+		snprintf(reason + n, size - n, ", which %s cannot dump",
+			 criu_name(caps, name, sizeof(name)));
+	return FD_BLOCKER;
+}
 
 static bool startswith(const char *s, const char *prefix)
 {
@@ -23,7 +50,8 @@ static bool is_tty_major(unsigned maj)
 	return maj == 4 || maj == 5 || (maj >= 136 && maj <= 143) || maj == 188 || maj == 204;
 }
 
-static enum fd_verdict check_chrdev(const struct proc_fd *fd, char *reason, size_t size)
+static enum fd_verdict check_chrdev(const struct proc_fd *fd, const struct criu_caps *caps,
+				    char *reason, size_t size)
 {
 	unsigned maj = major(fd->rdev), min = minor(fd->rdev);
 
@@ -33,23 +61,19 @@ static enum fd_verdict check_chrdev(const struct proc_fd *fd, char *reason, size
 	if (maj == 10 && (min == 200 || min == 235))
 		return FD_OK;
 	if (maj == 10 && min == 232)
-		snprintf(reason, size,
-			 "has /dev/kvm open (a virtual machine), which " CRIU " cannot dump");
-	else if (maj == 226)
-		snprintf(reason, size,
-			 "has the GPU device %s (DRM) open, which " CRIU " cannot dump",
-			 fd->target);
-	else
-		snprintf(reason, size,
-			 "has the character device %s (%u:%u) open, which " CRIU " cannot dump",
-			 fd->target, maj, min);
-	return FD_BLOCKER;
+		return cannot_dump(reason, size, caps, "has /dev/kvm open (a virtual machine)");
+	if (maj == 226)
+		return cannot_dump(reason, size, caps, "has the GPU device %s (DRM) open",
+				   fd->target);
+	return cannot_dump(reason, size, caps, "has the character device %s (%u:%u) open",
+			   fd->target, maj, min);
 }
 
-static enum fd_verdict check_anon_inode(const char *kind, char *reason, size_t size)
+static enum fd_verdict check_anon_inode(const char *kind, const struct criu_caps *caps,
+					char *reason, size_t size)
 {
 	/* criu/files.c dump_one_file(): the anon inodes 3.17 knows. bpf-map needs a
-	 * libbpf build and pidfds came with CRIU 4.0, so neither counts here. */
+	 * libbpf build, so it does not count; pidfds came with CRIU 4.1. */
 	static const char *const supported[] = {
 		"[eventfd]", "[eventpoll]", "inotify", "[fanotify]", "[signalfd]", "[timerfd]",
 	};
@@ -57,23 +81,24 @@ static enum fd_verdict check_anon_inode(const char *kind, char *reason, size_t s
 	for (size_t i = 0; i < ELEMENTSOF(supported); i++)
 		if (streq(kind, supported[i]))
 			return FD_OK;
-	if (streq(kind, "[pidfd]"))
-		snprintf(reason, size, "holds a pidfd, which " CRIU " cannot dump (CRIU 4.0 can)");
-	else if (streq(kind, "[io_uring]"))
-		snprintf(reason, size, "uses io_uring, which " CRIU " cannot dump");
-	else if (streq(kind, "[userfaultfd]"))
-		snprintf(reason, size, "holds a userfaultfd, which " CRIU " cannot dump");
-	else if (streq(kind, "[perf_event]"))
-		snprintf(reason, size, "holds a perf event, which " CRIU " cannot dump");
-	else if (startswith(kind, "bpf"))
-		snprintf(reason, size, "holds a BPF object (%s), which " CRIU " cannot dump", kind);
-	else
-		snprintf(reason, size,
-			 "holds an anonymous inode of type %s, which " CRIU " cannot dump", kind);
-	return FD_BLOCKER;
+	if (streq(kind, "[pidfd]")) {
+		if (caps && caps->version >= CRIU_PIDFD_VERSION)
+			return FD_OK;
+		return cannot_dump(reason, size, caps, "holds a pidfd (CRIU 4.1 can)");
+	}
+	if (streq(kind, "[io_uring]"))
+		return cannot_dump(reason, size, caps, "uses io_uring");
+	if (streq(kind, "[userfaultfd]"))
+		return cannot_dump(reason, size, caps, "holds a userfaultfd");
+	if (streq(kind, "[perf_event]"))
+		return cannot_dump(reason, size, caps, "holds a perf event");
+	if (startswith(kind, "bpf"))
+		return cannot_dump(reason, size, caps, "holds a BPF object (%s)", kind);
+	return cannot_dump(reason, size, caps, "holds an anonymous inode of type %s", kind);
 }
 
-static enum fd_verdict check_socket(const struct proc_fd *fd, char *reason, size_t size)
+static enum fd_verdict check_socket(const struct proc_fd *fd, const struct criu_caps *caps,
+				    char *reason, size_t size)
 {
 	/* Protocol names as the kernel reports them (struct proto .name). */
 	static const char *const supported[] = {
@@ -86,32 +111,32 @@ static enum fd_verdict check_socket(const struct proc_fd *fd, char *reason, size
 	for (size_t i = 0; i < ELEMENTSOF(supported); i++)
 		if (streq(fd->proto, supported[i]))
 			return FD_OK;
-	snprintf(reason, size, "has a %s socket, which " CRIU " cannot dump", fd->proto);
-	return FD_BLOCKER;
+	return cannot_dump(reason, size, caps, "has a %s socket", fd->proto);
 }
 
-enum fd_verdict fd_check_file(const struct proc_fd *fd, char *reason, size_t size)
+enum fd_verdict fd_check_file(const struct proc_fd *fd, const struct criu_caps *caps, char *reason,
+			      size_t size)
 {
+	char name[32];
+
 	if (S_ISCHR(fd->mode))
-		return check_chrdev(fd, reason, size);
-	if (S_ISBLK(fd->mode)) {
-		snprintf(reason, size, "has the block device %s open, which " CRIU " cannot dump",
-			 fd->target);
-		return FD_BLOCKER;
-	}
+		return check_chrdev(fd, caps, reason, size);
+	if (S_ISBLK(fd->mode))
+		return cannot_dump(reason, size, caps, "has the block device %s open", fd->target);
 	if (S_ISSOCK(fd->mode))
-		return check_socket(fd, reason, size);
+		return check_socket(fd, caps, reason, size);
 	if (startswith(fd->target, "anon_inode:"))
-		return check_anon_inode(fd->target + STRLEN("anon_inode:"), reason, size);
+		return check_anon_inode(fd->target + STRLEN("anon_inode:"), caps, reason, size);
 	/* Deleted while open: CRIU copies it into the images, up to its ghost
 	 * limit; a bigger one would fail the dump, after other units were
 	 * frozen (any user can hold one). memfds are dumped apart. */
 	if (S_ISREG(fd->mode) && fd->nlink == 0 && fd->size > CRIU_GHOST_LIMIT &&
 	    !startswith(fd->target, "/memfd:")) {
 		snprintf(reason, size,
-			 "holds %s open, deleted, %lld KiB: over the %d KiB " CRIU
-			 " copies of a deleted file",
-			 fd->target, (long long)fd->size / 1024, CRIU_GHOST_LIMIT / 1024);
+			 "holds %s open, deleted, %lld KiB: over the %d KiB %s copies of a deleted "
+			 "file",
+			 fd->target, (long long)fd->size / 1024, CRIU_GHOST_LIMIT / 1024,
+			 criu_name(caps, name, sizeof(name)));
 		return FD_BLOCKER;
 	}
 	if (S_ISFIFO(fd->mode)) {
@@ -191,7 +216,8 @@ enum fd_verdict fd_check_unix_peer(const struct unix_peer_facts *f, char *reason
 	return FD_BLOCKER;
 }
 
-enum fd_verdict ns_check_mount(uint64_t mnt_ns, uint64_t init_mnt_ns, char *reason, size_t size)
+enum fd_verdict ns_check_mount(uint64_t mnt_ns, uint64_t init_mnt_ns, const struct criu_caps *caps,
+			       char *reason, size_t size)
 {
 	/*
 	 * Measured in the bookworm guest: a service with PrivateTmp= fails
@@ -200,8 +226,7 @@ enum fd_verdict ns_check_mount(uint64_t mnt_ns, uint64_t init_mnt_ns, char *reas
 	 */
 	if (mnt_ns == 0 || init_mnt_ns == 0 || mnt_ns == init_mnt_ns)
 		return FD_OK;
-	snprintf(reason, size,
-		 "runs in its own mount namespace (systemd sandboxing such as PrivateTmp= or ProtectSystem=), "
-		 "which " CRIU " cannot dump");
-	return FD_BLOCKER;
+	return cannot_dump(reason, size, caps,
+			   "runs in its own mount namespace (systemd sandboxing such as PrivateTmp= or "
+			   "ProtectSystem=)");
 }

@@ -9,12 +9,21 @@
 #include "proc.h"
 
 /*
- * What CRIU 3.17 (Debian bookworm) cannot dump as it stands, decided from
- * facts gathered elsewhere: pure functions, unit-tested.
+ * What the CRIU found at run time cannot dump as it stands (CRIU 3.17 in
+ * Debian 12, 4.1 in Debian 13), decided from facts gathered elsewhere: pure
+ * functions, unit-tested.
  *
  * FD_EXTERNAL: CRIU can dump it only when kupgrade declares it external and
  * hands a replacement back at restore (journal streams, logind FIFOs).
  */
+/* The CRIU that will dump, as probed (criu_version()): 31701 for 3.17.1, 0 if
+ * unknown, judged as the oldest supported. A NULL caps is unknown too. */
+struct criu_caps {
+	int version;
+};
+/* CRIU 4.1 dumps and restores pidfds. */
+#define CRIU_PIDFD_VERSION 40100
+
 enum fd_verdict {
 	FD_OK,
 	FD_EXTERNAL,
@@ -25,7 +34,8 @@ enum fd_verdict {
  * open and too big for CRIU to copy. Fills reason (without
  * the pid/fd location) for FD_EXTERNAL and FD_BLOCKER. Its only FD_EXTERNAL
  * is a logind session or inhibitor FIFO (EXTERNAL_LOGIND_FIFO, plan.h). */
-enum fd_verdict fd_check_file(const struct proc_fd *fd, char *reason, size_t size);
+enum fd_verdict fd_check_file(const struct proc_fd *fd, const struct criu_caps *caps, char *reason,
+			      size_t size);
 
 /* A connected unix socket whose peer is known. */
 struct unix_peer_facts {
@@ -41,4 +51,5 @@ struct unix_peer_facts {
 enum fd_verdict fd_check_unix_peer(const struct unix_peer_facts *f, char *reason, size_t size);
 
 /* A process's mount namespace against PID 1's (inode numbers of ns/mnt). */
-enum fd_verdict ns_check_mount(uint64_t mnt_ns, uint64_t init_mnt_ns, char *reason, size_t size);
+enum fd_verdict ns_check_mount(uint64_t mnt_ns, uint64_t init_mnt_ns, const struct criu_caps *caps,
+			       char *reason, size_t size);

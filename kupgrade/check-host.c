@@ -23,6 +23,7 @@ int probe_criu(struct check *c, struct probe_result *r)
 	/* "criu check" as a command: libcriu's CHECK request crashes criu
 	 * 3.17.1's swrk in the guest. criu.c logs why it failed. */
 	int k = criu_check_kernel();
+	char v[32];
 
 	if (k == -EOPNOTSUPP)
 		return probe_set(r, PROBE_FAIL,
@@ -31,7 +32,9 @@ int probe_criu(struct check *c, struct probe_result *r)
 	if (k < 0)
 		return probe_set(r, PROBE_FAIL, "run 'criu check' by hand to see why",
 				 "cannot run 'criu check': %s", strerror(-k));
-	return probe_set(r, PROBE_OK, NULL, "criu check passes");
+	if (criu_version_string(v, sizeof(v)) < 0)
+		return probe_set(r, PROBE_OK, NULL, "criu check passes");
+	return probe_set(r, PROBE_OK, NULL, "criu check passes (CRIU %s)", v);
 }
 
 int probe_restore_units(struct check *c, struct probe_result *r)

@@ -233,7 +233,7 @@ int criu_check_kernel(void)
 	return 0;
 }
 
-int criu_version_string(char *buf, size_t size)
+int criu_version(void)
 {
 	_cleanup_criu_opts_ criu_opts *o = NULL;
 	int v;
@@ -241,8 +241,15 @@ int criu_version_string(char *buf, size_t size)
 	if (criu_local_init_opts(&o) < 0)
 		return -ENOMEM;
 	v = criu_local_get_version(o);
-	if (v <= 0)
-		return v < 0 ? v : -EIO;
+	return v > 0 ? v : v < 0 ? v : -EIO;
+}
+
+int criu_version_string(char *buf, size_t size)
+{
+	int v = criu_version();
+
+	if (v < 0)
+		return v;
 	/* 31701 = 3.17.1 */
 	snprintf(buf, size, "%d.%d.%d", v / 10000, v / 100 % 100, v % 100);
 	return 0;

@@ -59,6 +59,9 @@ int criu_dump_tree(const struct criu_dump_req *req);
 int criu_restore_tree(const struct criu_restore_req *req, pid_t *ret_pid);
 /* "criu check"; 0 if the kernel has what CRIU needs (fills its kdat cache). */
 int criu_check_kernel(void);
+/* The version of the criu binary that libcriu runs: 31701 for 3.17.1, or a
+ * negative errno. */
+int criu_version(void);
 /* "3.17.1" */
 int criu_version_string(char *buf, size_t size);
 /* CRIU's own timings from the stats-dump image of the last dump (CRIU

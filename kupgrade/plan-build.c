@@ -10,6 +10,7 @@
 
 #include "bus.h"
 #include "config.h"
+#include "criu.h"
 #include "log.h"
 #include "plan-build.h"
 #include "plan-unit.h"
@@ -52,6 +53,14 @@ static int build_plan(struct build *b)
 	/* A first decision says where blockers matter; the final one counts them. */
 	if (r >= 0)
 		r = decide_all(b);
+	/* What CRIU cannot dump depends on its version. */
+	if (r >= 0) {
+		int v = criu_version();
+
+		b->plan->criu_version = v > 0 ? v : 0;
+		if (v < 0)
+			log_debug_errno(v, "Cannot ask criu its version, judging as CRIU 3.17: %m");
+	}
 	if (r >= 0 && proc_read_ns(1, "mnt", &b->init_mnt_ns) < 0)
 		log_debug("Cannot read PID 1's mount namespace; not comparing namespaces.");
 	if (r >= 0)

@@ -110,6 +110,8 @@ static int print_json(const struct plan *p)
 	json_kv_uint(&w, "threads", p->n_threads);
 	json_kv_uint(&w, "rss_bytes", p->rss_bytes);
 	json_kv_uint(&w, "est_image_bytes", p->est_image_bytes);
+	if (p->criu_version > 0)
+		json_kv_uint(&w, "criu_version", p->criu_version);
 	for (enum plan_decision d = 0; d < _DECISION_MAX; d++)
 		json_kv_uint(&w, plan_decision_to_string(d), counts[d]);
 	json_end_object(&w);
@@ -184,6 +186,11 @@ static void print_table(const struct plan *p)
 	       p->n_units, counts[DECISION_CHECKPOINT], counts[DECISION_RESTART],
 	       counts[DECISION_LEAVE], p->n_processes, p->n_threads, format_bytes(a, p->rss_bytes),
 	       format_bytes(b, p->est_image_bytes));
+	if (p->criu_version > 0)
+		printf("Judged for CRIU %d.%d.%d, the version installed.\n",
+		       p->criu_version / 10000, p->criu_version / 100 % 100, p->criu_version % 100);
+	else
+		printf("Judged for CRIU 3.17: criu did not tell its version.\n");
 }
 
 int plan_print(const struct kupgrade_options *o)

@@ -82,7 +82,8 @@ static int scan_fd(pid_t pid, const struct proc_fd *fd, void *userdata)
 		return 0;
 	if (on_tmpfs(pid, fd, &st))
 		return check_tmpfs_file(u, pid, s->comm, fd, &st);
-	switch (fd_check_file(fd, reason, sizeof(reason))) {
+	switch (fd_check_file(fd, &(struct criu_caps){ b->plan->criu_version }, reason,
+			      sizeof(reason))) {
 	case FD_BLOCKER:
 		return plan_unit_add_blocker(u, reason, pid, s->comm, fd->fd);
 	case FD_EXTERNAL:
@@ -105,7 +106,8 @@ static int check_mount_ns(struct build *b, size_t unit, const struct plan_proces
 
 	if (u->decision != DECISION_CHECKPOINT || proc_read_ns(pp->pid, "mnt", &ns) < 0)
 		return 0;
-	if (ns_check_mount(ns, b->init_mnt_ns, reason, sizeof(reason)) == FD_OK)
+	if (ns_check_mount(ns, b->init_mnt_ns, &(struct criu_caps){ b->plan->criu_version }, reason,
+			   sizeof(reason)) == FD_OK)
 		return 0;
 	return plan_unit_add_blocker(u, reason, pp->pid, pp->comm, -1) < 0 ? log_oom() : 0;
 }

@@ -93,6 +93,7 @@ struct plan {
 	size_t n_units;
 	unsigned n_processes, n_threads;
 	uint64_t rss_bytes, est_image_bytes;
+	int criu_version; /* of the CRIU that would dump (criu_version()), 0 if unknown */
 };
 
 /* Fetch everything and decide; config_path may be NULL for defaults. */

@@ -326,7 +326,7 @@ TEST(blockers_devices)
 		enum fd_verdict v;
 
 		reason[0] = 0;
-		v = fd_check_file(&cases[i].fd, reason, sizeof(reason));
+		v = fd_check_file(&cases[i].fd, NULL, reason, sizeof(reason));
 		if (v != cases[i].expect)
 			test_fail("%s: verdict %d, expected %d", cases[i].fd.target, v,
 				  cases[i].expect);
@@ -338,7 +338,7 @@ TEST(blockers_devices)
 	struct proc_fd blk = { .mode = S_IFBLK | 0600,
 			       .rdev = makedev(8, 0),
 			       .target = "/dev/sda" };
-	ASSERT_EQ(fd_check_file(&blk, reason, sizeof(reason)), FD_BLOCKER);
+	ASSERT_EQ(fd_check_file(&blk, NULL, reason, sizeof(reason)), FD_BLOCKER);
 	ASSERT_TRUE(strstr(reason, "block device /dev/sda"));
 }
 
@@ -353,18 +353,42 @@ TEST(blockers_anon_inodes)
 	for (size_t i = 0; i < ELEMENTSOF(ok); i++) {
 		struct proc_fd f = anon(ok[i]);
 
-		if (fd_check_file(&f, reason, sizeof(reason)) != FD_OK)
+		if (fd_check_file(&f, NULL, reason, sizeof(reason)) != FD_OK)
 			test_fail("%s should be dumpable", ok[i]);
 	}
 	for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
 		struct proc_fd f = anon(bad[i]);
 
 		reason[0] = 0;
-		if (fd_check_file(&f, reason, sizeof(reason)) != FD_BLOCKER)
+		if (fd_check_file(&f, &(struct criu_caps){ 31701 }, reason, sizeof(reason)) !=
+		    FD_BLOCKER)
 			test_fail("%s should block", bad[i]);
-		if (!strstr(reason, "CRIU 3.17"))
-			test_fail("%s: reason '%s' does not name CRIU 3.17", bad[i], reason);
+		if (!strstr(reason, "which CRIU 3.17.1 cannot dump"))
+			test_fail("%s: reason '%s' does not name CRIU 3.17.1", bad[i], reason);
+		/* Unknown version: judged as the oldest, named without one. */
+		if (fd_check_file(&f, NULL, reason, sizeof(reason)) != FD_BLOCKER)
+			test_fail("%s should block with no version", bad[i]);
+		if (!strstr(reason, "which CRIU cannot dump"))
+			test_fail("%s: reason '%s'", bad[i], reason);
 	}
+}
+
+/* What CRIU 4.1 (Debian 13) dumps that 3.17 (Debian 12) cannot. */
+TEST(blockers_follow_the_criu_version)
+{
+	struct proc_fd pidfd = anon("[pidfd]"), uring = anon("[io_uring]");
+	char reason[256] = "";
+
+	ASSERT_EQ(fd_check_file(&pidfd, &(struct criu_caps){ 31701 }, reason, sizeof(reason)),
+		  FD_BLOCKER);
+	ASSERT_TRUE(strstr(reason, "CRIU 4.1 can"));
+	ASSERT_EQ(fd_check_file(&pidfd, &(struct criu_caps){ 40002 }, reason, sizeof(reason)),
+		  FD_BLOCKER);
+	ASSERT_EQ(fd_check_file(&pidfd, &(struct criu_caps){ 40101 }, reason, sizeof(reason)),
+		  FD_OK);
+	ASSERT_EQ(fd_check_file(&uring, &(struct criu_caps){ 40101 }, reason, sizeof(reason)),
+		  FD_BLOCKER);
+	ASSERT_TRUE(strstr(reason, "uses io_uring, which CRIU 4.1.1 cannot dump"));
 }
 
 TEST(blockers_sockets_and_fifos)
@@ -372,24 +396,24 @@ TEST(blockers_sockets_and_fifos)
 	struct proc_fd f = { .mode = S_IFSOCK | 0777, .target = "socket:[123]", .proto = "TCP" };
 	char reason[256];
 
-	ASSERT_EQ(fd_check_file(&f, reason, sizeof(reason)), FD_OK);
+	ASSERT_EQ(fd_check_file(&f, NULL, reason, sizeof(reason)), FD_OK);
 	strcpy(f.proto, "UNIX-STREAM");
-	ASSERT_EQ(fd_check_file(&f, reason, sizeof(reason)), FD_OK);
+	ASSERT_EQ(fd_check_file(&f, NULL, reason, sizeof(reason)), FD_OK);
 	strcpy(f.proto, "SCTP");
-	ASSERT_EQ(fd_check_file(&f, reason, sizeof(reason)), FD_BLOCKER);
+	ASSERT_EQ(fd_check_file(&f, NULL, reason, sizeof(reason)), FD_BLOCKER);
 	ASSERT_TRUE(strstr(reason, "SCTP socket"));
 	strcpy(f.proto, "AF_VSOCK");
-	ASSERT_EQ(fd_check_file(&f, reason, sizeof(reason)), FD_BLOCKER);
+	ASSERT_EQ(fd_check_file(&f, NULL, reason, sizeof(reason)), FD_BLOCKER);
 
 	struct proc_fd fifo = { .mode = S_IFIFO | 0600, .target = "/run/systemd/sessions/3.ref" };
-	ASSERT_EQ(fd_check_file(&fifo, reason, sizeof(reason)), FD_EXTERNAL);
+	ASSERT_EQ(fd_check_file(&fifo, NULL, reason, sizeof(reason)), FD_EXTERNAL);
 	ASSERT_TRUE(strstr(reason, "session FIFO"));
 	strcpy(fifo.target, "pipe:[4242]");
-	ASSERT_EQ(fd_check_file(&fifo, reason, sizeof(reason)), FD_OK);
+	ASSERT_EQ(fd_check_file(&fifo, NULL, reason, sizeof(reason)), FD_OK);
 
 	struct proc_fd reg = { .mode = S_IFREG | 0644,
 			       .target = "/usr/lib/x86_64-linux-gnu/libc.so.6 (deleted)" };
-	ASSERT_EQ(fd_check_file(&reg, reason, sizeof(reason)), FD_OK);
+	ASSERT_EQ(fd_check_file(&reg, NULL, reason, sizeof(reason)), FD_OK);
 }
 
 struct held_fd {
@@ -403,7 +427,7 @@ static int judge_held_fd(pid_t pid, const struct proc_fd *fd, void *userdata)
 	struct held_fd *h = userdata;
 
 	if (fd->fd == h->fd)
-		h->verdict = fd_check_file(fd, h->reason, sizeof(h->reason));
+		h->verdict = fd_check_file(fd, NULL, h->reason, sizeof(h->reason));
 	return 0;
 }
 
@@ -418,16 +442,16 @@ TEST(blockers_deleted_file_over_the_ghost_limit)
 			     .size = 2 * CRIU_GHOST_LIMIT };
 	struct held_fd h = { .verdict = FD_OK };
 
-	ASSERT_EQ(fd_check_file(&f, reason, sizeof(reason)), FD_BLOCKER);
+	ASSERT_EQ(fd_check_file(&f, NULL, reason, sizeof(reason)), FD_BLOCKER);
 	ASSERT_TRUE(strstr(reason, "/home/u/big (deleted)") && strstr(reason, "2048 KiB"));
 	f.size = CRIU_GHOST_LIMIT;
-	ASSERT_EQ(fd_check_file(&f, reason, sizeof(reason)), FD_OK);
+	ASSERT_EQ(fd_check_file(&f, NULL, reason, sizeof(reason)), FD_OK);
 	f.size = 2 * CRIU_GHOST_LIMIT;
 	f.nlink = 1; /* still linked elsewhere: CRIU links it back (link-remap) */
-	ASSERT_EQ(fd_check_file(&f, reason, sizeof(reason)), FD_OK);
+	ASSERT_EQ(fd_check_file(&f, NULL, reason, sizeof(reason)), FD_OK);
 	f.nlink = 0;
 	strcpy(f.target, "/memfd:big (deleted)"); /* dumped as a memfd */
-	ASSERT_EQ(fd_check_file(&f, reason, sizeof(reason)), FD_OK);
+	ASSERT_EQ(fd_check_file(&f, NULL, reason, sizeof(reason)), FD_OK);
 
 	/* As the plan reads it from /proc: a 2 MiB file of ours, unlinked. */
 	h.fd = mkstemp(path);
@@ -687,10 +711,11 @@ TEST(blockers_mount_namespace)
 {
 	char reason[256] = "";
 
-	ASSERT_EQ(ns_check_mount(4026531841u, 4026531841u, reason, sizeof(reason)), FD_OK);
-	ASSERT_EQ(ns_check_mount(0, 4026531841u, reason, sizeof(reason)), FD_OK);
-	ASSERT_EQ(ns_check_mount(4026532190u, 0, reason, sizeof(reason)), FD_OK);
-	ASSERT_EQ(ns_check_mount(4026532190u, 4026531841u, reason, sizeof(reason)), FD_BLOCKER);
+	ASSERT_EQ(ns_check_mount(4026531841u, 4026531841u, NULL, reason, sizeof(reason)), FD_OK);
+	ASSERT_EQ(ns_check_mount(0, 4026531841u, NULL, reason, sizeof(reason)), FD_OK);
+	ASSERT_EQ(ns_check_mount(4026532190u, 0, NULL, reason, sizeof(reason)), FD_OK);
+	ASSERT_EQ(ns_check_mount(4026532190u, 4026531841u, NULL, reason, sizeof(reason)),
+		  FD_BLOCKER);
 	ASSERT_TRUE(strstr(reason, "own mount namespace"));
 	ASSERT_TRUE(strstr(reason, "PrivateTmp="));
 }
