@@ -63,7 +63,7 @@ FMT_SRCS  := $(SRCS) $(TEST_SRCS) \
              $(wildcard kupgrade/*.h kupgrade/basic/*.h kupgrade/cli/*.h tests/unit/*.h)
 
 .SECONDARY: $(PROTO_C) $(PROTO_H)
-.PHONY: all clean install deps check check-style check-unit check-vm bench demo format format-check
+.PHONY: all clean install deps check check-style check-unit check-vm check-vm-all check-all bench demo format format-check
 all: $(BUILD)/kupgrade
 
 $(BUILD)/kupgrade: $(OBJS)
@@ -88,8 +88,14 @@ $(BUILD)/unit-tests: $(TEST_OBJS) $(LIB_OBJS)
 check-unit: $(BUILD)/unit-tests
 	$(BUILD)/unit-tests
 
+# The VM scenarios (tests/vm/suite.sh): `check` runs every scenario on
+# Debian 12 and the switch and services scenarios on Debian 13 as well, two
+# at a time; `check-all` runs every scenario on both releases.
 check-vm: all
-	tests/vm/run.sh
+	tests/vm/suite.sh
+
+check-vm-all: all
+	tests/vm/suite.sh --all
 
 # The tree's shape: formatted, layered, no include cycle, the architecture's
 # file tables true.
@@ -98,6 +104,8 @@ check-style: format-check
 	tests/check-architecture.sh
 
 check: check-style check-unit check-vm
+
+check-all: check-style check-unit check-vm-all
 
 bench: all
 	tests/vm/bench.sh

@@ -1,4 +1,5 @@
 #!/bin/bash
+# kup-cost: 76
 # kup-timeout: 1800
 #
 # Baseline: a bare kexec from KV_OLD to KV_NEW with kexec-tools alone (no

@@ -1,4 +1,5 @@
 #!/bin/bash
+# kup-cost: 142
 # kup-timeout: 1200
 #
 # Self-test of the bench: a guest that never comes back after a kexec must

@@ -1,4 +1,5 @@
 #!/bin/bash
+# kup-cost: 79
 # 20-plan-covers-ps: `kupgrade plan --json` in the guest accounts for every
 # process `ps -e` lists, exactly once; a live ssh login is a session scope
 # decided checkpoint; journald is restarted; PID 1 and kernel threads are

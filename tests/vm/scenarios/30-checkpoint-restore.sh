@@ -1,4 +1,5 @@
 #!/bin/bash
+# kup-cost: 162
 # The dump and the restore every switch makes, and the rollback of a failed
 # checkpoint (a restore from its own images), on one kernel with no kexec,
 # where a failure can only be kupgrade's or CRIU's. Checkpoint and restore

@@ -1,4 +1,5 @@
 #!/bin/bash
+# kup-cost: 431
 # kup-timeout: 1800
 # A checkpoint is all or nothing: wherever it fails, the operator goes on
 # working on the same kernel, so it must leave the system as it found it.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# kup-cost: 112
 # 40-images-cross-kexec: a directory crosses a kexec in RAM.
 #
 # In the guest: a 0700 tree with 50 MB of random data and small files, in a

@@ -1,4 +1,5 @@
 #!/bin/bash
+# kup-cost: 99
 # 41-check-refuses: `kupgrade check` refuses, with a clear message, exit 2
 # and nothing changed: a missing file, a file that is not a kernel, a kernel
 # whose modules directory is missing (a copy of the other kernel whose

@@ -1,4 +1,5 @@
 #!/bin/bash
+# kup-cost: 124
 # 42-kexec-load-modes: both ways kexec.c loads a kernel get there, and what
 # each costs under TCG. A small directory (1 MB) crosses with
 # `kupgrade stage` twice in a row (there and back):

@@ -1,4 +1,5 @@
 #!/bin/bash
+# kup-cost: 87
 # 43-images-on-disk: the disk transport. `kupgrade stage --images-on-disk`
 # copies a 0700 tree into /var/lib/kupgrade/images (0700, synced) and loads
 # the other kernel with its plain initrd; after `systemctl kexec` the tree

@@ -1,4 +1,5 @@
 #!/bin/bash
+# kup-cost: 187
 # kup-timeout: 2400
 # The switch as an operator makes it, from inside the session that must
 # survive it: an ssh session printing a counter runs "kupgrade --kernel" for

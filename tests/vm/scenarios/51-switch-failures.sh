@@ -1,4 +1,5 @@
 #!/bin/bash
+# kup-cost: 374
 # kup-timeout: 3000
 # A switch that fails must cost nothing before the point of no return, and
 # only what failed after it. (1) KUPGRADE_FAULT at each phase before the

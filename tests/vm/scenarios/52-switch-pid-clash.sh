@@ -1,4 +1,5 @@
 #!/bin/bash
+# kup-cost: 130
 # kup-timeout: 1800
 # A PID clash on the new boot: whatever starts before the restore may take
 # the PID of a checkpointed tree, which seldom happens by chance, so this

@@ -1,4 +1,5 @@
 #!/bin/bash
+# kup-cost: 131
 # kup-timeout: 1800
 # The other way the images cross, for when memory is short: one switch
 # with --images-on-disk, typed into an ssh session

@@ -1,4 +1,5 @@
 #!/bin/bash
+# kup-cost: 609
 # kup-timeout: 3000
 # The upgrade worker killed (kill -9) or stopped (systemctl stop) at every
 # phase before the point of no return: afterwards the old kernel runs on,

@@ -1,4 +1,5 @@
 #!/bin/bash
+# kup-cost: 162
 # kup-timeout: 2400
 # Failures after the point of no return, on one guest.
 # (1) The restore itself is killed (SIGKILL, as the OOM killer would) once

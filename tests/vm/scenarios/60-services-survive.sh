@@ -1,4 +1,5 @@
 #!/bin/bash
+# kup-cost: 382
 # kup-timeout: 2400
 # Services survive the switch and stay systemd services: a service that came
 # back outside its unit could no longer be stopped, restarted or watched by
