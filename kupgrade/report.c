@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "exit-status.h"
 #include "fileio.h"
@@ -132,11 +134,19 @@ int report_print_last(bool json)
 	Manifest *m = NULL;
 	int r;
 
-	r = report_load_last(&m);
-	if (r == -ENOENT) {
-		log_info("No kernel switch has been reported on this machine yet.");
-		return 0;
+	/* Asked before reading, so that neither case logs a failed open first. */
+	if (access(REPORT_DIR "/last", F_OK) < 0) {
+		if (errno == ENOENT) {
+			log_info("No kernel switch has been reported on this machine yet.");
+			return 0;
+		}
+		if (errno == EACCES)
+			return log_error_errno(-EACCES,
+					       "The reports in %s are root's to read: run 'sudo kupgrade "
+					       "status'.",
+					       REPORT_DIR);
 	}
+	r = report_load_last(&m);
 	if (r < 0)
 		return log_error_errno(r, "Cannot read the last report %s/last: %m", REPORT_DIR);
 	if (json)
