@@ -3,11 +3,18 @@
 # switch under an open ssh session, with kupgrade.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-export KUP_RUN_DIR=${KUP_RUN_DIR:-/var/tmp/kupgrade-tests/runs/demo-$(date +%Y%m%d-%H%M%S)-$$}
+# Debian 13 (trixie), today's stable release, unless KUP_DISTRO=bookworm.
+export KUP_DISTRO=${KUP_DISTRO:-trixie}
+case $KUP_DISTRO in
+bookworm) release="Debian 12 (bookworm)" ;;
+trixie) release="Debian 13 (trixie)" ;;
+*) echo "demo.sh: KUP_DISTRO=$KUP_DISTRO: unknown (bookworm or trixie)" >&2; exit 64 ;;
+esac
+export KUP_RUN_DIR=${KUP_RUN_DIR:-/var/tmp/kupgrade-tests/runs/demo-$(date +%Y%m%d-%H%M%S)-$KUP_DISTRO-$$}
 
-cat <<'TXT'
+cat <<TXT
 kupgrade demo: change the running kernel without losing the ssh session
-  A Debian 12 guest with two kernel packages is built (or taken from the
+  A $release guest with two kernel packages is built (or taken from the
   cache) with kupgrade installed from this work tree, and booted under qemu
   on the older kernel. An interactive ssh session is opened from this host;
   a counter ticks in its shell every 0.5 s. In that same shell we type
@@ -28,7 +35,7 @@ echo
 if ((rc == 0)); then
 	cat <<-TXT
 		What happened:
-		  1. booted the guest on ${KV_OLD:-?} and opened an ssh session from the host;
+		  1. booted the $release guest on ${KV_OLD:-?} and opened an ssh session from the host;
 		  2. typed 'kupgrade --kernel /boot/vmlinuz-${KV_NEW:-?} --yes' into it: the
 		     session, its shell, its counter and its TCP connection came back on
 		     ${KV_NEW:-?} ($(get switch_new_total_s) s from the command to ssh answering);
