@@ -69,6 +69,25 @@ static enum fd_verdict check_chrdev(const struct proc_fd *fd, const struct criu_
 			   fd->target, maj, min);
 }
 
+/* CRIU 4.1 criu/pidfd.c dump_one_pidfd(): a pidfd of a process in the dumped
+ * tree, or of one that exited; not a thread's (PIDFD_THREAD). */
+static enum fd_verdict check_pidfd(const struct proc_fd *fd, const struct criu_caps *caps,
+				   char *reason, size_t size)
+{
+	if (!caps || caps->version < CRIU_PIDFD_VERSION)
+		return cannot_dump(reason, size, caps,
+				   "holds a pidfd (CRIU 4.1 can, of a process in the same tree)");
+	if (fd->pidfd_thread)
+		return cannot_dump(reason, size, caps, "holds a thread's pidfd (PIDFD_THREAD)");
+	if (fd->pidfd_pid == -1)
+		return FD_OK;
+	if (fd->pidfd_pid <= 0)
+		return cannot_dump(reason, size, caps, "holds a pidfd of an unknown process");
+	cannot_dump(reason, size, caps, "holds a pidfd of PID %d, outside its process tree",
+		    fd->pidfd_pid);
+	return FD_IN_TREE;
+}
+
 static enum fd_verdict check_anon_inode(const char *kind, const struct criu_caps *caps,
 					char *reason, size_t size)
 {
@@ -81,11 +100,6 @@ static enum fd_verdict check_anon_inode(const char *kind, const struct criu_caps
 	for (size_t i = 0; i < ELEMENTSOF(supported); i++)
 		if (streq(kind, supported[i]))
 			return FD_OK;
-	if (streq(kind, "[pidfd]")) {
-		if (caps && caps->version >= CRIU_PIDFD_VERSION)
-			return FD_OK;
-		return cannot_dump(reason, size, caps, "holds a pidfd (CRIU 4.1 can)");
-	}
 	if (streq(kind, "[io_uring]"))
 		return cannot_dump(reason, size, caps, "uses io_uring");
 	if (streq(kind, "[userfaultfd]"))
@@ -125,6 +139,8 @@ enum fd_verdict fd_check_file(const struct proc_fd *fd, const struct criu_caps *
 		return cannot_dump(reason, size, caps, "has the block device %s open", fd->target);
 	if (S_ISSOCK(fd->mode))
 		return check_socket(fd, caps, reason, size);
+	if (streq(fd->target, "anon_inode:[pidfd]"))
+		return check_pidfd(fd, caps, reason, size);
 	if (startswith(fd->target, "anon_inode:"))
 		return check_anon_inode(fd->target + STRLEN("anon_inode:"), caps, reason, size);
 	/* Deleted while open: CRIU copies it into the images, up to its ghost

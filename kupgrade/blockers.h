@@ -28,6 +28,10 @@ enum fd_verdict {
 	FD_OK,
 	FD_EXTERNAL,
 	FD_BLOCKER,
+	/* A pidfd CRIU dumps only when the process it refers to (fd->pidfd_pid)
+	 * is in the dumped tree: the caller knows the trees; reason is the
+	 * blocker if it is not. */
+	FD_IN_TREE,
 };
 
 /* A file, device, anonymous inode or socket family, or a file deleted while

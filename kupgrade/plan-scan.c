@@ -62,6 +62,30 @@ struct fd_scan {
 	const char *comm;
 };
 
+static const struct plan_process *unit_process(const struct plan_unit *u, pid_t pid)
+{
+	for (size_t i = 0; i < u->n_procs; i++)
+		if (u->procs[i].pid == pid)
+			return &u->procs[i];
+	return NULL;
+}
+
+/* The root of pid's process tree in u, the tree CRIU dumps with it: its
+ * topmost ancestor in u. 0 if pid is not in u. */
+static pid_t tree_root(const struct plan_unit *u, pid_t pid)
+{
+	const struct plan_process *pp = unit_process(u, pid);
+
+	for (size_t steps = 0; pp && steps < u->n_procs; steps++) {
+		const struct plan_process *parent = unit_process(u, pp->ppid);
+
+		if (!parent)
+			return pp->pid;
+		pp = parent;
+	}
+	return 0;
+}
+
 static int scan_fd(pid_t pid, const struct proc_fd *fd, void *userdata)
 {
 	struct fd_scan *s = userdata;
@@ -84,6 +108,11 @@ static int scan_fd(pid_t pid, const struct proc_fd *fd, void *userdata)
 		return check_tmpfs_file(u, pid, s->comm, fd, &st);
 	switch (fd_check_file(fd, &(struct criu_caps){ b->plan->criu_version }, reason,
 			      sizeof(reason))) {
+	case FD_IN_TREE:
+		if (tree_root(u, fd->pidfd_pid) != 0 &&
+		    tree_root(u, fd->pidfd_pid) == tree_root(u, pid))
+			return 0;
+		return plan_unit_add_blocker(u, reason, pid, s->comm, fd->fd);
 	case FD_BLOCKER:
 		return plan_unit_add_blocker(u, reason, pid, s->comm, fd->fd);
 	case FD_EXTERNAL:

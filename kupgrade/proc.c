@@ -204,6 +204,30 @@ int proc_read_ns(pid_t pid, const char *name, uint64_t *ret)
 	return 0;
 }
 
+/* PIDFD_THREAD (Linux 6.9) is O_EXCL in a pidfd's flags. */
+#define PIDFD_THREAD_FLAG O_EXCL
+
+/* fdinfo of a pidfd: "flags:\t0100002" (octal) and "Pid:\t123" (-1 once it exited). */
+static void read_pidfd_info(pid_t pid, int fdnum, struct proc_fd *ret)
+{
+	_cleanup_fclose_ FILE *f = NULL;
+	char path[64], line[128];
+
+	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", pid, fdnum);
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned flags;
+		int p;
+
+		if (sscanf(line, "flags: %o", &flags) == 1)
+			ret->pidfd_thread = flags & PIDFD_THREAD_FLAG;
+		else if (sscanf(line, "Pid: %d", &p) == 1)
+			ret->pidfd_pid = p;
+	}
+}
+
 static int read_one_fd(pid_t pid, int fdnum, struct proc_fd *ret)
 {
 	char path[64];
@@ -229,6 +253,8 @@ static int read_one_fd(pid_t pid, int fdnum, struct proc_fd *ret)
 		if (n > 0)
 			ret->proto[n] = 0;
 	}
+	if (streq(ret->target, "anon_inode:[pidfd]"))
+		read_pidfd_info(pid, fdnum, ret);
 	return 0;
 }
 

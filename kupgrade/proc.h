@@ -56,6 +56,10 @@ struct proc_fd {
 	nlink_t nlink; /* 0: deleted while open (or a memfd) */
 	off_t size;
 	char proto[32]; /* sockets: system.sockprotoname ("UNIX", "TCP", ...) */
+	/* pidfds (fdinfo): the process it refers to, -1 if that exited, 0 if
+	 * unknown; and whether it is a thread's (PIDFD_THREAD). */
+	pid_t pidfd_pid;
+	bool pidfd_thread;
 };
 
 typedef int (*proc_fd_func)(pid_t pid, const struct proc_fd *fd, void *userdata);

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -384,8 +386,19 @@ TEST(blockers_follow_the_criu_version)
 	ASSERT_TRUE(strstr(reason, "CRIU 4.1 can"));
 	ASSERT_EQ(fd_check_file(&pidfd, &(struct criu_caps){ 40002 }, reason, sizeof(reason)),
 		  FD_BLOCKER);
+	/* CRIU 4.1: a pidfd of a process that exited is dumped; of a live one,
+	 * only inside the dumped tree, which the plan decides (FD_IN_TREE). */
+	pidfd.pidfd_pid = -1;
 	ASSERT_EQ(fd_check_file(&pidfd, &(struct criu_caps){ 40101 }, reason, sizeof(reason)),
 		  FD_OK);
+	pidfd.pidfd_pid = 42;
+	ASSERT_EQ(fd_check_file(&pidfd, &(struct criu_caps){ 40101 }, reason, sizeof(reason)),
+		  FD_IN_TREE);
+	ASSERT_TRUE(strstr(reason, "pidfd of PID 42, outside its process tree, which CRIU 4.1.1"));
+	pidfd.pidfd_thread = true;
+	ASSERT_EQ(fd_check_file(&pidfd, &(struct criu_caps){ 40101 }, reason, sizeof(reason)),
+		  FD_BLOCKER);
+	ASSERT_TRUE(strstr(reason, "PIDFD_THREAD"));
 	ASSERT_EQ(fd_check_file(&uring, &(struct criu_caps){ 40101 }, reason, sizeof(reason)),
 		  FD_BLOCKER);
 	ASSERT_TRUE(strstr(reason, "uses io_uring, which CRIU 4.1.1 cannot dump"));
@@ -418,7 +431,9 @@ TEST(blockers_sockets_and_fifos)
 
 struct held_fd {
 	int fd;
+	struct criu_caps caps;
 	enum fd_verdict verdict;
+	pid_t pidfd_pid;
 	char reason[512];
 };
 
@@ -426,9 +441,41 @@ static int judge_held_fd(pid_t pid, const struct proc_fd *fd, void *userdata)
 {
 	struct held_fd *h = userdata;
 
-	if (fd->fd == h->fd)
-		h->verdict = fd_check_file(fd, NULL, h->reason, sizeof(h->reason));
+	if (fd->fd == h->fd) {
+		h->verdict = fd_check_file(fd, &h->caps, h->reason, sizeof(h->reason));
+		h->pidfd_pid = fd->pidfd_pid;
+	}
 	return 0;
+}
+
+/* As the plan reads a pidfd from /proc: the process it refers to. */
+TEST(proc_reads_the_target_of_a_pidfd)
+{
+	struct held_fd h = { .verdict = FD_OK };
+	pid_t child = fork();
+
+	ASSERT_TRUE(child >= 0);
+	if (child == 0) {
+		pause();
+		_exit(0);
+	}
+	h.fd = (int)syscall(SYS_pidfd_open, child, 0);
+	if (h.fd < 0) {
+		kill(child, SIGKILL);
+		waitpid(child, NULL, 0);
+		test_fail("pidfd_open: %m");
+	}
+	h.caps = (struct criu_caps){ 40101 };
+	ASSERT_OK(proc_for_each_fd(getpid(), judge_held_fd, &h));
+	ASSERT_EQ(h.verdict, FD_IN_TREE);
+	ASSERT_EQ(h.pidfd_pid, child);
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+	/* Reaped: the pidfd now says -1, which CRIU 4.1 dumps. */
+	ASSERT_OK(proc_for_each_fd(getpid(), judge_held_fd, &h));
+	ASSERT_EQ(h.pidfd_pid, -1);
+	ASSERT_EQ(h.verdict, FD_OK);
+	close(h.fd);
 }
 
 /* A file deleted while open is copied by CRIU up to its ghost limit; a user

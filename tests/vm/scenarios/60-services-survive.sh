@@ -146,6 +146,22 @@ read -r _ sa_pid sa_n <<<"$(sockact)"
 sockact_next "$sa_pid" "$sa_n" "before"
 info "main PIDs before: $pids0 (nginx processes: $nginx_tree0)"
 
+# The plan restarts busclient for its D-Bus connection (on Debian 13 its
+# busctl also holds a pidfd of the bus daemon, outside its tree: listed too)
+# and names the CRIU it judged for.
+vm_ssh 'kupgrade plan --json' >"$KUP_LOG_DIR/plan.json" || fail "kupgrade plan --json failed"
+python3 - "$KUP_LOG_DIR/plan.json" <<'PY' || fail "the plan is not as expected (see above)"
+import json, sys
+p = json.load(open(sys.argv[1]))
+u = [u for u in p["units"] if u["name"] == "kupgrade-busclient.service"]
+if not u or u[0]["decision"] != "restart" or not any("D-Bus" in b for b in u[0]["blockers"]):
+    print("plan: kupgrade-busclient.service: %s" % (u and {k: u[0][k] for k in ("decision", "blockers")}))
+    sys.exit(1)
+print("plan: kupgrade-busclient.service restarts: %s" % "; ".join(u[0]["blockers"]))
+if not p["totals"].get("criu_version"):
+    print("plan: no criu_version in the totals"); sys.exit(1)
+PY
+
 vm_session_open op
 log=$(vm_session_log op)
 
@@ -232,7 +248,7 @@ socks = sorted(e["path"] for e in (units.get("kupgrade-sockact.service") or {}).
                if e.get("systemd_socket"))
 if socks != ["tcp6 [::]:7100", "unix /run/kupgrade-sockact.sock"]:
     print("report: kupgrade-sockact.service handed back %s" % socks); bad = 1
-for name, why in (("kupgrade-busclient.service", "D-Bus"),):
+for name, why in (("kupgrade-busclient.service", "cannot be checkpointed as it stands"),):
     b = units.get(name)
     if not b or b.get("outcome") != "restarted-fresh" or why not in (b.get("outcome_reason") or ""):
         print("report: %s: %s" % (name, b)); bad = 1
