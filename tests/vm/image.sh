@@ -385,7 +385,12 @@ prepare_run() { # BASEDIR OUTDIR
 	# TEST_HOOKS=1: the scenarios inject faults (KUPGRADE_FAULT, ...), which
 	# only a test build reads (docs/fault-injection.md).
 	msg "make install DESTDIR=$rootfs TEST_HOOKS=1 (from $REPO)"
-	make -s -C "$REPO" install DESTDIR="$rootfs" TEST_HOOKS=1 >"$out/make-install.log" 2>&1 || {
+	# One make at a time in the work tree: two image builds at once (both
+	# releases, tests/vm/suite.sh) compiled the same objects into the same
+	# files, and a guest got a kupgrade that dumped nothing and said nothing.
+	mkdir -p "$REPO/build"
+	flock "$REPO/build/.make.lock" \
+		make -s -C "$REPO" install DESTDIR="$rootfs" TEST_HOOKS=1 >"$out/make-install.log" 2>&1 || {
 		tail -n 30 "$out/make-install.log" >&2
 		die "make install into the guest rootfs failed"
 	}
