@@ -146,6 +146,7 @@ int criu_dump_tree(const struct criu_dump_req *req)
 	_cleanup_criu_opts_ criu_opts *o = NULL;
 	_cleanup_close_ int log_fd = -EBADF;
 	char what[64];
+	mode_t mask;
 	int r, saved;
 
 	r = new_opts(req->images_fd, req->log_name, &log_fd, &o);
@@ -164,7 +165,13 @@ int criu_dump_tree(const struct criu_dump_req *req)
 	}
 	snprintf(what, sizeof(what), "CRIU dump of PID %d", (int)req->pid);
 	saved = stderr_to_log(log_fd, req->log_name);
+	/* The images hold the processes' memory, secrets included: CRIU
+	 * creates them 0644 (CR_FD_PERM), its swrk child inherits our umask,
+	 * so they come out 0600. Only around the dump: a restore recreates
+	 * files and sockets whose modes must not be masked. */
+	mask = umask(0077);
 	r = criu_local_dump(o);
+	umask(mask);
 	stderr_restore(saved);
 	if (r < 0)
 		return criu_failed(r, what, log_fd, req->log_name);

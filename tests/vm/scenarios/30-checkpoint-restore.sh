@@ -58,6 +58,8 @@ vm_ssh "set -e
 	t1=\$EPOCHREALTIME
 	nft list table inet kupgrade >/run/kt-lock.out
 	stat -c '%a %U' $IMG >/run/kt-mode.out
+	find $IMG -type f | wc -l >/run/kt-files.out
+	find $IMG -perm /077 -printf '%m %p\\n' >>/run/kt-files.out
 	kupgrade inspect $IMG --json >/run/kt-manifest.json
 	kupgrade inspect $IMG >/run/kt-manifest.txt
 	sleep 2
@@ -75,6 +77,11 @@ frozen_at=$(last_tick)
 
 vm_ssh "grep -q conns4 /run/kt-lock.out" || fail "no lock table while checkpointed"
 vm_ssh "cat /run/kt-mode.out" | grep -q '^700 root' || fail "image dir not 0700 root"
+# The images hold the processes' memory: every file and directory root's
+# alone, not only the top directory.
+files=$(vm_ssh "cat /run/kt-files.out")
+[[ $(head -n1 <<<"$files") -gt 5 && $(wc -l <<<"$files") == 1 ]] ||
+	fail "images open to group or others (count, then mode and path): $(tr '\n' ' ' <<<"$files")"
 vm_scp_from /run/kt-manifest.json "$KUP_LOG_DIR/manifest.json" || fail "no manifest JSON"
 python3 - "$KUP_LOG_DIR/manifest.json" "$scope" <<'PY' || fail "manifest content"
 import json, sys
