@@ -67,6 +67,8 @@ pids=()
 cleanup() {
 	local p
 	for p in "${pids[@]}"; do kill -TERM -- "-$p" 2>/dev/null || kill -TERM "$p" 2>/dev/null || true; done
+	# The job running in the foreground (one at a time): run.sh stops its VM.
+	pkill -TERM -P $$ 2>/dev/null || true
 	wait 2>/dev/null || true
 	[[ -n ${KUP_KEEP_IMAGE:-} ]] || rm -f "$SUITE"/images/*/disk.img
 }
