@@ -394,6 +394,8 @@ prepare_run() { # BASEDIR OUTDIR
 		tail -n 30 "$out/make-install.log" >&2
 		die "make install into the guest rootfs failed"
 	}
+	[[ $(head -c 4 "$rootfs/usr/sbin/kupgrade" | od -An -c | tr -d ' ') == '177ELF' ]] ||
+		die "the kupgrade installed into the guest rootfs is not an ELF program"
 
 	chroot_mount "$rootfs"
 	in_chroot "$rootfs" update-initramfs -u -k all >"$out/update-initramfs.log" 2>&1 || {
