@@ -82,6 +82,10 @@ static int undo_dump_service(struct ckpt_unit *u)
 	for (size_t j = 0; j < u->n_trees; j++)
 		u->trees[j].dumped = false;
 	(void)checkpoint_write_away_manifest(u->c);
+	/* The restore in the unit released its connections from the lock
+	 * (restore_lock_release_unit): deleting them again would fail, all
+	 * of them at once, with nft's "No such file or directory". */
+	u->locked = false;
 	return 0;
 }
 
