@@ -14,11 +14,11 @@
 /* "CRIU 3.17.1", or "CRIU" when the version is not known. */
 static const char *criu_name(const struct criu_caps *caps, char *buf, size_t size)
 {
-	int v = caps ? caps->version : 0;
+	char v[16];
 
-	if (v <= 0)
+	if (!caps || caps->version <= 0)
 		return "CRIU";
-	snprintf(buf, size, "CRIU %d.%d.%d", v / 10000, v / 100 % 100, v % 100);
+	snprintf(buf, size, "CRIU %s", criu_version_format(caps->version, v, sizeof(v)));
 	return buf;
 }
 

@@ -248,7 +248,14 @@ int criu_version(void)
 	if (criu_local_init_opts(&o) < 0)
 		return -ENOMEM;
 	v = criu_local_get_version(o);
-	return v > 0 ? v : v < 0 ? v : -EIO;
+	return v != 0 ? v : -EIO;
+}
+
+const char *criu_version_format(int v, char *buf, size_t size)
+{
+	/* 31701 = 3.17.1 */
+	snprintf(buf, size, "%d.%d.%d", v / 10000, v / 100 % 100, v % 100);
+	return buf;
 }
 
 int criu_version_string(char *buf, size_t size)
@@ -257,8 +264,7 @@ int criu_version_string(char *buf, size_t size)
 
 	if (v < 0)
 		return v;
-	/* 31701 = 3.17.1 */
-	snprintf(buf, size, "%d.%d.%d", v / 10000, v / 100 % 100, v % 100);
+	criu_version_format(v, buf, size);
 	return 0;
 }
 

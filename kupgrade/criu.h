@@ -62,7 +62,9 @@ int criu_check_kernel(void);
 /* The version of the criu binary that libcriu runs: 31701 for 3.17.1, or a
  * negative errno. */
 int criu_version(void);
-/* "3.17.1" */
+/* "3.17.1" for 31701: buf, filled */
+const char *criu_version_format(int v, char *buf, size_t size);
+/* "3.17.1", of the criu binary that libcriu runs */
 int criu_version_string(char *buf, size_t size);
 /* CRIU's own timings from the stats-dump image of the last dump (CRIU
  * writes it into its work dir, CRIU_LOG_DIR). */

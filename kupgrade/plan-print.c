@@ -6,6 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "criu.h"
 #include "json.h"
 #include "log.h"
 #include "options.h"
@@ -187,8 +188,8 @@ static void print_table(const struct plan *p)
 	       counts[DECISION_LEAVE], p->n_processes, p->n_threads, format_bytes(a, p->rss_bytes),
 	       format_bytes(b, p->est_image_bytes));
 	if (p->criu_version > 0)
-		printf("Judged for CRIU %d.%d.%d, the version installed.\n",
-		       p->criu_version / 10000, p->criu_version / 100 % 100, p->criu_version % 100);
+		printf("Judged for CRIU %s, the version installed.\n",
+		       criu_version_format(p->criu_version, a, sizeof(a)));
 	else
 		printf("Judged for CRIU 3.17: criu did not tell its version.\n");
 }

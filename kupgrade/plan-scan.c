@@ -108,11 +108,13 @@ static int scan_fd(pid_t pid, const struct proc_fd *fd, void *userdata)
 		return check_tmpfs_file(u, pid, s->comm, fd, &st);
 	switch (fd_check_file(fd, &(struct criu_caps){ b->plan->criu_version }, reason,
 			      sizeof(reason))) {
-	case FD_IN_TREE:
-		if (tree_root(u, fd->pidfd_pid) != 0 &&
-		    tree_root(u, fd->pidfd_pid) == tree_root(u, pid))
+	case FD_IN_TREE: {
+		pid_t root = tree_root(u, fd->pidfd_pid);
+
+		if (root != 0 && root == tree_root(u, pid))
 			return 0;
 		return plan_unit_add_blocker(u, reason, pid, s->comm, fd->fd);
+	}
 	case FD_BLOCKER:
 		return plan_unit_add_blocker(u, reason, pid, s->comm, fd->fd);
 	case FD_EXTERNAL:
