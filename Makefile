@@ -98,10 +98,11 @@ check-vm-all: all
 	tests/vm/suite.sh --all
 
 # The tree's shape: formatted, layered, no include cycle, the architecture's
-# file tables true.
+# file tables true; and the VM harness's verdicts, on fake scenarios.
 check-style: format-check
 	tests/check-includes.sh
 	tests/check-architecture.sh
+	tests/check-harness.sh
 
 check: check-style check-unit check-vm
 
