@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
@@ -28,9 +30,15 @@ void log_set_program(const char *name)
 	program = name;
 }
 
+/* One line, one write(2): stderr is unbuffered, and a line written in pieces
+ * ("kupgrade: ", then the message) interleaves with whatever else writes to
+ * the same terminal, such as a job in the operator's shell. */
 int log_internal(int level, int error, const char *file, int line, const char *fmt, ...)
 {
 	int saved = errno;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
 	va_list ap;
 
 	if (error > 0)
@@ -38,19 +46,29 @@ int log_internal(int level, int error, const char *file, int line, const char *f
 	if (level > max_level)
 		return error;
 
+	f = open_memstream(&buf, &len);
+	if (!f)
+		f = stderr; /* out of memory: in pieces, then */
+
 	if (journal_prefix)
-		fprintf(stderr, "<%d>", level);
+		fprintf(f, "<%d>", level);
 	else if (program)
-		fprintf(stderr, "%s: ", program);
+		fprintf(f, "%s: ", program);
 	if (max_level >= LOG_DEBUG)
-		fprintf(stderr, "(%s:%d) ", file, line);
+		fprintf(f, "(%s:%d) ", file, line);
 
 	/* glibc's "%m" prints strerror(errno): make it the error we were given. */
 	errno = error < 0 ? -error : saved;
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vfprintf(f, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	fputc('\n', f);
+
+	if (f != stderr && fclose(f) == 0) {
+		fwrite(buf, 1, len, stderr);
+		fflush(stderr);
+	}
+	free(buf);
 
 	errno = saved;
 	return error;
