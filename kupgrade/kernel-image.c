@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <string.h>
 #include <sys/utsname.h>
@@ -210,4 +213,67 @@ char *kernel_image_find_initrd(const char *kernel, const char *release)
 		free(p);
 	}
 	return NULL;
+}
+
+/* A file name of an installed kernel image: vmlinuz-RELEASE, not a backup
+ * or a package manager's leftover. */
+static const char *kernel_release_of_name(const char *name)
+{
+	static const char *const skip[] = { ".old",	 ".bak",      ".dpkg-tmp",  ".dpkg-new",
+					    ".dpkg-old", ".dpkg-bak", ".dpkg-dist", "~" };
+	const char *rel;
+	size_t n;
+
+	if (strncmp(name, "vmlinuz-", 8) != 0 || !name[8])
+		return NULL;
+	rel = name + 8;
+	n = strlen(rel);
+	for (size_t i = 0; i < ELEMENTSOF(skip); i++) {
+		size_t k = strlen(skip[i]);
+
+		if (n >= k && streq(rel + n - k, skip[i]))
+			return NULL;
+	}
+	return rel;
+}
+
+int kernel_image_find_newest(const char *boot_dir, const char *running, char **ret_path,
+			     char **ret_release)
+{
+	_cleanup_free_ char *best = NULL;
+	DIR *d = opendir(boot_dir);
+	struct dirent *de;
+	struct stat st;
+	int r = 0;
+
+	*ret_path = NULL;
+	if (ret_release)
+		*ret_release = NULL;
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		const char *rel = kernel_release_of_name(de->d_name);
+
+		if (!rel || fstatat(dirfd(d), de->d_name, &st, 0) < 0 || !S_ISREG(st.st_mode))
+			continue;
+		if (best && strverscmp(rel, best) <= 0)
+			continue;
+		free(best);
+		best = strdup(rel);
+		if (!best) {
+			r = -ENOMEM;
+			break;
+		}
+	}
+	closedir(d);
+	if (r < 0)
+		return r;
+	if (best && strverscmp(best, running) > 0) {
+		if (asprintf(ret_path, "%s/vmlinuz-%s", boot_dir, best) < 0)
+			return -ENOMEM;
+		r = 1;
+	}
+	if (ret_release)
+		*ret_release = TAKE_PTR(best);
+	return r;
 }

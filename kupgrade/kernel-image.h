@@ -41,3 +41,13 @@ const char *kernel_image_native_arch(void);
 /* The initrd installed next to a kernel: Debian's initrd.img-VERSION or
  * Fedora's initramfs-VERSION.img in the kernel's directory. NULL if none. */
 char *kernel_image_find_initrd(const char *kernel, const char *release);
+
+/*
+ * "--kernel newest": the newest kernel installed in boot_dir (vmlinuz-RELEASE,
+ * compared as versions, the order GRUB's menu puts them in), if it is newer
+ * than the running release. Returns 1 and its path in *ret_path (and release
+ * in *ret_release when not NULL); 0 when none is newer (*ret_path NULL, the
+ * newest found, if any, in *ret_release); -errno when boot_dir cannot be read.
+ */
+int kernel_image_find_newest(const char *boot_dir, const char *running, char **ret_path,
+			     char **ret_release);

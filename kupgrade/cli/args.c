@@ -2,10 +2,13 @@
 /* The arg_* globals and the errno-to-exit-code map. */
 #include <errno.h>
 #include <stdlib.h>
+#include <sys/utsname.h>
 
 #include "alloc.h"
 #include "args.h"
 #include "exit-status.h"
+#include "kernel-image.h"
+#include "log.h"
 #include "paths.h"
 
 bool arg_json;
@@ -52,6 +55,42 @@ int args_add_unit(const char *name)
 		return -ENOMEM;
 	arg_units[n_arg_units++] = (char *)name;
 	arg_units[n_arg_units] = NULL;
+	return 0;
+}
+
+/* Where Debian and Fedora install kernels: "--kernel newest" looks there. */
+#define BOOT_DIR "/boot"
+
+int args_resolve_kernel(const char *verb)
+{
+	static char *newest;
+	struct utsname u;
+	_cleanup_free_ char *rel = NULL;
+	int r;
+
+	if (!arg_kernel)
+		return log_error_errno(
+			-EINVAL,
+			"%s needs --kernel FILE (or --kernel newest); see 'kupgrade help'.", verb);
+	if (!streq(arg_kernel, "newest") || newest)
+		return 0;
+	if (uname(&u) < 0)
+		return log_error_errno(negative_errno(), "uname() failed: %m");
+	r = kernel_image_find_newest(BOOT_DIR, u.release, &newest, &rel);
+	if (r < 0)
+		return log_error_errno(r, "--kernel newest: cannot list %s: %m", BOOT_DIR);
+	if (r == 0) {
+		if (rel)
+			log_info("Nothing to do: no kernel in %s is newer than the running one, %s "
+				 "(the newest there is %s).",
+				 BOOT_DIR, u.release, rel);
+		else
+			log_info("Nothing to do: there is no kernel in %s (vmlinuz-VERSION).",
+				 BOOT_DIR);
+		return EXIT_NOTHING_TO_DO;
+	}
+	log_info("The newest installed kernel is %s (running %s): %s.", rel, u.release, newest);
+	arg_kernel = newest;
 	return 0;
 }
 

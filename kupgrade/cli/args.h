@@ -29,6 +29,10 @@ extern const char *arg_id; /* upgrade id: client and worker share it */
 /* The arg_* globals as the domain layer takes them. */
 struct kupgrade_options args_options(void);
 int args_add_unit(const char *name);
+/* --kernel, which VERB needs: given (-EINVAL and a message if not), and
+ * "newest" made the path of the newest installed kernel. Returns 0, or
+ * EXIT_NOTHING_TO_DO (with a message) when none is newer than the running one. */
+int args_resolve_kernel(const char *verb);
 void args_free(void);
 
 /* A negative errno as a documented exit code (exit-status.h). */

@@ -63,7 +63,7 @@ static int verb_help(int argc, char **argv)
 		if (verbs[i].flags & VERB_INTERNAL)
 			printf("  %-14s %s\n", verbs[i].name, verbs[i].summary);
 	printf("\nOptions:\n"
-	       "  --kernel FILE       kernel image to switch to\n"
+	       "  --kernel FILE       kernel image to switch to (\"newest\": the newest in /boot)\n"
 	       "  --initrd FILE       its initrd (default: found next to the kernel)\n"
 	       "  --append ARGS       kernel command line for the new kernel\n"
 	       "  --reuse-cmdline     reuse the running kernel's command line\n"

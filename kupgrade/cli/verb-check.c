@@ -6,9 +6,12 @@
 
 int verb_check(int argc, char **argv)
 {
-	struct kupgrade_options o = args_options();
+	struct kupgrade_options o;
+	int r;
 
-	if (!o.kernel)
-		return log_error_errno(-EINVAL, "check needs --kernel FILE; see 'kupgrade help'.");
+	r = args_resolve_kernel("check");
+	if (r != 0)
+		return r;
+	o = args_options();
 	return check_print(&o);
 }

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* "kupgrade upgrade", also "kupgrade --kernel FILE": switch the running kernel. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "args.h"
+#include "exit-status.h"
 #include "json.h"
 #include "log.h"
 #include "upgrade-client.h"
@@ -32,14 +34,19 @@ static void print_no_switch(const struct kupgrade_options *o, const struct upgra
 
 int verb_upgrade(int argc, char **argv)
 {
-	struct kupgrade_options o = args_options();
+	struct kupgrade_options o;
 	struct upgrade_no_switch ns = {};
 	int r;
 
-	if (!o.kernel)
-		return log_error_errno(-EINVAL,
-				       "upgrade needs --kernel FILE; see 'kupgrade help'.");
-	r = upgrade_client_run(&o, &ns);
+	r = args_resolve_kernel("upgrade");
+	o = args_options();
+	if (r == EXIT_NOTHING_TO_DO) {
+		ns.outcome = "nothing-to-do";
+		ns.message = strdup("no installed kernel is newer than the running one");
+	} else if (r == 0)
+		r = upgrade_client_run(&o, &ns);
+	else
+		return r;
 	if (o.json && ns.outcome)
 		print_no_switch(&o, &ns, r);
 	free(ns.message);

@@ -238,3 +238,47 @@ TEST(kernel_image_finds_initrd_by_distribution_naming)
 	snprintf(path, sizeof(path), "rm -rf %s", dir);
 	ASSERT_EQ(system(path), 0);
 }
+
+TEST(kernel_image_newest_is_the_highest_version_above_the_running_one)
+{
+	char dir[] = "/tmp/kupgrade-boot-XXXXXX";
+	char *path, *rel;
+
+	ASSERT_TRUE(mkdtemp(dir));
+	/* Nothing installed: nothing newer, no newest. */
+	ASSERT_EQ(kernel_image_find_newest(dir, "6.1.0-56-cloud-amd64", &path, &rel), 0);
+	ASSERT_TRUE(path == NULL && rel == NULL);
+
+	/* 57 beats 9 (numbers compared as numbers), a backup, a dpkg leftover,
+	 * a directory and a symlink to nowhere do not count, nor does "vmlinuz". */
+	test_sh("cd %s && touch vmlinuz-6.1.0-9-cloud-amd64 vmlinuz-6.1.0-56-cloud-amd64 "
+		"vmlinuz-6.1.0-57-cloud-amd64 vmlinuz-6.1.0-99-cloud-amd64.dpkg-tmp "
+		"vmlinuz-6.1.0-98-cloud-amd64.old vmlinuz config-6.1.0-99-cloud-amd64 && "
+		"mkdir vmlinuz-6.1.0-97-cloud-amd64 && ln -s /nonexistent vmlinuz-6.1.0-96-cloud-amd64",
+		dir);
+	ASSERT_EQ(kernel_image_find_newest(dir, "6.1.0-56-cloud-amd64", &path, &rel), 1);
+	ASSERT_TRUE(strstr(path, "/vmlinuz-6.1.0-57-cloud-amd64") &&
+		    strncmp(path, dir, strlen(dir)) == 0);
+	ASSERT_STREQ(rel, "6.1.0-57-cloud-amd64");
+	free(path);
+	free(rel);
+
+	/* Running the newest already, or a newer one than any installed. */
+	ASSERT_EQ(kernel_image_find_newest(dir, "6.1.0-57-cloud-amd64", &path, &rel), 0);
+	ASSERT_TRUE(path == NULL);
+	ASSERT_STREQ(rel, "6.1.0-57-cloud-amd64");
+	free(rel);
+	ASSERT_EQ(kernel_image_find_newest(dir, "6.12.118+deb13-cloud-amd64", &path, NULL), 0);
+
+	/* Debian 13's releases. */
+	test_sh("cd %s && rm -rf vmlinuz-* && touch vmlinuz-6.12.117+deb13-cloud-amd64 "
+		"vmlinuz-6.12.118+deb13-cloud-amd64",
+		dir);
+	ASSERT_EQ(kernel_image_find_newest(dir, "6.12.117+deb13-cloud-amd64", &path, NULL), 1);
+	ASSERT_TRUE(strstr(path, "vmlinuz-6.12.118+deb13-cloud-amd64") != NULL);
+	free(path);
+
+	ASSERT_EQ(kernel_image_find_newest("/nonexistent-boot", "6.1.0-1-amd64", &path, NULL),
+		  -ENOENT);
+	test_sh("rm -rf %s", dir);
+}
