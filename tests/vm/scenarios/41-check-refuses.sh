@@ -5,7 +5,8 @@
 # whose modules directory is missing (a copy of the other kernel whose
 # header names a version that is not installed), too little memory for the
 # images (KUPGRADE_MEMORY_LIMIT, see kupgrade(8)); a usage error exits 64;
-# and it accepts the real other kernel (exit 0, --json can_switch true).
+# and it accepts the real other kernel (exit 0, --json can_switch true), also
+# as "--kernel newest".
 # "kupgrade --kernel --json" prints one document when no switch happens:
 # refused by its checks (exit 2), rolled back by a fault (exit 70).
 . "$(dirname "$0")/../lib.sh"
@@ -41,9 +42,12 @@ expect missing-file 2 'FAIL +kernel +/boot/vmlinuz-0\.0\.0-none: No such file or
 expect not-a-kernel 2 'FAIL +kernel +/etc/os-release is not a Linux kernel image' -- \
 	kupgrade check --kernel /etc/os-release
 
-# The other kernel, its header saying 6.1.0-99-...: no such modules directory.
-fake=${to/#6.1.0-[0-9][0-9]-/6.1.0-99-}
-[[ ${#fake} == "${#to}" ]] || fail "cannot make a same-length fake version of $to"
+# The other kernel, its header naming a release whose third number is all
+# 9s (6.1.0-57-cloud-amd64: 6.1.9-57-..., 6.12.118+deb13-...: 6.12.999+...),
+# same length: no such modules directory.
+[[ $to =~ ^([0-9]+\.[0-9]+\.)([0-9]+)(.*)$ ]] || fail "cannot make a fake version of $to"
+fake=${BASH_REMATCH[1]}$(tr 0-8 9 <<<"${BASH_REMATCH[2]}")${BASH_REMATCH[3]}
+[[ ${#fake} == "${#to}" && $fake != "$to" ]] || fail "cannot make a same-length fake version of $to"
 vm_ssh "mkdir -p /root/fake && python3 - <<PY
 import sys
 b = open('/boot/vmlinuz-$to', 'rb').read()
@@ -53,13 +57,21 @@ open('/root/fake/vmlinuz-$fake', 'wb').write(b[:i] + b'$fake' + b[i + len('$to')
 PY
 cp /boot/initrd.img-$to /root/fake/initrd.img-$fake" || fail "cannot build the fake kernel"
 before=$(state)
-expect no-modules 2 "FAIL +modules +/lib/modules/$fake does not exist" -- \
+expect no-modules 2 "FAIL +modules +/lib/modules/$(kup_re_quote "$fake") does not exist" -- \
 	kupgrade check --kernel "/root/fake/vmlinuz-$fake"
 
 expect low-memory 2 'FAIL +memory +the images .* MiB are available' -- \
 	KUPGRADE_MEMORY_LIMIT=64M kupgrade check --kernel "/boot/vmlinuz-$to"
 
 expect accepts 0 '"can_switch":true' -- kupgrade check --json --kernel "/boot/vmlinuz-$to"
+# --kernel newest: the other kernel when it is the newer one (the fake one
+# is not in /boot), else nothing to do (3).
+if [[ $to == "$KV_NEW" ]]; then
+	expect newest 0 "The newest installed kernel is $(kup_re_quote "$to") \\(running $(kup_re_quote "$from")\\)" -- \
+		kupgrade check --kernel newest
+else
+	expect newest 3 "Nothing to do: no kernel in /boot is newer than the running one" -- kupgrade check --kernel newest
+fi
 json=$(vm_ssh kupgrade check --json --kernel "/boot/vmlinuz-$to" 2>/dev/null)
 python3 -c 'import json, sys; d = json.loads(sys.argv[1]); assert d["release"] == sys.argv[2] and d["transport"] == "initrd", d' \
 	"$json" "$to" || fail "the --json document is not what was expected: $json"
