@@ -39,11 +39,6 @@ _printf_(4, 5) static enum fd_verdict
 	return FD_BLOCKER;
 }
 
-static bool startswith(const char *s, const char *prefix)
-{
-	return strncmp(s, prefix, strlen(prefix)) == 0;
-}
-
 /* criu/tty.c: pty masters and slaves, consoles, VTs, serial lines. */
 static bool is_tty_major(unsigned maj)
 {

@@ -1,13 +1,17 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "exit-status.h"
 #include "fileio.h"
 #include "inspect.h"
+#include "json.h"
 #include "log.h"
 #include "paths.h"
 #include "report.h"
@@ -54,6 +58,7 @@ int report_save(const Manifest *m)
 		return log_error_errno(negative_errno(), "Cannot name the report %s/%s: %m",
 				       REPORT_DIR, name);
 	(void)unlinkat(dfd, "last", 0);
+	(void)unlinkat(dfd, "last-attempt", 0); /* this switch happened after it */
 	if (symlinkat(name, dfd, "last") < 0)
 		log_warning_errno(negative_errno(),
 				  "Cannot point %s/last at the new report, ignoring: %m",
@@ -79,6 +84,100 @@ int report_save_pending(const Manifest *m)
 	if (r < 0)
 		return log_error_errno(r, "Cannot write %s: %m", REPORT_PENDING);
 	return 0;
+}
+
+int report_save_attempt_at(const char *dir, const char *id, const char *kernel, int exit_code,
+			   const char *message)
+{
+	_cleanup_free_ char *path = NULL, *name = NULL;
+	_cleanup_close_ int dfd = -EBADF;
+	int r;
+
+	/* The id names a file: only what the client generates (hex). */
+	if (!id || !*id || strspn(id, "0123456789abcdef") != strlen(id))
+		return -EINVAL;
+	r = mkdir_p_0700(dir);
+	if (r < 0)
+		return r;
+	if (asprintf(&name, "%s.attempt", id) < 0 || asprintf(&path, "%s/%s", dir, name) < 0)
+		return -ENOMEM;
+	/* One value a line: a newline in the message would start another. */
+	r = write_string_file(path, "exit_code=%d\nkernel=%.*s\nmessage=%.*s\n", exit_code,
+			      (int)strcspn(kernel ?: "", "\n"), kernel ?: "",
+			      (int)strcspn(message ?: "", "\n"), message ?: "");
+	if (r < 0)
+		return r;
+	dfd = open(dir, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+	if (dfd < 0)
+		return negative_errno();
+	(void)unlinkat(dfd, "last-attempt", 0);
+	return RET_NERRNO(symlinkat(name, dfd, "last-attempt"));
+}
+
+int report_save_attempt(const char *id, const char *kernel, int exit_code, const char *message)
+{
+	int r = report_save_attempt_at(REPORT_DIR, id, kernel, exit_code, message);
+
+	if (r < 0)
+		log_warning_errno(r, "Cannot record this attempt in %s, ignoring: %m", REPORT_DIR);
+	return r;
+}
+
+void report_attempt_done(struct report_attempt *a)
+{
+	free(a->id);
+	free(a->kernel);
+	free(a->message);
+	*a = (struct report_attempt){};
+}
+
+int report_load_attempt_at(const char *dir, struct report_attempt *ret)
+{
+	_cleanup_free_ char *path = NULL, *text = NULL;
+	struct report_attempt a = {};
+	struct stat st;
+	char target[256];
+	ssize_t n;
+	int r;
+
+	*ret = (struct report_attempt){};
+	if (asprintf(&path, "%s/last-attempt", dir) < 0)
+		return -ENOMEM;
+	n = readlink(path, target, sizeof(target) - 1);
+	if (n < 0)
+		return errno == ENOENT ? 0 : negative_errno();
+	target[n] = 0;
+	if (!endswith(target, ".attempt") || strchr(target, '/'))
+		return -EBADMSG;
+	r = read_full_file_str(path, &text);
+	if (r < 0)
+		return r == -ENOENT ? 0 : r;
+	if (stat(path, &st) < 0)
+		return negative_errno();
+	a.id = strndup(target, strlen(target) - strlen(".attempt"));
+	a.when = st.st_mtime;
+	a.exit_code = -1;
+	for (char *l = strtok(text, "\n"); l; l = strtok(NULL, "\n")) {
+		const char *v;
+
+		if ((v = startswith(l, "exit_code=")))
+			a.exit_code = atoi(v);
+		else if ((v = startswith(l, "kernel=")))
+			a.kernel = strdup(v);
+		else if ((v = startswith(l, "message=")))
+			a.message = strdup(v);
+	}
+	if (!a.id || !a.kernel || !a.message) {
+		report_attempt_done(&a);
+		return -ENOMEM;
+	}
+	*ret = a;
+	return 1;
+}
+
+const char *report_attempt_outcome(const struct report_attempt *a)
+{
+	return a->exit_code == EXIT_SOFTWARE ? "rolled-back" : "failed";
 }
 
 int report_load_last(Manifest **ret)
@@ -129,22 +228,64 @@ void report_merge_pending(Manifest *m)
 	(void)unlink(REPORT_PENDING);
 }
 
+static void print_attempt(bool json, const struct report_attempt *a)
+{
+	char when[64] = "";
+	struct tm tm;
+
+	if (localtime_r(&a->when, &tm))
+		strftime(when, sizeof(when), json ? "%Y-%m-%dT%H:%M:%S%z" : "%Y-%m-%d %H:%M:%S %Z",
+			 &tm);
+	if (json) {
+		struct json_writer w;
+
+		json_init(&w, stdout, true);
+		json_begin_object(&w);
+		json_kv_string(&w, "outcome", report_attempt_outcome(a));
+		json_kv_bool(&w, "switched", false);
+		json_kv_string(&w, "upgrade_id", a->id);
+		json_kv_string(&w, "kernel", a->kernel);
+		json_kv_int(&w, "exit_code", a->exit_code);
+		json_kv_string(&w, "message", a->message);
+		json_kv_string(&w, "time", when);
+		json_end_object(&w);
+		(void)json_finish(&w);
+		return;
+	}
+	printf("The last switch did not happen (%s):\n"
+	       "  upgrade:    %s\n  time:       %s\n  kernel:     %s\n  exit code:  %d\n"
+	       "  message:    %s\n  details:    journalctl -u %s\n",
+	       report_attempt_outcome(a), a->id, when, a->kernel, a->exit_code, a->message,
+	       UPGRADE_WORKER_UNIT);
+}
+
 int report_print_last(bool json)
 {
+	struct report_attempt a = {};
 	Manifest *m = NULL;
+	bool report;
 	int r;
 
-	/* Asked before reading, so that neither case logs a failed open first. */
-	if (access(REPORT_DIR "/last", F_OK) < 0) {
-		if (errno == ENOENT) {
-			log_info("No kernel switch has been reported on this machine yet.");
+	/* Asked before reading, so that no case logs a failed open first. */
+	r = report_load_attempt_at(REPORT_DIR, &a);
+	report = access(REPORT_DIR "/last", F_OK) == 0;
+	if (r == -EACCES || (!report && errno == EACCES))
+		return log_error_errno(-EACCES,
+				       "The reports in %s are root's to read: run 'sudo kupgrade "
+				       "status'.",
+				       REPORT_DIR);
+	if (r < 0)
+		log_warning_errno(r, "Cannot read %s/last-attempt, ignoring: %m", REPORT_DIR);
+	if (r > 0) {
+		/* The newest outcome first; with --json only it. */
+		print_attempt(json, &a);
+		report_attempt_done(&a);
+		if (json || !report)
 			return 0;
-		}
-		if (errno == EACCES)
-			return log_error_errno(-EACCES,
-					       "The reports in %s are root's to read: run 'sudo kupgrade "
-					       "status'.",
-					       REPORT_DIR);
+		printf("\nThe last switch that happened:\n");
+	} else if (!report) {
+		log_info("No kernel switch has been reported on this machine yet.");
+		return 0;
 	}
 	r = report_load_last(&m);
 	if (r < 0)

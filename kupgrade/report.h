@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <time.h>
 
 #include "manifest.h"
 #include "paths.h"
@@ -14,6 +15,8 @@
  */
 
 char *report_path_for(const char *id);
+/* Saves m as the newest report: "last" points at it, and the record of a
+ * failed attempt before it ("last-attempt") is dropped. */
 int report_save(const Manifest *m);
 /* The old kernel's last word, written by the worker just before the kexec: m
  * with the timings (stage, load-images) that come after the manifest entered the
@@ -24,6 +27,32 @@ int report_load_last(Manifest **ret);
 int report_exit_code(const Manifest *m);
 /* Merge the timings of the pending file into m when it belongs to m's upgrade. */
 void report_merge_pending(Manifest *m);
+/*
+ * A switch that did not happen (rolled back by its worker, or put back by
+ * the recovery after a worker that was killed) leaves no report: what the
+ * worker told its client is kept as "<id>.attempt" in the reports directory
+ * instead, "last-attempt" pointing at it until a switch's report supersedes
+ * it. So the operator whose session dropped during that switch, or a tool
+ * that did not follow it (--detach), learns from "kupgrade status" what
+ * happened. The _at() forms take the directory (tests).
+ */
+struct report_attempt {
+	char *id;
+	char *kernel; /* as given to --kernel */
+	char *message;
+	int exit_code;
+	time_t when; /* when it was recorded */
+};
+int report_save_attempt_at(const char *dir, const char *id, const char *kernel, int exit_code,
+			   const char *message);
+int report_save_attempt(const char *id, const char *kernel, int exit_code, const char *message);
+/* 1 and *ret filled in when the newest thing recorded is a failed attempt,
+ * 0 when there is none, -errno. */
+int report_load_attempt_at(const char *dir, struct report_attempt *ret);
+void report_attempt_done(struct report_attempt *a);
+/* "rolled-back" (70: everything as it was) or "failed" (the undo failed). */
+const char *report_attempt_outcome(const struct report_attempt *a);
+
 /* "kupgrade status": the last report on stdout, as text or (json) one JSON
  * document; a machine that never switched is not an error. */
 int report_print_last(bool json);

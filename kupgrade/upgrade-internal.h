@@ -26,6 +26,11 @@ struct upgrade {
 	bool loaded;
 };
 
+/* The end of a switch that did not happen, CODE (exit-status.h) and MSG: the
+ * result for the client that follows it, and the attempt's record for
+ * 'kupgrade status' (report.h). Nothing without an id. */
+void upgrade_result(const char *id, const char *kernel, int code, const char *msg);
+
 /* The upgrade's own phases (upgrade-phases.c), around the checkpoint's. */
 int upgrade_phase_check(void *ctx, void *arg);
 int upgrade_phase_load(void *ctx, void *arg);

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/utsname.h>
@@ -17,6 +18,7 @@
 #include "restore.h"
 #include "test-hooks.h"
 #include "transport.h"
+#include "upgrade-internal.h"
 #include "upgrade-lock.h"
 #include "upgrade.h"
 #include "winscale.h"
@@ -156,7 +158,7 @@ static void describe_end(char *buf, size_t size)
 
 int upgrade_recover(const struct kupgrade_options *o)
 {
-	_cleanup_free_ char *phase = NULL, *msg = NULL;
+	_cleanup_free_ char *phase = NULL, *msg = NULL, *result = NULL;
 	_cleanup_close_ int lock_fd = -EBADF;
 	unsigned failures = 0;
 	const char *code;
@@ -209,19 +211,21 @@ int upgrade_recover(const struct kupgrade_options *o)
 	uname(&un);
 	if (failures) {
 		r = EXIT_OSERR;
-		(void)progress_write_file(
-			o->id, "result",
-			"%d The upgrade worker was %s in phase '%s', and %u recovery step%s failed: "
-			"the system is NOT as it was; see 'journalctl -u %s'.\n",
-			r, how, phase ?: "(none)", failures, failures == 1 ? "" : "s",
-			UPGRADE_WORKER_UNIT);
+		if (asprintf(&result,
+			     "The upgrade worker was %s in phase '%s', and %u recovery step%s failed: "
+			     "the system is NOT as it was; see 'journalctl -u %s'.",
+			     how, phase ?: "(none)", failures, failures == 1 ? "" : "s",
+			     UPGRADE_WORKER_UNIT) < 0)
+			result = NULL;
 	} else {
 		r = EXIT_SOFTWARE;
-		(void)progress_write_file(o->id, "result",
-					  "%d The upgrade worker was %s in phase '%s': recovered, still "
-					  "on Linux %s, every process runs as before.\n",
-					  r, how, phase ?: "(none)", un.release);
+		if (asprintf(&result,
+			     "The upgrade worker was %s in phase '%s': recovered, still on Linux %s, "
+			     "every process runs as before.",
+			     how, phase ?: "(none)", un.release) < 0)
+			result = NULL;
 	}
+	upgrade_result(o->id, o->kernel, r, result);
 	log_info("Recovery after the worker %s: %s.", how,
 		 failures ? "some steps failed" : "everything put back");
 	/* The worker's unit must not fail for this: the client reads the result. */

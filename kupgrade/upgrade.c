@@ -8,6 +8,7 @@
 #include "inspect.h"
 #include "log.h"
 #include "progress.h"
+#include "report.h"
 #include "test-hooks.h"
 #include "upgrade-internal.h"
 #include "upgrade-lock.h"
@@ -193,6 +194,17 @@ out:
 	return r;
 }
 
+void upgrade_result(const char *id, const char *kernel, int code, const char *msg)
+{
+	if (!id)
+		return;
+	(void)progress_write_file(id, "result", "%d %s\n", code, msg ?: "(out of memory)");
+	/* A switch that did not happen, for 'kupgrade status'; not a refusal
+	 * because another switch or apt was busy: that one started nothing. */
+	if (code != 0 && code != EXIT_TEMPFAIL)
+		(void)report_save_attempt(id, kernel, code, msg ?: "(out of memory)");
+}
+
 /* The worker's outcome, for the client that follows it. */
 static void finish(struct upgrade *u, int code, const char *fmt, ...) _printf_(3, 4);
 static void finish(struct upgrade *u, int code, const char *fmt, ...)
@@ -204,9 +216,7 @@ static void finish(struct upgrade *u, int code, const char *fmt, ...)
 	if (vasprintf(&msg, fmt, ap) < 0)
 		msg = NULL;
 	va_end(ap);
-	if (u->id)
-		(void)progress_write_file(u->id, "result", "%d %s\n", code,
-					  msg ?: "(out of memory)");
+	upgrade_result(u->id, u->o->kernel, code, msg);
 }
 
 static int failed(struct upgrade *u, const struct phase_result *res, const char *release)

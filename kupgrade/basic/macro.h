@@ -96,3 +96,18 @@ static inline bool streq_ptr(const char *a, const char *b)
 }
 #define streq(a, b) (__builtin_strcmp((a), (b)) == 0)
 #define isempty(s) (!(s) || !(s)[0])
+
+/* What follows prefix in s, or NULL when s does not start with it. */
+static inline const char *startswith(const char *s, const char *prefix)
+{
+	size_t n = __builtin_strlen(prefix);
+
+	return __builtin_strncmp(s, prefix, n) == 0 ? s + n : NULL;
+}
+
+static inline bool endswith(const char *s, const char *suffix)
+{
+	size_t n = __builtin_strlen(s), k = __builtin_strlen(suffix);
+
+	return n >= k && __builtin_strcmp(s + n - k, suffix) == 0;
+}

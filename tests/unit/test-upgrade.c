@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "exit-status.h"
 #include "macro.h"
@@ -59,6 +61,40 @@ TEST(report_path_names_the_upgrade)
 
 	ASSERT_STREQ(p, REPORT_DIR "/0123456789abcdef.manifest");
 	free(p);
+}
+
+TEST(report_attempt_is_kept_until_read_and_names_its_outcome)
+{
+	char dir[] = "/tmp/kupgrade-reports-XXXXXX", sub[128];
+	struct report_attempt a;
+
+	ASSERT_TRUE(mkdtemp(dir));
+	snprintf(sub, sizeof(sub), "%s/reports", dir);
+	ASSERT_EQ(report_load_attempt_at(sub, &a), 0);
+
+	/* Created 0700; the newest one is read; a newline cannot add a line. */
+	ASSERT_OK(report_save_attempt_at(sub, "00aa", "/boot/vmlinuz-1", EXIT_OSERR, "first"));
+	ASSERT_OK(
+		report_save_attempt_at(sub, "0123abcd", "/boot/vmlinuz-2", EXIT_SOFTWARE,
+				       "Upgrade failed in phase 'dump': rolled back.\nexit_code=0"));
+	test_sh("test \"$(stat -c %%a %s)\" = 700", sub);
+	ASSERT_EQ(report_load_attempt_at(sub, &a), 1);
+	ASSERT_STREQ(a.id, "0123abcd");
+	ASSERT_STREQ(a.kernel, "/boot/vmlinuz-2");
+	ASSERT_STREQ(a.message, "Upgrade failed in phase 'dump': rolled back.");
+	ASSERT_EQ(a.exit_code, EXIT_SOFTWARE);
+	ASSERT_STREQ(report_attempt_outcome(&a), "rolled-back");
+	ASSERT_TRUE(a.when > 0);
+	report_attempt_done(&a);
+
+	/* An id is hex, as the client makes them: nothing else names a file. */
+	ASSERT_EQ(report_save_attempt_at(sub, "../x", "k", 70, "m"), -EINVAL);
+	ASSERT_EQ(report_save_attempt_at(sub, "", "k", 70, "m"), -EINVAL);
+
+	/* Superseded (what report_save does after a switch): none. */
+	test_sh("rm %s/last-attempt", sub);
+	ASSERT_EQ(report_load_attempt_at(sub, &a), 0);
+	test_sh("rm -rf %s", dir);
 }
 
 /* Phase names are an interface: KUPGRADE_FAULT and the scenarios name them. */
