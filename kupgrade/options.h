@@ -24,4 +24,6 @@ struct kupgrade_options {
 	bool yes;	     /* --yes: do not ask */
 	bool finish;	     /* restore --finish: give up what is not back, clean up */
 	bool wait_apt;	     /* --wait-apt: wait for dpkg/apt instead of refusing */
+	bool detach;	     /* --detach: start the switch, do not follow it */
+	bool wait;	     /* status --wait: until the outcome of the switch --id */
 };

@@ -14,6 +14,8 @@
 #include "json.h"
 #include "log.h"
 #include "paths.h"
+#include "poll-util.h"
+#include "progress.h"
 #include "report.h"
 
 /* path 0700, its parents 0755 where created. */
@@ -94,7 +96,7 @@ int report_save_attempt_at(const char *dir, const char *id, const char *kernel, 
 	int r;
 
 	/* The id names a file: only what the client generates (hex). */
-	if (!id || !*id || strspn(id, "0123456789abcdef") != strlen(id))
+	if (!id || !progress_id_valid(id))
 		return -EINVAL;
 	r = mkdir_p_0700(dir);
 	if (r < 0)
@@ -131,30 +133,24 @@ void report_attempt_done(struct report_attempt *a)
 	*a = (struct report_attempt){};
 }
 
-int report_load_attempt_at(const char *dir, struct report_attempt *ret)
+/* dir/name, an attempt's record (name: "ID.attempt"). */
+static int load_attempt(const char *dir, const char *name, struct report_attempt *ret)
 {
 	_cleanup_free_ char *path = NULL, *text = NULL;
 	struct report_attempt a = {};
 	struct stat st;
-	char target[256];
-	ssize_t n;
 	int r;
 
-	*ret = (struct report_attempt){};
-	if (asprintf(&path, "%s/last-attempt", dir) < 0)
-		return -ENOMEM;
-	n = readlink(path, target, sizeof(target) - 1);
-	if (n < 0)
-		return errno == ENOENT ? 0 : negative_errno();
-	target[n] = 0;
-	if (!endswith(target, ".attempt") || strchr(target, '/'))
+	if (!endswith(name, ".attempt") || strchr(name, '/'))
 		return -EBADMSG;
+	if (asprintf(&path, "%s/%s", dir, name) < 0)
+		return -ENOMEM;
 	r = read_full_file_str(path, &text);
 	if (r < 0)
 		return r == -ENOENT ? 0 : r;
 	if (stat(path, &st) < 0)
 		return negative_errno();
-	a.id = strndup(target, strlen(target) - strlen(".attempt"));
+	a.id = strndup(name, strlen(name) - strlen(".attempt"));
 	a.when = st.st_mtime;
 	a.exit_code = -1;
 	for (char *l = strtok(text, "\n"); l; l = strtok(NULL, "\n")) {
@@ -173,6 +169,22 @@ int report_load_attempt_at(const char *dir, struct report_attempt *ret)
 	}
 	*ret = a;
 	return 1;
+}
+
+int report_load_attempt_at(const char *dir, struct report_attempt *ret)
+{
+	_cleanup_free_ char *path = NULL;
+	char target[256];
+	ssize_t n;
+
+	*ret = (struct report_attempt){};
+	if (asprintf(&path, "%s/last-attempt", dir) < 0)
+		return -ENOMEM;
+	n = readlink(path, target, sizeof(target) - 1);
+	if (n < 0)
+		return errno == ENOENT ? 0 : negative_errno();
+	target[n] = 0;
+	return load_attempt(dir, target, ret);
 }
 
 const char *report_attempt_outcome(const struct report_attempt *a)
@@ -296,4 +308,75 @@ int report_print_last(bool json)
 		inspect_print_text(stdout, m);
 	manifest_free(m);
 	return 0;
+}
+
+struct outcome_of {
+	const char *id;
+	Manifest *m;		 /* the report: it switched */
+	struct report_attempt a; /* or the record: it did not */
+	int error;
+};
+
+static int outcome_known(void *userdata)
+{
+	struct outcome_of *o = userdata;
+	_cleanup_free_ char *path = report_path_for(o->id), *name = NULL;
+	int r;
+
+	if (!path || asprintf(&name, "%s.attempt", o->id) < 0) {
+		o->error = -ENOMEM;
+		return 1;
+	}
+	/* Asked first: manifest_read_file() logs a file it cannot open. */
+	if (access(path, F_OK) == 0) {
+		r = manifest_read_file(path, &o->m);
+		o->error = r < 0 ? r : 0;
+		return 1;
+	}
+	r = load_attempt(REPORT_DIR, name, &o->a);
+	if (r != 0)
+		o->error = r < 0 ? r : 0;
+	return r != 0;
+}
+
+int report_print_outcome(const char *id, bool wait, bool json)
+{
+	struct outcome_of o = { .id = id };
+	int r;
+
+	if (!progress_id_valid(id))
+		return log_error_errno(-EINVAL,
+				       "'%s' is not an upgrade id (the hex string 'kupgrade --kernel' "
+				       "printed).",
+				       id);
+	if (access(REPORT_DIR, X_OK) < 0 && errno == EACCES)
+		return log_error_errno(-EACCES,
+				       "The reports in %s are root's to read: run 'sudo kupgrade "
+				       "status'.",
+				       REPORT_DIR);
+	r = poll_until(outcome_known, &o, wait ? REPORT_WAIT_S * 1000ULL : 0, 500);
+	if (r < 0 && r != -ETIMEDOUT)
+		return log_error_errno(r, "Cannot wait for the outcome of upgrade %s: %m", id);
+	if (o.error < 0)
+		return log_error_errno(o.error, "Cannot read the outcome of upgrade %s: %m", id);
+	if (o.m) {
+		if (json)
+			inspect_print_json(stdout, o.m);
+		else
+			inspect_print_text(stdout, o.m);
+		r = report_exit_code(o.m);
+		manifest_free(o.m);
+		return r;
+	}
+	if (o.a.id) {
+		print_attempt(json, &o.a);
+		r = o.a.exit_code > 0 && o.a.exit_code < 256 ? o.a.exit_code : EXIT_SOFTWARE;
+		report_attempt_done(&o.a);
+		return r;
+	}
+	return log_error_errno(-EAGAIN,
+			       "Upgrade %s has no outcome %s: it is still running, or it is not "
+			       "one of this machine's switches; see 'journalctl -u %s'.",
+			       id, wait ? "after " STRINGIFY(REPORT_WAIT_S) " s" : "yet",
+			       UPGRADE_WORKER_UNIT);
 }

@@ -53,6 +53,16 @@ void report_attempt_done(struct report_attempt *a);
 /* "rolled-back" (70: everything as it was) or "failed" (the undo failed). */
 const char *report_attempt_outcome(const struct report_attempt *a);
 
+/*
+ * "kupgrade status --id ID [--wait]": the outcome of that switch, the report
+ * when it switched (exit: report_exit_code()) or the attempt's record when
+ * it did not (exit: the worker's code); with wait, up to REPORT_WAIT_S for
+ * one to appear (a switch under way, a restore still running). -EAGAIN
+ * when there is none (yet).
+ */
+#define REPORT_WAIT_S 1800
+int report_print_outcome(const char *id, bool wait, bool json);
+
 /* "kupgrade status": the last report on stdout, as text or (json) one JSON
  * document; a machine that never switched is not an error. */
 int report_print_last(bool json);

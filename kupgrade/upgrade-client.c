@@ -349,6 +349,17 @@ int upgrade_client_run(const struct kupgrade_options *o, struct upgrade_no_switc
 				       UPGRADE_WORKER_UNIT);
 	if (r < 0)
 		return r;
+	if (o->detach) {
+		/* This process will be gone: the worker need not wait for it to
+		 * stop opening files (the quiet-client phase). */
+		(void)progress_write_file(id, "quiet", "1\n");
+		log_info("Switching to Linux %s (upgrade %s) in the background; 'kupgrade status "
+			 "--id %s --wait' tells how it ended.",
+			 release, id, id);
+		return no_switch(ns, "started", id, 0,
+				 "the switch runs in the background; 'kupgrade status --id ID --wait' "
+				 "tells how it ended");
+	}
 	log_info("Switching to Linux %s (upgrade %s); this shell pauses while it happens.", release,
 		 id);
 	return follow(id, boot_id, o->json, ns);

@@ -12,7 +12,8 @@
 
 /* When no switch happened, how it ended: what --json says instead of a report. */
 struct upgrade_no_switch {
-	const char *outcome; /* "refused", "declined", "nothing-done", "rolled-back", "failed";
+	const char *outcome; /* "refused", "declined", "nothing-done", "rolled-back", "failed",
+			      * "started" (--detach);
 			      * NULL: there is nothing of the kind to say */
 	char id[65];	     /* the upgrade id, "" before one was made */
 	char *message;	     /* for people; NULL when outcome is */

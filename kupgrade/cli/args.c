@@ -16,6 +16,8 @@ bool arg_dry_run;
 bool arg_yes;
 bool arg_finish;
 bool arg_wait_apt;
+bool arg_detach;
+bool arg_wait;
 bool arg_reuse_cmdline;
 bool arg_images_on_disk;
 const char *arg_kernel;
@@ -46,6 +48,8 @@ struct kupgrade_options args_options(void)
 		.yes = arg_yes,
 		.finish = arg_finish,
 		.wait_apt = arg_wait_apt,
+		.detach = arg_detach,
+		.wait = arg_wait,
 	};
 }
 

@@ -15,6 +15,8 @@ extern bool arg_dry_run;
 extern bool arg_yes;
 extern bool arg_finish;
 extern bool arg_wait_apt;
+extern bool arg_detach;
+extern bool arg_wait;
 extern bool arg_reuse_cmdline;
 extern bool arg_images_on_disk;
 extern const char *arg_kernel;

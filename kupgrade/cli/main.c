@@ -33,7 +33,8 @@ static const struct verb verbs[] = {
 	  "switch the running kernel to --kernel FILE (the default verb)" },
 	{ "check", 0, 0, 0, verb_check, "preflight: can this machine switch to --kernel FILE?" },
 	{ "plan", 0, 0, 0, verb_plan, "show what happens to every process, and why" },
-	{ "status", 0, 0, 0, verb_status, "show the report of the last switch [--json]" },
+	{ "status", 0, 0, 0, verb_status,
+	  "show the report of the last switch [--json] (--id ID [--wait]: of that one)" },
 	{ "inspect", 1, 1, 0, verb_inspect, "print the manifest of DIR [--json]" },
 	{ "checkpoint", 0, 0, VERB_ROOT, verb_checkpoint,
 	  "dump units to --to DIR (all or nothing)" },
@@ -74,6 +75,8 @@ static int verb_help(int argc, char **argv)
 	       "  --dry-run           print what would happen, change nothing\n"
 	       "  --finish            restore: give up what is not back yet, unlock, clean up\n"
 	       "  --wait-apt          wait for a running dpkg or apt instead of refusing\n"
+	       "  --detach            start the switch and return its upgrade id at once\n"
+	       "  --id ID, --wait     status: the outcome of switch ID; wait for it\n"
 	       "  --yes               do not ask for confirmation\n"
 	       "  --json              print one JSON document on stdout\n"
 	       "  -v, --verbose       more logging\n"
@@ -100,6 +103,8 @@ static int parse_argv(int argc, char **argv)
 		ARG_ID,
 		ARG_FINISH,
 		ARG_WAIT_APT,
+		ARG_DETACH,
+		ARG_WAIT,
 	};
 	static const struct option options[] = {
 		{ "kernel", required_argument, NULL, ARG_KERNEL },
@@ -117,6 +122,8 @@ static int parse_argv(int argc, char **argv)
 		{ "id", required_argument, NULL, ARG_ID },
 		{ "finish", no_argument, NULL, ARG_FINISH },
 		{ "wait-apt", no_argument, NULL, ARG_WAIT_APT },
+		{ "detach", no_argument, NULL, ARG_DETACH },
+		{ "wait", no_argument, NULL, ARG_WAIT },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
@@ -172,6 +179,12 @@ static int parse_argv(int argc, char **argv)
 			break;
 		case ARG_WAIT_APT:
 			arg_wait_apt = true;
+			break;
+		case ARG_DETACH:
+			arg_detach = true;
+			break;
+		case ARG_WAIT:
+			arg_wait = true;
 			break;
 		case 'v':
 			log_set_max_level(LOG_DEBUG);

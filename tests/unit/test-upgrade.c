@@ -73,7 +73,7 @@ TEST(report_attempt_is_kept_until_read_and_names_its_outcome)
 	ASSERT_EQ(report_load_attempt_at(sub, &a), 0);
 
 	/* Created 0700; the newest one is read; a newline cannot add a line. */
-	ASSERT_OK(report_save_attempt_at(sub, "00aa", "/boot/vmlinuz-1", EXIT_OSERR, "first"));
+	ASSERT_OK(report_save_attempt_at(sub, "00aa00aa", "/boot/vmlinuz-1", EXIT_OSERR, "first"));
 	ASSERT_OK(
 		report_save_attempt_at(sub, "0123abcd", "/boot/vmlinuz-2", EXIT_SOFTWARE,
 				       "Upgrade failed in phase 'dump': rolled back.\nexit_code=0"));
