@@ -25,6 +25,12 @@ int probe_criu(struct check *c, struct probe_result *r)
 	int k = criu_check_kernel();
 	char v[32];
 
+	if (k == -EPROTONOSUPPORT)
+		return probe_set(r, PROBE_FAIL,
+				 "load the nf_tables module (modprobe nf_tables), or use a criu built "
+				 "with nftables",
+				 "CRIU cannot lock connections with nftables here (see " CRIU_LOG_DIR
+				 "/check.log)");
 	if (k == -EOPNOTSUPP)
 		return probe_set(r, PROBE_FAIL,
 				 "install criu 3.17 or later and a kernel it supports",
@@ -33,8 +39,8 @@ int probe_criu(struct check *c, struct probe_result *r)
 		return probe_set(r, PROBE_FAIL, "run 'criu check' by hand to see why",
 				 "cannot run 'criu check': %s", strerror(-k));
 	if (criu_version_string(v, sizeof(v)) < 0)
-		return probe_set(r, PROBE_OK, NULL, "criu check passes");
-	return probe_set(r, PROBE_OK, NULL, "criu check passes (CRIU %s)", v);
+		return probe_set(r, PROBE_OK, NULL, "criu check passes, nftables lock");
+	return probe_set(r, PROBE_OK, NULL, "criu check passes (CRIU %s), nftables lock", v);
 }
 
 int probe_restore_units(struct check *c, struct probe_result *r)

@@ -209,6 +209,17 @@ int criu_restore_tree(const struct criu_restore_req *req, pid_t *ret_pid)
  * (criu_local_check) fails in the bookworm guest without writing any log,
  * while the command says "Looks good". Output goes to CRIU_LOG_DIR/check.log.
  */
+/* "criu ARGS...", its output appended to out: its exit status, -errno. */
+static int run_criu(int out, const char *const *argv)
+{
+	return spawn_run(&(struct spawn){
+		.argv = argv,
+		.stdin_fd = SPAWN_INHERIT,
+		.stdout_fd = SPAWN_FD(out),
+		.stderr_fd = SPAWN_FD(out),
+	});
+}
+
 int criu_check_kernel(void)
 {
 	_cleanup_close_ int log_fd = -EBADF, out = -EBADF;
@@ -217,16 +228,12 @@ int criu_check_kernel(void)
 	log_fd = open_log_dir();
 	if (log_fd < 0)
 		return log_error_errno(log_fd, "Cannot create %s: %m", CRIU_LOG_DIR);
-	out = openat(log_fd, "check.log", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	out = openat(log_fd, "check.log", O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC,
+		     0600);
 	if (out < 0)
 		return log_error_errno(negative_errno(), "Cannot create %s/check.log: %m",
 				       CRIU_LOG_DIR);
-	r = spawn_run(&(struct spawn){
-		.argv = (const char *const[]){ "criu", "check", NULL },
-		.stdin_fd = SPAWN_INHERIT,
-		.stdout_fd = SPAWN_FD(out),
-		.stderr_fd = SPAWN_FD(out),
-	});
+	r = run_criu(out, (const char *const[]){ "criu", "check", NULL });
 	if (r < 0)
 		return log_error_errno(r, "Cannot fork: %m");
 	if (r == 127)
@@ -236,6 +243,19 @@ int criu_check_kernel(void)
 		return log_error_errno(-EOPNOTSUPP,
 				       "'criu check' failed: this kernel lacks what CRIU needs, "
 				       "see %s/check.log.",
+				       CRIU_LOG_DIR);
+	/* The dump locks the connections with CRIU's nftables mode
+	 * (criu_new_opts): nf_tables in the kernel, libnftables in CRIU. */
+	r = run_criu(out, (const char *const[]){ "criu", "check", "--feature",
+						 "network_lock_nftables", NULL });
+	if (r < 0)
+		return log_error_errno(r, "Cannot fork: %m");
+	if (r != 0)
+		return log_error_errno(-EPROTONOSUPPORT,
+				       "CRIU cannot lock the network with nftables here "
+				       "('criu check --feature network_lock_nftables' failed, see "
+				       "%s/check.log): load the nf_tables module, or install a criu "
+				       "built with nftables.",
 				       CRIU_LOG_DIR);
 	return 0;
 }

@@ -64,6 +64,9 @@ expect low-memory 2 'FAIL +memory +the images .* MiB are available' -- \
 	KUPGRADE_MEMORY_LIMIT=64M kupgrade check --kernel "/boot/vmlinuz-$to"
 
 expect accepts 0 '"can_switch":true' -- kupgrade check --json --kernel "/boot/vmlinuz-$to"
+# CRIU's version and its nftables lock (the dump's) probed.
+expect accepts-text 0 'ok +criu +criu check passes \(CRIU [0-9]+\.[0-9]+(\.[0-9]+)?\), nftables lock' -- \
+	kupgrade check --kernel "/boot/vmlinuz-$to"
 # --kernel newest: the other kernel when it is the newer one (the fake one
 # is not in /boot), else nothing to do (3).
 if [[ $to == "$KV_NEW" ]]; then
