@@ -565,7 +565,16 @@ vm__on_exit() {
 	done
 	return "$rc"
 }
+# A command of the scenario itself that fails outside a test (set -e) is a
+# failure with a reason: which line, which command (a regex that did not
+# match a release with a "+", say), and the console and journal as fail()
+# gives them. Functions and $(...) do not inherit it (no set -E): only the
+# scenario's own lines.
+kup__errexit() { # STATUS LINE COMMAND
+	fail "$(basename "$0"):$2: '$3' exited $1 (set -e)"
+}
 if [[ -z ${KUP_VM_DETACH:-} ]]; then
+	trap 'kup__errexit $? $LINENO "$BASH_COMMAND"' ERR
 	trap vm__on_exit EXIT
 	trap 'exit 143' TERM
 	trap 'exit 130' INT

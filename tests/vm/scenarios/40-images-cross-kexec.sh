@@ -64,7 +64,7 @@ measure load_seconds "$load_s"
 t0=$(kup_now)
 vm_ssh 'systemd-run --no-block --quiet systemctl kexec' || fail "cannot start systemctl kexec"
 vm_serial_wait_after "Linux version $(kup_re_quote "$to")" "$t0" 300 || fail "the new kernel did not start"
-t_kernel=$(vm_serial_time "Linux version $to" "$t0")
+t_kernel=$(vm_serial_time "Linux version $(kup_re_quote "$to")" "$t0")
 vm_serial_wait_after "kupgrade: (carried|ERROR)" "$t0" 300 || fail "the initramfs script said nothing"
 sleep 5
 vm_wait_ssh 300 || fail "no ssh after the kexec"

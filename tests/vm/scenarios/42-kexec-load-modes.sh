@@ -32,7 +32,7 @@ for nochecks in 1 0; do
 	vm_ssh 'systemd-run --no-block --quiet systemctl kexec' || fail "cannot start systemctl kexec"
 	vm_serial_wait_after "Linux version $(kup_re_quote "$to")" "$t0" 600 || fail "$to did not start ($method)"
 	ts=$(vm_serial_time "kexec_core: Starting new kernel" "$t0")
-	tl=$(vm_serial_time "Linux version $to" "$t0")
+	tl=$(vm_serial_time "Linux version $(kup_re_quote "$to")" "$t0")
 	measure "${method}_shutdown_s" "$(kup_since "$t0" "$ts")"
 	measure "${method}_start_to_linux_version_s" "$(kup_since "$ts" "$tl")"
 	sleep 5
