@@ -45,8 +45,10 @@ trixie)
 	SUITE=trixie
 	# Release strings hold a '+': 6.12.118+deb13-cloud-amd64.
 	KERNEL_RE='^linux-image-6\.12\.[0-9]+\+deb13(\.[0-9]+)?-cloud-amd64$'
-	# libcriu.so.2 (kupgrade links it) is no longer in the criu package.
-	DISTRO_PKGS=(libcriu2)
+	# libcriu.so.2 (kupgrade links it) is no longer in the criu package;
+	# e2fsprogs (mkfs.ext4, scenario 53's late /var/lib/kupgrade) is no
+	# longer in minbase.
+	DISTRO_PKGS=(libcriu2 e2fsprogs)
 	;;
 *)
 	echo "image.sh: KUP_DISTRO=$KUP_DISTRO: unknown (bookworm or trixie)" >&2

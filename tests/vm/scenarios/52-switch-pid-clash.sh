@@ -120,9 +120,10 @@ procs=$(vm_ssh "cg=\$(systemctl show -P ControlGroup $scope); [ -n \"\$cg\" ] ||
 info "$scope:"; echo "$procs" >&2
 ns=$(sed -n 's/.*PIDNS=\(pid:\[[0-9]*\]\).*/\1/p' <<<"$line")
 [[ -n $ns ]] || fail "no PID namespace in the shell's answer"
-inscope() { awk -v ns="$ns" -v comm="$1" '$2 == ns && $3 == comm { print $1 }' <<<"$procs"; }
+inscope() { awk -v ns="$ns" -v comm="$1" '$2 == ns && $3 ~ ("^" comm "$") { print $1 }' <<<"$procs"; }
 [[ $(inscope kupgrade-pidns) == "$init" ]] || fail "the namespace's init $init is not in $scope"
-[[ -n $(inscope sshd) ]] || fail "the session's sshd is not in $scope"
+# (OpenSSH 9.8 and later, Debian 13: a session's process is sshd-session.)
+[[ -n $(inscope 'sshd(-session)?') ]] || fail "the session's sshd is not in $scope"
 [[ -n $(inscope bash) ]] || fail "the shell is not in $scope"
 awk -v ns="$ns" '$2 != ns { bad = 1 } END { exit !bad }' <<<"$procs" && fail "$scope holds processes of another PID namespace"
 vm_session_send op 'echo "SUM=$((20+22))"\n'
