@@ -1,5 +1,5 @@
 #!/bin/bash
-# kup-cost: 131
+# kup-cost: 260
 # kup-timeout: 1800
 # The other way the images cross, for when memory is short: one switch
 # with --images-on-disk, typed into an ssh session
@@ -10,6 +10,8 @@
 # nothing came through /run/kupgrade. /var/lib/kupgrade is a file system of
 # its own here (a loop file in fstab), mounted after the generators ran, as
 # a separate /var would be: the services are restored all the same.
+# Then --detach, as tools switch: a rolled-back switch and one back to the
+# first kernel, each told by "kupgrade status --id ID --wait".
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../switch-lib.sh"
 
@@ -117,4 +119,36 @@ vm_session_send op 'echo "SUM=$((20+22))"\n'
 vm_session_expect op 'SUM=42' 60 || fail "the restored shell stopped answering"
 
 switch_counter_check
-pass "images crossed on disk ($DISK, 0700, wiped after restore): session $outcome, same client port $SW_PORT0, counter unbroken, $(vm_ssh uname -r)"
+
+# The way tools switch: "--detach" in a plain ssh command returns at once
+# with the upgrade id, and "status --id ID --wait" tells later how that
+# switch ended. First one rolled back by a fault (70, the attempt's record),
+# then the switch back to the first kernel (0, its report, asked on the new
+# boot).
+t0=$(kup_now)
+out=$(vm_ssh "KUPGRADE_KEXEC_NO_CHECKS=1 KUPGRADE_FAULT=write-manifest kupgrade --kernel /boot/vmlinuz-$KV_OLD --yes --detach --json") ||
+	fail "kupgrade --detach failed: $out"
+json_field() { python3 -c 'import json, sys; print(json.loads(sys.argv[1]).get(sys.argv[2]))' "$1" "$2"; }
+[[ $(json_field "$out" outcome) == started ]] || fail "--detach --json did not say the switch started: $out"
+id=$(json_field "$out" upgrade_id)
+info "--detach returned in $(kup_since "$t0") s with upgrade $id"
+rc=0
+st=$(vm_ssh "kupgrade status --id $id --wait --json") || rc=$?
+[[ $rc == 70 && $(json_field "$st" outcome) == rolled-back && $(json_field "$st" upgrade_id) == "$id" ]] ||
+	fail "status --id $id --wait after a rolled-back switch: exit $rc, $st"
+vm_ssh "$VM_NOTHING_LEFT_SH" || fail "the rolled-back detached switch left something behind"
+
+boot0=$(vm_boot_id)
+out=$(vm_ssh "KUPGRADE_KEXEC_NO_CHECKS=1 kupgrade --kernel /boot/vmlinuz-$KV_OLD --yes --detach" 2>&1) ||
+	fail "kupgrade --detach failed: $out"
+id=$(grep -o '(upgrade [0-9a-f]*) in the background' <<<"$out" | cut -d' ' -f2 | tr -d ')')
+[[ -n $id ]] || fail "--detach did not print the upgrade id: $out"
+vm_wait_ssh 900 "$boot0" || fail "no new boot after the detached switch $id"
+rc=0
+st=$(vm_ssh "kupgrade status --id $id --wait --json") || rc=$?
+[[ $rc == 0 && $(json_field "$st" upgrade_id) == "$id" && $(json_field "$st" kernel_to) == "$KV_OLD" ]] ||
+	fail "status --id $id --wait after the detached switch: exit $rc, $st"
+[[ $(vm_ssh uname -r) == "$KV_OLD" ]] || fail "the detached switch did not end on $KV_OLD"
+vm_session_send op 'echo "UNAME=$(uname -r)"\n'
+vm_session_expect op "UNAME=$(kup_re_quote "$KV_OLD")" 120 || fail "the operator's shell did not follow the detached switch"
+pass "images crossed on disk ($DISK, 0700, wiped after restore): session $outcome, same client port $SW_PORT0, counter unbroken; --detach and status --id --wait: a rolled-back switch (70) and a switch back to $KV_OLD (0)"

@@ -1,5 +1,5 @@
 #!/bin/bash
-# kup-cost: 609
+# kup-cost: 700
 # kup-timeout: 3000
 # The upgrade worker killed (kill -9) or stopped (systemctl stop) at every
 # phase before the point of no return: afterwards the old kernel runs on,
@@ -13,6 +13,9 @@
 # 13th dump of its listener failed ("Can't create memfd in victim: Too many
 # open files"), which is not what this scenario is about; a service of its
 # own, a counter, is checkpointed and recovered instead.
+# Last, the ssh session that typed kupgrade hangs up mid-switch (SIGHUP to
+# its shell and to kupgrade, as when its connection drops): the switch
+# happens all the same, and 'kupgrade status' reports it.
 . "$(dirname "$0")/../lib.sh"
 
 vm_boot "$KV_OLD"
@@ -39,6 +42,18 @@ while :; do
 		case $mode in
 		kill) kill -9 "$pid" ;;
 		stop) systemctl stop kupgrade-upgrade.service ;;
+		hup)
+			# What a dropped ssh connection does to the session that
+			# typed kupgrade: the tty hangs up, SIGHUP to its shell
+			# (the session leader) and to the foreground job.
+			for c in $(pgrep -x kupgrade); do
+				tr "\0" "\n" </proc/$c/environ 2>/dev/null | grep -qx KUP54_HUP=1 || continue
+				echo "client $c" >>/run/kup-killer.log
+				sid=$(ps -o sid= -p "$c" | tr -d " ")
+				pg=$(ps -o pgid= -p "$c" | tr -d " ")
+				env kill -HUP "$sid"
+				env kill -HUP -- "-$pg"
+			done ;;
 		esac
 		echo "done $mode $phase" >>/run/kup-killer.log
 	fi
@@ -69,6 +84,10 @@ check_and_arm() { # PHASE MODE NEXT_MODE
 		[ -z \"\$failed\" ] || { echo \"failed units: \$failed\"; exit 1; }
 		grep -q '^$2 $1\\(:[^ ]*\\)\\? pid=[0-9]' /run/kup-killer.log || { echo 'the watcher never acted (the worker did not hold before $1)'; exit 1; }
 		[ \"\$(uname -r)\" = $KV_OLD ] || { echo 'the kernel changed'; exit 1; }
+		st=\$(kupgrade status)
+		printf '%s\\n' \"\$st\" | grep -q '^The last switch did not happen (rolled-back):' &&
+			printf '%s\\n' \"\$st\" | grep -q \"^  message: .* phase '$1[':]\" ||
+			{ echo \"kupgrade status does not report this attempt: \$st\"; exit 1; }
 		rm -f /run/kupgrade-test-paused
 		[ -z '$3' ] || echo '$3' >/run/kup-kill-mode"
 }
@@ -115,4 +134,37 @@ done
 secs=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", b - a }')
 measure worker_kills_survived "$n"
 measure worker_kills_seconds "$secs"
-pass "$n kills and stops of the worker (kill -9 and systemctl stop at each of $(wc -w <<<"$phases") phases) recovered, in $secs s"
+info "$n kills and stops of the worker recovered, in $secs s"
+
+# The ssh session that typed kupgrade hangs up while the worker holds before
+# its scan (its connection dropped: SIGHUP to the shell and to kupgrade): the
+# switch goes on all the same. The operator's other session comes back on
+# the new kernel with its counter, the service with its own, and
+# 'kupgrade status' reports the switch the hung-up client started.
+vm_session_open hup
+hlog=$(vm_session_log hup)
+vm_ssh "rm -f /run/kupgrade-test-paused; echo hup >/run/kup-kill-mode" || fail "cannot arm the watcher for the hangup"
+last=$(grep -a ' tick ' "$log" | tail -1 | sed 's/.*tick //')
+svc_last=$(vm_ssh cat /run/kup54-counter)
+boot0=$(vm_boot_id)
+vm_session_send hup "KUP54_HUP=1 KUPGRADE_PAUSE=scan KUPGRADE_KEXEC_NO_CHECKS=1 kupgrade --config /etc/kupgrade-test54.conf --kernel /boot/vmlinuz-$KV_NEW --yes; echo RC_hup=\$?\n"
+vm_wait_ssh 900 "$boot0" || fail "hup: no new boot after the client hung up: $(tail -n 8 "$hlog" | tr -d '\r' | tr '\n' '|')"
+id=$(grep -ao 'Switching to Linux [^ ]* (upgrade [0-9a-f]*' "$hlog" | sed 's/.*upgrade //')
+[[ -n $id ]] || fail "hup: the client never said it started a switch: $(tail -n 8 "$hlog" | tr -d '\r' | tr '\n' '|')"
+vm_session_send op 'echo "UNAME=$(uname -r)"\n'
+vm_session_expect op "UNAME=$(kup_re_quote "$KV_NEW")" 120 || fail "hup: the operator's shell does not print the new uname -r"
+now=$(grep -a ' tick ' "$log" | tail -1 | sed 's/.*tick //')
+((now > last)) || fail "hup: the operator's counter went back ($last -> $now)"
+out=$(vm_ssh "set -e
+	c=\$(cat /run/kup54-counter)
+	[ \"\$c\" -gt $svc_last ] || { echo \"the service counter went back: $svc_last -> \$c\"; exit 1; }
+	failed=\$(systemctl list-units --failed --plain --no-legend)
+	[ -z \"\$failed\" ] || { echo \"failed units: \$failed\"; exit 1; }
+	kupgrade status --json | grep -q '\"upgrade_id\": *\"$id\"' || { echo \"the report is not the switch $id's: \$(kupgrade status 2>&1 | head -n 5)\"; exit 1; }
+	kupgrade status | grep -q '^  kernel: .* -> $KV_NEW\$' || { echo 'the report does not name the new kernel'; exit 1; }") ||
+	fail "hup: $out"
+# Not hung up, the client would have been checkpointed with its session and
+# would print its exit status in it now.
+vm_session_alive hup && fail "hup: the session that was hung up still runs: $(tail -n 5 "$hlog" | tr -d '\r' | tr '\n' '|')"
+! grep -aq 'RC_hup=' "$hlog" || fail "hup: the hung-up shell ran on: $(grep -a RC_hup= "$hlog")"
+pass "$n kills and stops of the worker (kill -9 and systemctl stop at each of $(wc -w <<<"$phases") phases) recovered, in $secs s; a client hung up mid-switch changed nothing (switched to $KV_NEW, operator's counter $last -> $now)"
