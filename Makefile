@@ -89,7 +89,7 @@ check-unit: $(BUILD)/unit-tests
 	$(BUILD)/unit-tests
 
 # The VM scenarios (tests/vm/suite.sh): `check` runs every scenario on
-# Debian 12 and the switch and services scenarios on Debian 13 as well, one
+# Debian 12 and the plan, preflight, switch and services scenarios on Debian 13 as well, one
 # at a time; `check-all` runs every scenario on both releases.
 check-vm: all
 	tests/vm/suite.sh

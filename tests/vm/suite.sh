@@ -6,8 +6,9 @@
 # 126-130 s alone.
 #
 # Without arguments, the CI set (`make check`): every scenario on Debian 12
-# (bookworm), and the headline switch (50) and the services scenario (60) on
-# Debian 13 (trixie) as well. --all (`make check-all`): every scenario on both.
+# (bookworm), and on Debian 13 (trixie) as well the plan (20), the preflight
+# (41), the headline switch (50) and the services scenario (60). --all
+# (`make check-all`): every scenario on both.
 # A job is DISTRO:SCENARIO, SCENARIO as run.sh takes it (a number will do).
 #
 # Both guest images are built at once first (tests/vm/image.sh, each into
@@ -25,7 +26,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 # The CI set: what `make check` runs. Every scenario runs on at least one
 # release; the switch and the services scenario run on both.
-CI_BOTH=(50 60)
+CI_BOTH=(20 41 50 60)
 
 all=
 jobs=()
