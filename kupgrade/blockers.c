@@ -39,6 +39,20 @@ _printf_(4, 5) static enum fd_verdict
 	return FD_BLOCKER;
 }
 
+enum fd_verdict fd_check_limit(uint64_t nofile_soft, uint64_t fds_below_limit, char *reason,
+			       size_t size)
+{
+	/* The lowest free number is what a new fd gets: none below the
+	 * limit, EMFILE. */
+	if (nofile_soft == UINT64_MAX || fds_below_limit < nofile_soft)
+		return FD_OK;
+	snprintf(reason, size,
+		 "may open no more files (RLIMIT_NOFILE %llu, all taken), and CRIU must open one "
+		 "in it to dump it (a login sshd has not authenticated yet is one such)",
+		 (unsigned long long)nofile_soft);
+	return FD_BLOCKER;
+}
+
 /* criu/tty.c: pty masters and slaves, consoles, VTs, serial lines. */
 static bool is_tty_major(unsigned maj)
 {

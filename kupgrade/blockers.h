@@ -54,6 +54,13 @@ struct unix_peer_facts {
 /* Its only FD_EXTERNAL is a journal stream (EXTERNAL_JOURNAL_STREAM, plan.h). */
 enum fd_verdict fd_check_unix_peer(const struct unix_peer_facts *f, char *reason, size_t size);
 
+/* A process that may open no more files: its soft RLIMIT_NOFILE, and how
+ * many of its fds are below it. CRIU opens one in it (a memfd for its
+ * parasite code) to dump it; sshd's pre-authentication sandbox sets the
+ * limit to 1. FD_BLOCKER or FD_OK. */
+enum fd_verdict fd_check_limit(uint64_t nofile_soft, uint64_t fds_below_limit, char *reason,
+			       size_t size);
+
 /* A process's mount namespace against PID 1's (inode numbers of ns/mnt). */
 enum fd_verdict ns_check_mount(uint64_t mnt_ns, uint64_t init_mnt_ns, const struct criu_caps *caps,
 			       char *reason, size_t size);

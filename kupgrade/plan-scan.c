@@ -60,6 +60,8 @@ struct fd_scan {
 	struct build *b;
 	size_t unit;
 	const char *comm;
+	uint64_t nofile;      /* the process's soft RLIMIT_NOFILE */
+	uint64_t below_limit; /* its fds numbered below it */
 };
 
 static const struct plan_process *unit_process(const struct plan_unit *u, pid_t pid)
@@ -94,6 +96,8 @@ static int scan_fd(pid_t pid, const struct proc_fd *fd, void *userdata)
 	char reason[512];
 	struct stat st;
 
+	if ((uint64_t)fd->fd < s->nofile)
+		s->below_limit++;
 	/* Every socket is remembered: whose peer a unix socket is, and who
 	 * else holds it (systemd, for socket activation), are found later. */
 	if (S_ISSOCK(fd->mode)) {
@@ -158,7 +162,8 @@ static void read_memory(struct plan_process *pp)
 
 static int scan_process(struct build *b, size_t unit, struct plan_process *pp)
 {
-	struct fd_scan s = { b, unit, pp->comm };
+	struct fd_scan s = { b, unit, pp->comm, UINT64_MAX, 0 };
+	char reason[256];
 	int r;
 
 	read_memory(pp);
@@ -167,15 +172,18 @@ static int scan_process(struct build *b, size_t unit, struct plan_process *pp)
 	r = check_mount_ns(b, unit, pp);
 	if (r < 0)
 		return r;
+	(void)proc_read_nofile_limit(pp->pid, &s.nofile);
 	r = proc_for_each_fd(pp->pid, scan_fd, &s);
 	if (r == -ENOMEM)
 		return log_oom();
 	if (r == -ESRCH)
 		return 0;
+	if (r >= 0 && b->plan->units[unit].decision == DECISION_CHECKPOINT &&
+	    fd_check_limit(s.nofile, s.below_limit, reason, sizeof(reason)) == FD_BLOCKER &&
+	    plan_unit_add_blocker(&b->plan->units[unit], reason, pp->pid, pp->comm, -1) < 0)
+		return log_oom();
 	if (r < 0 && b->plan->units[unit].decision == DECISION_CHECKPOINT) {
 		/* What cannot be inspected cannot be promised. */
-		char reason[128];
-
 		snprintf(reason, sizeof(reason), "its open files cannot be inspected (%s)",
 			 strerror(-r));
 		r = plan_unit_add_blocker(&b->plan->units[unit], reason, pp->pid, pp->comm, -1);

@@ -137,6 +137,41 @@ uint64_t proc_mem_image_estimate(const struct proc_mem *m)
 	return m->anonymous + m->swap + m->pss_shmem;
 }
 
+int proc_parse_nofile_limit(FILE *f, uint64_t *ret_soft)
+{
+	char line[256];
+
+	while (fgets(line, sizeof(line), f)) {
+		const char *v = startswith(line, "Max open files");
+		unsigned long long soft;
+
+		if (!v)
+			continue;
+		v += strspn(v, " ");
+		if (startswith(v, "unlimited")) {
+			*ret_soft = UINT64_MAX;
+			return 0;
+		}
+		if (sscanf(v, "%llu", &soft) != 1)
+			return -EBADMSG;
+		*ret_soft = soft;
+		return 0;
+	}
+	return ferror(f) ? -EIO : -EBADMSG;
+}
+
+int proc_read_nofile_limit(pid_t pid, uint64_t *ret_soft)
+{
+	_cleanup_fclose_ FILE *f = NULL;
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/limits", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return proc_errno();
+	return proc_parse_nofile_limit(f, ret_soft);
+}
+
 int proc_parse_cgroup(FILE *f, char **ret)
 {
 	char line[4096];

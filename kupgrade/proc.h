@@ -46,6 +46,11 @@ int proc_list_pids(pid_t **ret, size_t *ret_n);
 /* Inode of /proc/PID/ns/NAME ("mnt", "net"...), which identifies the namespace. */
 int proc_read_ns(pid_t pid, const char *name, uint64_t *ret);
 
+/* "Max open files" of /proc/PID/limits: the soft limit, UINT64_MAX when
+ * unlimited. */
+int proc_parse_nofile_limit(FILE *f, uint64_t *ret_soft);
+int proc_read_nofile_limit(pid_t pid, uint64_t *ret_soft);
+
 /* One open file descriptor, without opening it. */
 struct proc_fd {
 	int fd;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -614,6 +615,54 @@ TEST(proc_smaps_rollup_and_estimate)
 	ASSERT_EQ(m.swap, 50 * 1024);
 	ASSERT_EQ(m.pss_shmem, 100 * 1024);
 	ASSERT_EQ(proc_mem_image_estimate(&m), (1200 + 50 + 100) * 1024);
+}
+
+TEST(proc_nofile_limit_and_the_blocker_of_a_full_table)
+{
+	static const char text[] =
+		"Limit                     Soft Limit           Hard Limit           Units     \n"
+		"Max cpu time              unlimited            unlimited            seconds   \n"
+		"Max open files            1                    1                    files     \n";
+	static const char unlimited[] =
+		"Max open files            unlimited            unlimited            files     \n";
+	FILE *f = fmemopen((void *)text, sizeof(text) - 1, "r");
+	uint64_t soft = 0;
+	char reason[256] = "";
+	struct rlimit rl = { 3, 3 };
+	pid_t child;
+	int st;
+
+	ASSERT_OK(proc_parse_nofile_limit(f, &soft));
+	fclose(f);
+	ASSERT_EQ(soft, 1);
+	f = fmemopen((void *)unlimited, sizeof(unlimited) - 1, "r");
+	ASSERT_OK(proc_parse_nofile_limit(f, &soft));
+	fclose(f);
+	ASSERT_TRUE(soft == UINT64_MAX);
+
+	/* sshd's pre-authentication child: limit 1, fd 0 (and more) open. */
+	ASSERT_EQ(fd_check_limit(1, 1, reason, sizeof(reason)), FD_BLOCKER);
+	ASSERT_TRUE(strstr(reason, "RLIMIT_NOFILE 1") != NULL);
+	ASSERT_EQ(fd_check_limit(1024, 12, reason, sizeof(reason)), FD_OK);
+	ASSERT_EQ(fd_check_limit(UINT64_MAX, 5000, reason, sizeof(reason)), FD_OK);
+
+	/* Read from a live process that lowered its limit. */
+	child = fork();
+	ASSERT_TRUE(child >= 0);
+	if (child == 0) {
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	for (int i = 0; i < 100; i++) {
+		if (proc_read_nofile_limit(child, &soft) >= 0 && soft == 3)
+			break;
+		usleep(10000);
+	}
+	kill(child, SIGKILL);
+	waitpid(child, &st, 0);
+	ASSERT_EQ(soft, 3);
 }
 
 TEST(proc_cgroup_line)
