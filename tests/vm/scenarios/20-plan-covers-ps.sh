@@ -3,7 +3,8 @@
 # 20-plan-covers-ps: `kupgrade plan --json` in the guest accounts for every
 # process `ps -e` lists, exactly once; a live ssh login is a session scope
 # decided checkpoint; journald is restarted; PID 1 and kernel threads are
-# left; a unit talking to the D-Bus system bus and a PrivateTmp= unit are
+# left; a unit talking to the D-Bus system bus, a PrivateTmp= unit and
+# ssh.service with a login not yet authenticated (sshd's sandboxed child) are
 # reported with those blockers;
 # a malformed /etc/kupgrade.conf is refused with FILE:LINE.
 . "$(dirname "$0")/../lib.sh"
@@ -33,6 +34,14 @@ vm_ssh "systemd-run --unit=kup-t20-dbus python3 -c 'import socket, time
 s = socket.socket(socket.AF_UNIX)
 s.connect(\"/run/dbus/system_bus_socket\")
 time.sleep(3600)'" || fail "cannot start the D-Bus test unit"
+# A login that has not authenticated yet (its banner sent, no key exchange):
+# sshd's pre-authentication child, sandboxed to one open file, which CRIU
+# cannot dump: ssh.service must list it as a blocker.
+vm_ssh "systemd-run --unit=kup-t20-preauth python3 -c 'import socket, time
+s = socket.create_connection((\"127.0.0.1\", 22))
+s.sendall(b\"SSH-2.0-kup20\\r\\n\")
+s.recv(256)
+time.sleep(3600)'" || fail "cannot start the pre-authentication login"
 # A sandboxed service (own mount namespace): criu 3.17 cannot dump it.
 vm_ssh "systemd-run --unit=kup-t20-ptmp -p PrivateTmp=yes sleep 3600" || fail "cannot start the PrivateTmp test unit"
 sleep 2
@@ -123,6 +132,10 @@ if not d or d["decision"] != "restart" or not any(
         b.startswith("connected to the D-Bus system bus, which restarts fresh") for b in d["blockers"]):
     errors.append("kup-t20-dbus.service not blocked by its bus connection: %r"
                   % (d and (d["decision"], d["blockers"])))
+
+d = names.get("ssh.service")
+if not d or not any("RLIMIT_NOFILE 1," in b for b in d["blockers"]):
+    errors.append("ssh.service: its pre-authentication child is no blocker: %r" % (d and d["blockers"]))
 
 d = names.get("kup-t20-ptmp.service")
 if not d or d["decision"] != "restart" or not any("own mount namespace" in b for b in d["blockers"]):
