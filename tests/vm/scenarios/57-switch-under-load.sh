@@ -9,8 +9,9 @@
 #     child process (sleep);
 #   - 200 TCP connections inside the guest between two services,
 #     kup-load-server and kup-load-client (workloads/load-stream.py), every
-#     connection carrying numbered, checksummed messages both ways, one a
-#     second, checked byte for byte at both ends;
+#     connection carrying numbered, checksummed messages both ways, one
+#     every 5 s (40 a second in all: more starves a TCG guest), checked byte
+#     for byte at both ends;
 #   - 20 services (kup-load-svc@1..20), a counter each, besides those two;
 # and the switch back to the first kernel. Afterwards every session has its
 # connection (same client port), its shell (same mark, the old kernel's

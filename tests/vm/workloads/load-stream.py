@@ -132,11 +132,11 @@ async def main():
     else:
         conns = int(sys.argv[4])
         interval = float(sys.argv[5]) if len(sys.argv) > 5 else 1.0
-        tasks = []
+        tasks = [asyncio.create_task(stats_loop())]
         for cid in range(1, conns + 1):
             tasks.append(asyncio.create_task(talk(cid, interval)))
             await asyncio.sleep(0.01)
-        await asyncio.gather(stats_loop(), *tasks)
+        await asyncio.gather(*tasks)
 
 
 asyncio.run(main())
