@@ -426,6 +426,8 @@ TEST(transport_carry_images_script_round_trip)
 	const char *d = scratch();
 	const char *carry = stage_and_unpack(d);
 
+	/* An unpacked mode that is not the list's is put right. */
+	test_sh("chmod 600 %s/root/kupgrade-images/session-3.scope/empty.img", d);
 	test_sh("%s", carry);
 	test_sh("cd %s && diff -r images run/kupgrade && ! test -e run/failed && "
 		"test \"$(stat -c %%a run/kupgrade/session-3.scope)\" = 750 && "
