@@ -24,7 +24,8 @@ switch_counter_start() {
 }
 
 # switch TO TAG [KUPGRADE ARGS...]: one switch, typed into the operator's
-# shell. With --images-on-disk the images must be gone from the disk after
+# shell, and keystrokes typed while it is away (SW_TYPE_AT: init, once the
+# new kernel runs its initramfs, the default; ssh, once ssh answers). With --images-on-disk the images must be gone from the disk after
 # the restore; without, they must never have been there. Either way nothing
 # is left in /run/kupgrade.
 switch() {
@@ -48,6 +49,11 @@ switch() {
 			fail "kupgrade returned before the new kernel started ($tag): $(grep -a -B8 "RC_$tag=" "$SW_LOG" | tr -d '\r' | tr '\n' '|')"
 		sleep 0.5
 	done
+	# SW_TYPE_AT=ssh: typed once the new boot's ssh answers, after the
+	# restore. Under load the restore outlasts those 2 minutes of qemu's.
+	if [[ ${SW_TYPE_AT:-init} == ssh ]]; then
+		vm_wait_ssh 1500 "$boot0" || fail "no ssh after the switch ($tag)"
+	fi
 	vm_session_send op "echo TYPED_$tag\$((6*7))\n"
 	vm_session_expect op "RC_$tag=[0-9]" 1500 || fail "kupgrade never returned in the session ($tag)"
 	grep -q "RC_$tag=0" "$SW_LOG" || fail "kupgrade exited non-zero ($tag): $(grep -a "RC_$tag=" "$SW_LOG" | tail -1)"

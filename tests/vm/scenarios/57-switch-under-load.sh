@@ -97,7 +97,10 @@ grep -v '^client\|^server' <<<"$before" | grep -v ' active ' && fail "a load ser
 
 # --- the switch under load ----------------------------------------------------
 from=$(wc -l <"$SW_LOG")
-switch "$KV_OLD" load
+# The keystrokes typed during the pause go once ssh answers: restoring this
+# much takes longer than qemu's user-mode TCP retransmits what it cannot
+# deliver (about 2 minutes; a real peer retries for 15).
+SW_TYPE_AT=ssh switch "$KV_OLD" load
 sleep 2
 loaded=$(pause_since "$from")
 measure pause_under_load_s "$loaded"
