@@ -10,6 +10,8 @@ PKGS=(
 	libmount-dev libsystemd-dev scdoc
 	# make format, make format-check
 	clang-format
+	# unit tests: the initramfs script run by the shell that runs it at boot
+	klibc-utils
 	# VM bench: guest image build
 	debootstrap e2fsprogs cpio zstd coreutils util-linux
 	# VM bench: running guests
