@@ -36,6 +36,7 @@
 #define SYSTEM_UNIT_DIR "/lib/systemd/system"
 #define GENERATOR_PATH "/lib/systemd/system-generators/kupgrade-generator"
 #define CARRIER_SCRIPT "usr/lib/kupgrade/carry-images" /* inside an initrd */
+#define CARRY_FAILED_FILE "/run/kupgrade-carry.failed" /* its reason, when it failed */
 
 /* Units. */
 #define UPGRADE_WORKER_UNIT "kupgrade-upgrade.service"

@@ -41,9 +41,10 @@ struct restore {
 	struct restore_images img;
 	bool after_switch;
 	bool finish;
-	bool stale;	  /* restore_images_stale(): given up whole, as by --finish */
-	bool save_failed; /* said once */
-	unsigned failed;  /* units that did not come back */
+	bool stale;		  /* restore_images_stale(): given up whole, as by --finish */
+	const char *stale_reason; /* why, for the report; NULL: STALE_REASON */
+	bool save_failed;	  /* said once */
+	unsigned failed;	  /* units that did not come back */
 };
 
 enum restore_action restore_unit_action(const ManifestUnit *u, bool after_switch)
@@ -149,8 +150,9 @@ static int phase_give_up(void *ctx, void *arg)
 			/* This boot started it as it would any other. */
 			u->has_outcome = true;
 			u->outcome = KUPGRADE__UNIT_OUTCOME__RESTARTED_FRESH;
-			(void)manifest_set_string(&u->outcome_reason, STALE_REASON);
-			log_warning("%s: %s.", u->name, STALE_REASON);
+			(void)manifest_set_string(&u->outcome_reason,
+						  rs->stale_reason ?: STALE_REASON);
+			log_warning("%s: %s.", u->name, u->outcome_reason);
 			continue;
 		}
 		if (a != RESTORE_ACTION_TREES && a != RESTORE_ACTION_THROUGH_UNIT)
@@ -158,7 +160,7 @@ static int phase_give_up(void *ctx, void *arg)
 		u->has_outcome = true;
 		u->outcome = KUPGRADE__UNIT_OUTCOME__FAILED;
 		(void)manifest_set_string(&u->outcome_reason,
-					  rs->stale ? STALE_REASON
+					  rs->stale ? rs->stale_reason ?: STALE_REASON
 						    : "the restore stopped before it (see "
 						      "'journalctl -u kupgrade-restore')");
 		log_error("%s: not restored: %s.", u->name, u->outcome_reason);
@@ -361,6 +363,7 @@ static void kill_before(void *ctx, const char *name)
 static int report_aborted(void)
 {
 	struct restore rs = { .img.dir.fd = -EBADF, .after_switch = true, .stale = true };
+	_cleanup_free_ char *aborted_reason = NULL;
 	char boot[64];
 	struct utsname u;
 	int r;
@@ -372,9 +375,29 @@ static int report_aborted(void)
 		manifest_free(rs.img.m);
 		return 0;
 	}
-	log_warning("The switch to Linux %s (upgrade %s) did not reach its restore: the new kernel "
-		    "was reset or panicked, and this is a new boot.",
-		    rs.img.m->kernel_to ?: "?", rs.img.m->upgrade_id ?: "?");
+	if (rs.img.m->boot_marked && !restore_images_stale(rs.img.m, NULL)) {
+		/* Yet this boot carries the switch's mark: its own new kernel,
+		 * which the images never reached. The initramfs script says
+		 * why, unless it never ran. */
+		_cleanup_free_ char *why = NULL;
+
+		(void)read_one_line_file(CARRY_FAILED_FILE, &why);
+		if (asprintf(&aborted_reason,
+			     "not restored: the images did not reach the new kernel's boot (%s)",
+			     why
+				     ?: "the initramfs script " CARRIER_SCRIPT
+					" did not run or said "
+					"nothing; see this boot's console") < 0)
+			aborted_reason = NULL;
+		rs.stale_reason = aborted_reason;
+		log_error("The switch to Linux %s (upgrade %s) booted, but its images did not reach it: "
+			  "%s.",
+			  rs.img.m->kernel_to ?: "?", rs.img.m->upgrade_id ?: "?",
+			  why ?: "the initramfs script did not run or said nothing");
+	} else
+		log_warning("The switch to Linux %s (upgrade %s) did not reach its restore: the new "
+			    "kernel was reset or panicked, and this is a new boot.",
+			    rs.img.m->kernel_to ?: "?", rs.img.m->upgrade_id ?: "?");
 	(void)phase_give_up(&rs, NULL);
 	if (uname(&u) >= 0)
 		(void)manifest_set_string(&rs.img.m->kernel_restored, u.release);
