@@ -20,6 +20,17 @@ static int proc_errno(void)
 	return errno == ENOENT ? -ESRCH : negative_errno();
 }
 
+/* Parse /proc/PID/NAME with parse(f, ret); -ESRCH when the process is gone. */
+#define PROC_PARSE_FILE(pid, name, parse, ret)                                \
+	({                                                                    \
+		_cleanup_fclose_ FILE *_f = NULL;                             \
+		char _path[64];                                               \
+                                                                              \
+		snprintf(_path, sizeof(_path), "/proc/%d/" name, (int)(pid)); \
+		_f = fopen(_path, "re");                                      \
+		_f ? parse(_f, ret) : proc_errno();                           \
+	})
+
 /* A /proc file of a process that is gone reads as -ESRCH. */
 static int proc_read_file(const char *path, char *buf, size_t size)
 {
@@ -115,14 +126,7 @@ int proc_parse_smaps_rollup(FILE *f, struct proc_mem *ret)
 
 int proc_read_mem(pid_t pid, struct proc_mem *ret)
 {
-	_cleanup_fclose_ FILE *f = NULL;
-	char path[64];
-
-	snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", pid);
-	f = fopen(path, "re");
-	if (!f)
-		return proc_errno();
-	return proc_parse_smaps_rollup(f, ret);
+	return PROC_PARSE_FILE(pid, "smaps_rollup", proc_parse_smaps_rollup, ret);
 }
 
 uint64_t proc_mem_image_estimate(const struct proc_mem *m)
@@ -162,14 +166,7 @@ int proc_parse_nofile_limit(FILE *f, uint64_t *ret_soft)
 
 int proc_read_nofile_limit(pid_t pid, uint64_t *ret_soft)
 {
-	_cleanup_fclose_ FILE *f = NULL;
-	char path[64];
-
-	snprintf(path, sizeof(path), "/proc/%d/limits", pid);
-	f = fopen(path, "re");
-	if (!f)
-		return proc_errno();
-	return proc_parse_nofile_limit(f, ret_soft);
+	return PROC_PARSE_FILE(pid, "limits", proc_parse_nofile_limit, ret_soft);
 }
 
 int proc_parse_cgroup(FILE *f, char **ret)
@@ -190,14 +187,7 @@ int proc_parse_cgroup(FILE *f, char **ret)
 
 int proc_read_cgroup(pid_t pid, char **ret)
 {
-	_cleanup_fclose_ FILE *f = NULL;
-	char path[64];
-
-	snprintf(path, sizeof(path), "/proc/%d/cgroup", pid);
-	f = fopen(path, "re");
-	if (!f)
-		return proc_errno();
-	return proc_parse_cgroup(f, ret);
+	return PROC_PARSE_FILE(pid, "cgroup", proc_parse_cgroup, ret);
 }
 
 int proc_list_pids(pid_t **ret, size_t *ret_n)
