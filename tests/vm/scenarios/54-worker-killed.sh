@@ -42,20 +42,25 @@ while :; do
 		case $mode in
 		kill) kill -9 "$pid" ;;
 		stop) systemctl stop kupgrade-upgrade.service ;;
-		hup)
-			# What a dropped ssh connection does to the session that
-			# typed kupgrade: the tty hangs up, SIGHUP to its shell
-			# (the session leader) and to the foreground job.
-			for c in $(pgrep -x kupgrade); do
-				tr "\0" "\n" </proc/$c/environ 2>/dev/null | grep -qx KUP54_HUP=1 || continue
-				echo "client $c" >>/run/kup-killer.log
-				sid=$(ps -o sid= -p "$c" | tr -d " ")
-				pg=$(ps -o pgid= -p "$c" | tr -d " ")
-				env kill -HUP "$sid"
-				env kill -HUP -- "-$pg"
-			done ;;
 		esac
 		echo "done $mode $phase" >>/run/kup-killer.log
+	fi
+	# "hup": once the client has gone quiet (the worker is past its
+	# quiet-client phase, planning and dumping), what a dropped ssh
+	# connection does to the session that typed kupgrade: the tty hangs
+	# up, SIGHUP to its shell (the session leader) and to the foreground
+	# job. The worker is left to go on.
+	if [ "$(cat /run/kup-kill-mode 2>/dev/null)" = hup ] && ls /run/kupgrade-upgrade/*.quiet >/dev/null 2>&1; then
+		rm -f /run/kup-kill-mode
+		for c in $(pgrep -x kupgrade); do
+			tr "\0" "\n" </proc/$c/environ 2>/dev/null | grep -qx KUP54_HUP=1 || continue
+			echo "client $c" >>/run/kup-killer.log
+			sid=$(ps -o sid= -p "$c" | tr -d " ")
+			pg=$(ps -o pgid= -p "$c" | tr -d " ")
+			env kill -HUP "$sid"
+			env kill -HUP -- "-$pg"
+		done
+		echo "done hup" >>/run/kup-killer.log
 	fi
 	sleep 0.2
 done
@@ -136,18 +141,19 @@ measure worker_kills_survived "$n"
 measure worker_kills_seconds "$secs"
 info "$n kills and stops of the worker recovered, in $secs s"
 
-# The ssh session that typed kupgrade hangs up while the worker holds before
-# its scan (its connection dropped: SIGHUP to the shell and to kupgrade): the
-# switch goes on all the same. The operator's other session comes back on
+# The ssh session that typed kupgrade hangs up once the worker is past its
+# quiet-client phase (its connection dropped: SIGHUP to the shell and to
+# kupgrade): the switch goes on all the same. The operator's other session comes back on
 # the new kernel with its counter, the service with its own, and
 # 'kupgrade status' reports the switch the hung-up client started.
 vm_session_open hup
 hlog=$(vm_session_log hup)
-vm_ssh "rm -f /run/kupgrade-test-paused; echo hup >/run/kup-kill-mode" || fail "cannot arm the watcher for the hangup"
+vm_ssh "rm -f /run/kupgrade-test-paused /run/kupgrade-upgrade/*.quiet; echo hup >/run/kup-kill-mode" ||
+	fail "cannot arm the watcher for the hangup"
 last=$(grep -a ' tick ' "$log" | tail -1 | sed 's/.*tick //')
 svc_last=$(vm_ssh cat /run/kup54-counter)
 boot0=$(vm_boot_id)
-vm_session_send hup "KUP54_HUP=1 KUPGRADE_PAUSE=scan KUPGRADE_KEXEC_NO_CHECKS=1 kupgrade --config /etc/kupgrade-test54.conf --kernel /boot/vmlinuz-$KV_NEW --yes; echo RC_hup=\$?\n"
+vm_session_send hup "KUP54_HUP=1 KUPGRADE_KEXEC_NO_CHECKS=1 kupgrade --config /etc/kupgrade-test54.conf --kernel /boot/vmlinuz-$KV_NEW --yes; echo RC_hup=\$?\n"
 vm_wait_ssh 900 "$boot0" || fail "hup: no new boot after the client hung up: $(tail -n 8 "$hlog" | tr -d '\r' | tr '\n' '|')"
 id=$(grep -ao 'Switching to Linux [^ ]* (upgrade [0-9a-f]*' "$hlog" | sed 's/.*upgrade //')
 [[ -n $id ]] || fail "hup: the client never said it started a switch: $(tail -n 8 "$hlog" | tr -d '\r' | tr '\n' '|')"
