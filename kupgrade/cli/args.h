@@ -35,6 +35,8 @@ int args_add_unit(const char *name);
  * "newest" made the path of the newest installed kernel. Returns 0, or
  * EXIT_NOTHING_TO_DO (with a message) when none is newer than the running one. */
 int args_resolve_kernel(const char *verb);
+/* What --json says for EXIT_NOTHING_TO_DO. */
+#define NOTHING_TO_DO_MESSAGE "no installed kernel is newer than the running one"
 void args_free(void);
 
 /* A negative errno as a documented exit code (exit-status.h). */

@@ -20,7 +20,7 @@ int verb_check(int argc, char **argv)
 		json_kv_string(&w, "kernel", arg_kernel);
 		json_kv_bool(&w, "can_switch", false);
 		json_kv_bool(&w, "nothing_to_do", true);
-		json_kv_string(&w, "message", "no installed kernel is newer than the running one");
+		json_kv_string(&w, "message", NOTHING_TO_DO_MESSAGE);
 		json_end_object(&w);
 		(void)json_finish(&w);
 	}

@@ -42,7 +42,7 @@ int verb_upgrade(int argc, char **argv)
 	o = args_options();
 	if (r == EXIT_NOTHING_TO_DO) {
 		ns.outcome = "nothing-to-do";
-		ns.message = strdup("no installed kernel is newer than the running one");
+		ns.message = strdup(NOTHING_TO_DO_MESSAGE);
 	} else if (r == 0)
 		r = upgrade_client_run(&o, &ns);
 	else
